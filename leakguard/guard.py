@@ -1,0 +1,99 @@
+"""The synchronous core: detectors → findings → policy → :class:`Outcome`.
+
+A :class:`Guard` is built once from a config (loading models is the slow part) and then
+scans texts from any number of threads: it holds no per-call state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from leakguard.config import LeakGuardConfig, config_fingerprint
+from leakguard.findings import Finding, Outcome, OutcomeAction
+from leakguard.policy import Numbering, Policy
+
+__all__ = ["Detector", "Guard", "scan"]
+
+logger = logging.getLogger("leakguard")
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Anything that finds spans in a text. Sees the original text; never rewrites it."""
+
+    name: str
+
+    def detect(self, text: str) -> list[Finding]: ...
+
+
+def build_detectors(config: LeakGuardConfig) -> list[Detector]:
+    """The detectors a config asks for, each built once."""
+    detectors: list[Detector] = []
+    if config.pii.enabled:
+        from leakguard.pii import PIIDetector
+
+        detectors.append(PIIDetector(config.pii))
+    return detectors
+
+
+class Guard:
+    """Scans texts with every configured detector and applies the policy."""
+
+    def __init__(
+        self,
+        config: LeakGuardConfig | None = None,
+        *,
+        detectors: Sequence[Detector] | None = None,
+    ) -> None:
+        self.config = config if config is not None else LeakGuardConfig()
+        self.policy = Policy(self.config.policy)
+        self.detectors: tuple[Detector, ...] = tuple(
+            detectors if detectors is not None else build_detectors(self.config)
+        )
+        self.policy_version = config_fingerprint(self.config)
+
+    def detect(self, text: str) -> list[Finding]:
+        """All raw findings of all detectors (before policy), on the original text."""
+        findings: list[Finding] = []
+        for detector in self.detectors:
+            findings.extend(detector.detect(text))
+        return findings
+
+    def scan(self, text: str, *, numbering: Numbering | None = None) -> Outcome:
+        """Guard one text. A detector error blocks it (or passes it, if configured so)."""
+        try:
+            findings = self.detect(text)
+        except Exception as exc:  # fail closed; never echo the text
+            return self._detector_failed(text, exc)
+        return self.policy.decide(text, findings, numbering=numbering)
+
+    def _detector_failed(self, text: str, exc: Exception) -> Outcome:
+        reason = f"detector_error:{type(exc).__name__}"
+        logger.warning(
+            "detector failed (%s); on_detector_error=%s",
+            reason,
+            self.config.policy.on_detector_error,
+        )
+        if self.config.policy.on_detector_error == "pass":
+            return Outcome(OutcomeAction.PASS, text, (), reason)
+        return Outcome(OutcomeAction.BLOCK, self.config.policy.block_message, (), reason)
+
+
+_GUARDS: dict[tuple[str, str | None], Guard] = {}
+_GUARDS_LOCK = threading.Lock()
+
+
+def scan(text: str, *, config: LeakGuardConfig | None = None) -> Outcome:
+    """One-off scan. Builds (and keeps) one :class:`Guard` per distinct config."""
+    config = config if config is not None else LeakGuardConfig()
+    secret = config.policy.hash_key
+    # The fingerprint leaves the secret out; the in-memory cache key must not.
+    key = (config_fingerprint(config), secret.get_secret_value() if secret else None)
+    with _GUARDS_LOCK:
+        guard = _GUARDS.get(key)
+        if guard is None:
+            guard = _GUARDS[key] = Guard(config)
+    return guard.scan(text)

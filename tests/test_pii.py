@@ -1,0 +1,142 @@
+"""Real Presidio with the real spaCy pipeline; no stubs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from leakguard.config import PIIConfig
+from leakguard.exceptions import ModelNotInstalledError
+from leakguard.guard import Guard
+from leakguard.pii import load_spacy_pipeline
+
+QUICK_START = (
+    "Contact Jane Doe at jane.doe@example.com or +1 415 555 0134, card 4111 1111 1111 1111"
+)
+
+
+def test_quick_start_sentence_has_all_four_values_replaced(guard: Guard) -> None:
+    outcome = guard.scan(QUICK_START)
+    assert outcome.text == (
+        "Contact <PERSON> at <EMAIL_ADDRESS> or <PHONE_NUMBER>, card <CREDIT_CARD>"
+    )
+    assert [f.label for f in outcome.findings] == [
+        "PERSON",
+        "EMAIL_ADDRESS",
+        "PHONE_NUMBER",
+        "CREDIT_CARD",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "value"),
+    [
+        ("Write to maria.lopez@contoso.co.uk today.", "EMAIL_ADDRESS", "maria.lopez@contoso.co.uk"),
+        ("My SSN is 536-90-4512, keep it safe.", "US_SSN", "536-90-4512"),
+        ("The server is at 192.168.12.7 behind the VPN.", "IP_ADDRESS", "192.168.12.7"),
+        (
+            "Transfer to IBAN GB82 WEST 1234 5698 7654 32 please.",
+            "IBAN_CODE",
+            "GB82 WEST 1234 5698 7654 32",
+        ),
+    ],
+)
+def test_predefined_recognizers_find_their_values(
+    guard: Guard, text: str, label: str, value: str
+) -> None:
+    findings = guard.scan(text).findings
+    assert [(f.label, text[f.start : f.end]) for f in findings] == [(label, value)]
+
+
+def test_clean_text_passes_untouched(guard: Guard) -> None:
+    text = "The capital of the Netherlands is Amsterdam; version 3.8.0 shipped in 2024."
+    outcome = guard.scan(text)
+    assert outcome.text == text
+    assert outcome.findings == ()
+
+
+def test_invalid_card_numbers_are_not_flagged(guard: Guard) -> None:
+    assert guard.scan("Order 4111 1111 1111 1112 shipped.").findings == ()
+
+
+def test_allow_list_and_allow_patterns_drop_matching_values(
+    make_guard: Callable[..., Guard],
+) -> None:
+    guard = make_guard(
+        {"pii": {"allow_list": ["SUPPORT@example.com"], "allow_patterns": [r".+@example\.org"]}}
+    )
+    text = "Ask support@example.com or help@example.org, not jane@corp.io."
+    assert (
+        guard.scan(text).text == "Ask support@example.com or help@example.org, not <EMAIL_ADDRESS>."
+    )
+
+
+def test_custom_recognizer_with_context_and_validation(make_guard: Callable[..., Guard]) -> None:
+    guard = make_guard(
+        {
+            "pii": {
+                "entities": ["EMPLOYEE_ID", "LOYALTY_CARD"],
+                "recognizers": [
+                    {
+                        "name": "employee",
+                        "label": "EMPLOYEE_ID",
+                        "patterns": [{"regex": r"\bEMP-\d{6}\b", "score": 0.3}],
+                        "context": ["badge"],
+                    },
+                    {
+                        "name": "loyalty",
+                        "label": "LOYALTY_CARD",
+                        "patterns": [{"regex": r"\b\d{8}\b", "score": 0.9}],
+                        "validation": "luhn",
+                    },
+                ],
+            }
+        }
+    )
+    # 0.3 is below the 0.4 threshold: only the context word "badge" lifts it over.
+    assert guard.scan("Ticket EMP-123456 closed.").findings == ()
+    assert guard.scan("Her badge is EMP-123456.").text == "Her badge is <EMPLOYEE_ID>."
+    assert guard.scan("Cards 12345674 and 12345678.").text == "Cards <LOYALTY_CARD> and 12345678."
+
+
+def test_deny_list_flags_listed_words(make_guard: Callable[..., Guard]) -> None:
+    guard = make_guard(
+        {"pii": {"entities": ["CODENAME"], "deny_lists": {"CODENAME": ["Bluebird"]}}}
+    )
+    assert guard.scan("Project Bluebird ships soon.").text == "Project <CODENAME> ships soon."
+
+
+def test_per_entity_threshold_drops_low_scores(make_guard: Callable[..., Guard]) -> None:
+    strict = make_guard({"pii": {"thresholds": {"PHONE_NUMBER": 0.99}}})
+    assert all(f.label != "PHONE_NUMBER" for f in strict.scan(QUICK_START).findings)
+
+
+def test_pattern_only_mode_runs_without_ner(make_guard: Callable[..., Guard]) -> None:
+    guard = make_guard({"pii": {"spacy_model": "none"}})
+    outcome = guard.scan(QUICK_START)
+    assert (
+        outcome.text == "Contact Jane Doe at <EMAIL_ADDRESS> or <PHONE_NUMBER>, card <CREDIT_CARD>"
+    )
+
+
+def test_missing_spacy_model_names_the_package_to_install() -> None:
+    with pytest.raises(ModelNotInstalledError, match="pip install xx-missing-model-sm"):
+        load_spacy_pipeline("xx_missing_model_sm", language="en")
+
+
+def test_a_failing_detector_blocks_by_default() -> None:
+    class Broken:
+        name = "broken"
+
+        def detect(self, text: str) -> list[object]:
+            raise RuntimeError("boom " + text)
+
+    outcome = Guard(detectors=[Broken()]).scan("secret text")  # type: ignore[list-item]
+    assert outcome.blocked
+    assert outcome.reason == "detector_error:RuntimeError"
+    assert "secret" not in outcome.text
+
+
+def test_pii_config_defaults_detect_the_documented_entities() -> None:
+    assert "PERSON" in PIIConfig().entities
