@@ -60,3 +60,7 @@ class DatasetError(LeakGuardError, ValueError):
         self.path = path
         self.line = line
         self.reason = reason
+
+
+class CorpusError(LeakGuardError, ValueError):
+    """A corpus input cannot be used (missing path, bad option). Never quotes corpus text."""
