@@ -64,3 +64,13 @@ class DatasetError(LeakGuardError, ValueError):
 
 class CorpusError(LeakGuardError, ValueError):
     """A corpus input cannot be used (missing path, bad option). Never quotes corpus text."""
+
+
+class FramingError(LeakGuardError, ValueError):
+    """A response body cannot be decoded (bad frame, invalid UTF-8, over-size, bad
+    compression). Carries what went wrong and where (byte offsets), never body text."""
+
+    def __init__(self, reason: str, *, kind: str = "malformed") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind  # malformed | oversize | encoding: a metrics/audit reason, no text
