@@ -74,3 +74,20 @@ class FramingError(LeakGuardError, ValueError):
         super().__init__(reason)
         self.reason = reason
         self.kind = kind  # malformed | oversize | encoding: a metrics/audit reason, no text
+
+
+class IncompatibleModelError(LeakGuardError, ValueError):
+    """A model has layers DP training cannot handle. Carries the layer names and why."""
+
+    def __init__(self, problems: list[str]) -> None:
+        listed = "; ".join(problems)
+        super().__init__(
+            f"the model cannot be trained with differential privacy: {listed}. Replace those "
+            f"layers (e.g. BatchNorm with GroupNorm; opacus.validators.ModuleValidator.fix "
+            f"does it for common cases) or freeze them"
+        )
+        self.problems = problems
+
+
+class TrainingError(LeakGuardError, RuntimeError):
+    """A DP training run cannot go on (a checkpoint from another job, adapters that never moved)."""
