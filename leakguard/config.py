@@ -7,6 +7,7 @@ is loaded by a test, so it cannot go stale.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import re
@@ -29,11 +30,16 @@ from leakguard.exceptions import ConfigError
 from leakguard.findings import Action
 
 __all__ = [
+    "AuditConfig",
     "CustomRecognizer",
+    "JSONPathRule",
     "LeakGuardConfig",
+    "OnlineConfig",
     "PIIConfig",
     "PolicyConfig",
+    "ProxyConfig",
     "RecognizerPattern",
+    "RouteRule",
     "config_fingerprint",
     "load_config",
 ]
@@ -44,6 +50,7 @@ PATTERN_ONLY = "none"
 # Labels are upper-case identifiers, as Presidio spells entity types.
 Label = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
+Fingerprint = Annotated[str, Field(pattern=r"^[0-9a-f]{16,64}$")]
 
 DEFAULT_ENTITIES: tuple[str, ...] = (
     "PERSON",
@@ -113,6 +120,9 @@ class PIIConfig(_Section):
     # Detected values never flagged: exact strings (case-insensitive) and full-match regexes.
     allow_list: list[str] = Field(default_factory=list)
     allow_patterns: list[str] = Field(default_factory=list)
+    # Keyed fingerprints (audit.fingerprint_key) of values reviewers marked false positive:
+    # `leakguard audit allowlist` prints them; the values themselves are never stored.
+    allow_fingerprints: list[Fingerprint] = Field(default_factory=list)
     # Words always flagged with the given label.
     deny_lists: dict[Label, list[str]] = Field(default_factory=dict)
     recognizers: list[CustomRecognizer] = Field(default_factory=list)
@@ -185,18 +195,160 @@ class PolicyConfig(_Section):
         return self.default_action is action or action in self.actions.values()
 
 
+FailAction = Literal["block", "pass"]
+
+
+def _route_pattern(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"route path {value!r} must start with '/' (a prefix or an fnmatch glob)")
+    return value
+
+
+def path_matches(pattern: str, path: str) -> bool:
+    """A route pattern is an fnmatch glob when it has ``*?[``, otherwise a path prefix."""
+    if any(c in pattern for c in "*?["):
+        return fnmatch.fnmatchcase(path, pattern)
+    return path.startswith(pattern)
+
+
+class RouteRule(_Section):
+    """Whether requests under ``path`` are guarded, and with which policy changes."""
+
+    path: str
+    guard: bool = True
+    # Keys of the policy section to change on this route, e.g. {actions: {PERSON: allow}}.
+    policy: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("path")
+    @classmethod
+    def _path_is_absolute(cls, value: str) -> str:
+        return _route_pattern(value)
+
+    @field_validator("policy")
+    @classmethod
+    def _policy_keys_are_known(cls, value: dict[str, Any]) -> dict[str, Any]:
+        PolicyConfig.model_validate(value)  # unknown keys and bad values fail at start-up
+        return value
+
+
+class JSONPathRule(_Section):
+    """Where the model's text is in JSON responses of a schema leakguard does not know."""
+
+    path: str
+    # Dotted field paths into the body (or into each streamed event); "*" walks a list:
+    # "data.*.generated_text".
+    fields: list[Annotated[str, Field(pattern=r"^[^.\s]+(\.[^.\s]+)*$")]] = Field(min_length=1)
+
+    @field_validator("path")
+    @classmethod
+    def _path_is_absolute(cls, value: str) -> str:
+        return _route_pattern(value)
+
+
+class OnlineConfig(_Section):
+    """The online guard (middleware and proxy): streaming bounds and fail-closed choices."""
+
+    # Text at the end of a stream that is not released yet, so a value up to this long is
+    # never cut in two (cuts also fall only between words and never inside a finding).
+    hold_back_chars: int = Field(default=64, ge=8, le=4096)
+    # Already released text re-read before the new text, for NER and context words.
+    context_chars: int = Field(default=64, ge=0, le=4096)
+    # New text gathered beyond the hold-back before the first scan and between later scans:
+    # small first (time to first token), larger after (scan work stays close to one scan).
+    first_scan_chars: int = Field(default=16, ge=1)
+    scan_batch_chars: int = Field(default=192, ge=1)
+    # Hard bound on unreleased text per channel (e.g. a memorized run that keeps growing);
+    # past it: split (redact what is held and go on) or block the response.
+    max_hold_chars: int = Field(default=4096, ge=64)
+    on_hold_overflow: Literal["split", "block"] = "split"
+    # Bounds on what is buffered: a whole non-streamed body, one SSE event or NDJSON line,
+    # and the text kept per channel for events that repeat the whole text (Responses API).
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_frame_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Unknown content type or encoding, malformed frames, invalid UTF-8, over-size bodies.
+    on_unscannable: FailAction = "block"
+    # Scan time-outs and an event sink that refuses a record (detector exceptions follow
+    # policy.on_detector_error).
+    on_failure: FailAction = "block"
+    scan_timeout_s: float = Field(default=10.0, gt=0)
+    # Scans running at once in worker threads (all responses together).
+    max_concurrent_scans: int = Field(default=4, ge=1, le=256)
+    # HTTP status of a blocked non-streamed response (streams end with an error event).
+    block_status: int = Field(default=403, ge=400, le=599)
+    request_id_header: str = Field(default="x-request-id", pattern=r"^[A-Za-z0-9-]+$")
+    # First matching rule wins; paths no rule matches are guarded with the base policy.
+    routes: list[RouteRule] = Field(default_factory=list)
+    json_paths: list[JSONPathRule] = Field(default_factory=list)
+
+    def route_for(self, path: str) -> RouteRule | None:
+        return next((r for r in self.routes if path_matches(r.path, path)), None)
+
+
+class ProxyConfig(_Section):
+    """``leakguard serve``: the one upstream every request goes to, and its time-outs."""
+
+    upstream: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    # Longest wait for the next bytes of an upstream response (not the whole response).
+    read_timeout_s: float = Field(default=300.0, gt=0)
+    write_timeout_s: float = Field(default=60.0, gt=0)
+    max_connections: int = Field(default=256, ge=1)
+
+
+class AuditConfig(_Section):
+    """The redaction log: PII-free, hash-chained records of what the guard did."""
+
+    enabled: bool = False
+    # jsonl: a directory of rotated JSON Lines segments; sqlite: one database file.
+    sink: Literal["jsonl", "sqlite"] = "jsonl"
+    path: str | None = None
+    # all: one record per guarded response; findings: only responses with findings
+    # (counters always count every response).
+    record: Literal["all", "findings"] = "all"
+    # jsonl rotation: start a new segment past this size or age (null = never by age).
+    rotate_bytes: int = Field(default=64 * 1024 * 1024, ge=4096)
+    rotate_seconds: int | None = Field(default=86400, ge=1)
+    # flush: write to the OS per sync point; fsync: also force it to disk.
+    durability: Literal["flush", "fsync"] = "flush"
+    # record: sync after every record; interval: at most every sync_interval_s seconds.
+    sync_every: Literal["record", "interval"] = "record"
+    sync_interval_s: float = Field(default=1.0, gt=0, le=60)
+    # Records waiting for the background writer; when full, emit refuses (caller fails closed).
+    queue_size: int = Field(default=10_000, ge=1)
+    # Keep the redacted context snippet of each finding (its neighbours as placeholders too).
+    context: bool = True
+    # Header whose value identifies the tenant/user; stored only as a keyed fingerprint.
+    tenant_header: str | None = None
+    # Per-deployment key for value/tenant fingerprints and the hash chain: inline or env var.
+    fingerprint_key: SecretStr | None = None
+    fingerprint_key_env: str | None = "LEAKGUARD_AUDIT_KEY"
+    # Secret for the review page (token or password): inline or env var.
+    review_password: SecretStr | None = None
+    review_password_env: str | None = "LEAKGUARD_REVIEW_PASSWORD"  # noqa: S105  (a variable name)
+
+    @model_validator(mode="after")
+    def _enabled_needs_a_path(self) -> AuditConfig:
+        if self.enabled and not self.path:
+            raise ValueError("audit.enabled is true but audit.path is not set; set the log path")
+        return self
+
+
 class LeakGuardConfig(_Section):
     """The root of the configuration tree."""
 
     version: Literal[1] = 1
     pii: PIIConfig = Field(default_factory=PIIConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    online: OnlineConfig = Field(default_factory=OnlineConfig)
+    proxy: ProxyConfig = Field(default_factory=ProxyConfig)
 
 
 def _describe(error: dict[str, Any]) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
     value = error.get("input")
-    shown = "***" if "hash_key" in key else repr(value)
+    secret = any(word in key for word in ("hash_key", "fingerprint_key", "review_password"))
+    shown = "***" if secret else repr(value)
     if len(shown) > 120:
         shown = shown[:117] + "..."
     message = error["msg"]
@@ -240,6 +392,9 @@ def load_config(path: str | Path | None = None) -> LeakGuardConfig:
 
 def config_fingerprint(config: BaseModel) -> str:
     """A stable hash of the effective config (the policy version). Secrets are left out."""
-    payload = config.model_dump(mode="json", exclude={"policy": {"hash_key"}})
+    # The audit section says where records go, not what the guard does: left out too.
+    payload = config.model_dump(
+        mode="json", exclude={"policy": {"hash_key"}, "audit": True, "proxy": True}
+    )
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
