@@ -91,3 +91,7 @@ class IncompatibleModelError(LeakGuardError, ValueError):
 
 class TrainingError(LeakGuardError, RuntimeError):
     """A DP training run cannot go on (a checkpoint from another job, adapters that never moved)."""
+
+
+class AuditLogError(LeakGuardError, ValueError):
+    """A redaction log cannot be read, written or verified. Names the path, never a value."""
