@@ -40,6 +40,7 @@ __all__ = [
     "ProxyConfig",
     "RecognizerPattern",
     "RouteRule",
+    "SanitizeConfig",
     "config_fingerprint",
     "load_config",
 ]
@@ -333,6 +334,42 @@ class AuditConfig(_Section):
         return self
 
 
+class SanitizeConfig(_Section):
+    """The corpus sanitizer (``leakguard sanitize``): batching, bounds, pseudonyms, workers."""
+
+    # Texts per spaCy ``nlp.pipe`` batch.
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    # Larger records are rejected (a JSON line longer than this many bytes) or cut at line
+    # breaks (text files); spaCy's own limit is 1,000,000 characters.
+    max_record_chars: int = Field(default=1_000_000, ge=64, le=1_000_000)
+    # Corpus-wide pseudonyms for redacted values: keyed HMAC-SHA256 of the value, so the same
+    # value gets the same pseudonym in every record, file and worker. Key inline or env var.
+    pseudonym_key: SecretStr | None = None
+    pseudonym_key_env: str | None = "LEAKGUARD_PSEUDONYM_KEY"
+    pseudonym: str = "<{label}_{id}>"
+    pseudonym_length: int = Field(default=10, ge=6, le=64)
+    # Replace redacted values with realistic fakes of the same kind instead (needs Faker).
+    format_preserving: bool = False
+    # Local worker processes; 0 = one per CPU core.
+    workers: int = Field(default=0, ge=0, le=1024)
+    # Texts without an alphabetic run this long cannot hold a name: pattern recognizers only.
+    name_min_letters: int = Field(default=2, ge=1, le=16)
+    # Uncompressed files larger than this are cut into several shards at line breaks.
+    shard_mb: int = Field(default=64, ge=1)
+    # Sample redactions per label in the report (shown as placeholders only).
+    report_samples: int = Field(default=3, ge=0, le=100)
+
+    @field_validator("pseudonym")
+    @classmethod
+    def _pseudonym_fields(cls, value: str) -> str:
+        names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        if "id" not in names or not names <= {"label", "id"}:
+            raise ValueError(
+                f"pseudonym {value!r} must use {{id}} (and may use {{label}}), got {sorted(names)}"
+            )
+        return value
+
+
 class LeakGuardConfig(_Section):
     """The root of the configuration tree."""
 
@@ -342,12 +379,15 @@ class LeakGuardConfig(_Section):
     audit: AuditConfig = Field(default_factory=AuditConfig)
     online: OnlineConfig = Field(default_factory=OnlineConfig)
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
+    sanitize: SanitizeConfig = Field(default_factory=SanitizeConfig)
 
 
 def _describe(error: dict[str, Any]) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
     value = error.get("input")
-    secret = any(word in key for word in ("hash_key", "fingerprint_key", "review_password"))
+    secret = any(
+        word in key for word in ("hash_key", "fingerprint_key", "review_password", "pseudonym_key")
+    )
     shown = "***" if secret else repr(value)
     if len(shown) > 120:
         shown = shown[:117] + "..."
@@ -392,9 +432,11 @@ def load_config(path: str | Path | None = None) -> LeakGuardConfig:
 
 def config_fingerprint(config: BaseModel) -> str:
     """A stable hash of the effective config (the policy version). Secrets are left out."""
-    # The audit section says where records go, not what the guard does: left out too.
+    # The audit section says where records go, not what the guard does: left out too
+    # (and the sanitizer's settings, which the sanitizer fingerprints itself).
     payload = config.model_dump(
-        mode="json", exclude={"policy": {"hash_key"}, "audit": True, "proxy": True}
+        mode="json",
+        exclude={"policy": {"hash_key"}, "audit": True, "proxy": True, "sanitize": True},
     )
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
