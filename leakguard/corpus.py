@@ -108,7 +108,9 @@ class Record:
 
     ``line`` is the 1-based line where the record starts in ``source``. ``part`` numbers the
     pieces of a text file that was cut (0 for the first or only piece). ``obj`` is the parsed
-    JSON object of a JSONL record (``None`` for text files).
+    JSON object of a JSONL record (``None`` for text files). ``raw`` holds the bytes of a
+    reject, and the whole line (with its line break) of a JSONL record, so a writer can
+    change one field and keep every other byte.
     """
 
     source: str
@@ -301,7 +303,7 @@ def _jsonl_records(lines: Iterator[_Line], shard: Shard) -> Iterator[Record]:
         elif not isinstance(text, str):
             yield _reject(shard, line, f"field {shard.field!r} is {type(text).__name__}, not str")
         else:
-            yield Record(shard.path, shard.format, line.number, text, obj=obj)
+            yield Record(shard.path, shard.format, line.number, text, obj=obj, raw=line.data)
 
 
 def _json_reason(exc: ValueError) -> str:
