@@ -65,7 +65,7 @@ def test_event_without_its_blank_line_is_dropped_and_marked_truncated() -> None:
 
 def test_oversize_sse_event_is_an_error_not_a_buffer_that_grows() -> None:
     decoder = SSEDecoder(max_event_chars=1024)
-    for _ in range(9):
+    for _ in range(10):
         decoder.feed(b"data: " + b"x" * 100 + b"\n")
     with pytest.raises(FramingError, match="longer than 1024") as info:
         decoder.feed(b"data: " + b"x" * 100 + b"\n")
