@@ -51,7 +51,7 @@ PATTERN_ONLY = "none"
 # Labels are upper-case identifiers, as Presidio spells entity types.
 Label = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
-Fingerprint = Annotated[str, Field(pattern=r"^[0-9a-f]{16,64}$")]
+Fingerprint = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
 
 DEFAULT_ENTITIES: tuple[str, ...] = (
     "PERSON",

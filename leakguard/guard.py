@@ -36,6 +36,10 @@ def build_detectors(config: LeakGuardConfig) -> list[Detector]:
         from leakguard.pii import PIIDetector
 
         detectors.append(PIIDetector(config.pii))
+    if config.memorization.index is not None:
+        from leakguard.memorization import MemorizationDetector
+
+        detectors.append(MemorizationDetector(config.memorization))
     return detectors
 
 
@@ -50,6 +54,13 @@ class Guard:
     ) -> None:
         self.config = config if config is not None else LeakGuardConfig()
         self.policy = Policy(self.config.policy)
+        # Values reviewers marked false positive, known only by their keyed fingerprints.
+        self._allowed = frozenset(self.config.pii.allow_fingerprints)
+        self._audit_key = None
+        if self._allowed:
+            from leakguard.audit import resolve_audit_key
+
+            self._audit_key = resolve_audit_key(self.config.audit)
         self.detectors: tuple[Detector, ...] = tuple(
             detectors if detectors is not None else build_detectors(self.config)
         )
@@ -60,6 +71,13 @@ class Guard:
         findings: list[Finding] = []
         for detector in self.detectors:
             findings.extend(detector.detect(text))
+        if self._audit_key is not None:
+            key = self._audit_key
+            findings = [
+                f
+                for f in findings
+                if key.fingerprint(f.label, text[f.start : f.end]) not in self._allowed
+            ]
         return findings
 
     def scan(self, text: str, *, numbering: Numbering | None = None) -> Outcome:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,11 @@ def add_parser(subparsers: Any) -> None:
         "--show-values",
         action="store_true",
         help="include the detected values in JSON output (never use where output is logged)",
+    )
+    p.add_argument(
+        "--audit-log",
+        metavar="DIR",
+        help="write a redaction-log record per input to this JSON Lines directory",
     )
     p.set_defaults(handler=run)
 
@@ -50,11 +56,62 @@ def _as_json(outcome: Outcome, text: str, *, source: str | None, show: bool) -> 
     return json.dumps(record, ensure_ascii=False)
 
 
+def _audit_sink(config: Any, directory: str | None) -> Any:
+    """The redaction-log sink asked for by ``--audit-log DIR`` or the config, if any."""
+    if directory is None and not config.audit.enabled:
+        return None
+    from leakguard.audit_sinks import open_sink
+
+    if directory is not None:
+        audit = config.audit.model_copy(
+            update={"enabled": True, "sink": "jsonl", "path": directory}
+        )
+        config = config.model_copy(update={"audit": audit})
+    return open_sink(config)
+
+
+def _audited(sink: Any, guard: Any, text: str, outcome: Outcome, scan_ms: float) -> bool:
+    """Emit this input's record; False if the log refused it (the input then fails closed)."""
+    import uuid
+
+    from leakguard.events import ScanEvent, evidence_for
+
+    event = ScanEvent(
+        source="scan",
+        request_id=uuid.uuid4().hex,
+        action=outcome.action,
+        evidence=evidence_for(text, outcome.findings),
+        policy_version=guard.policy_version,
+        fully_scanned=not (outcome.reason or "").startswith("detector_error"),
+        reason=outcome.reason,
+        scan_ms=scan_ms,
+        text_chars=len(text),
+    )
+    return bool(sink.emit(event))
+
+
 def run(args: argparse.Namespace) -> int:
     from leakguard.config import load_config
     from leakguard.guard import Guard
 
-    guard = Guard(load_config(args.config))
+    config = load_config(args.config)
+    guard = Guard(config)
+    sink = _audit_sink(config, args.audit_log)
+    try:
+        code = _scan_all(args, guard, sink)
+    finally:
+        if sink is not None:
+            sink.close()
+    if sink is not None and sink.stats().lost:
+        lost = sink.stats().lost
+        print(
+            f"leakguard: error: {lost} redaction-log records could not be written", file=sys.stderr
+        )
+        return EXIT_ERROR
+    return code
+
+
+def _scan_all(args: argparse.Namespace, guard: Any, sink: Any) -> int:
     several = len(args.inputs) > 1
     errors = blocked = 0
     for source in args.inputs:
@@ -72,7 +129,17 @@ def run(args: argparse.Namespace) -> int:
             )
             errors += 1
             continue
+        started = time.perf_counter()
         outcome = guard.scan(text)
+        scan_ms = (time.perf_counter() - started) * 1000
+        if sink is not None and not _audited(sink, guard, text, outcome, scan_ms):
+            print(
+                f"leakguard: error: the redaction log refused the record for {source!r}; "
+                "nothing was printed for it",
+                file=sys.stderr,
+            )
+            errors += 1
+            continue
         blocked += outcome.action is OutcomeAction.BLOCK
         if args.format == "json":
             name = source if several else None
