@@ -54,6 +54,7 @@ logger = logging.getLogger("leakguard.audit")
 Record = dict[str, Any]
 _STOP = object()
 _MAX_BACKOFF_S = 2.0
+_COUNTED = ("event", "verdict")  # headers and seals are bookkeeping, not counted records
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +145,11 @@ class AuditSink:
         self._deadline = time.monotonic() + timeout
         self._closing.set()
         self._queue.put(_STOP)  # the writer is draining, so room appears
-        self._thread.join(timeout)
-        if self._thread.is_alive():
+        self._thread.join(timeout + 1.0)  # it gives up retrying at the deadline
+        if self._thread.is_alive():  # stuck inside a write: count what is not written yet
+            with self._lock:
+                c = self._counts
+                c["lost"] = c["accepted"] - c["written"]
             logger.error("audit writer did not finish within %.1fs", timeout)
 
     def stats(self) -> SinkStats:
@@ -217,15 +221,16 @@ class AuditSink:
                 self._healthy = False
                 logger.warning("audit %s write failed: %s", self.name, type(exc).__name__)
                 if self._closing.is_set() and time.monotonic() >= self._deadline:
-                    self._count("lost", 1 + self._queue.qsize())
+                    if record.get("kind") in _COUNTED:
+                        self._count("lost")
                     return
-                time.sleep(backoff)
+                time.sleep(max(0.0, min(backoff, self._deadline - time.monotonic())))
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
                 continue
             self._chain.advance(linked)
             self._segment_records += 1
             self._healthy = True
-            if linked["kind"] in ("event", "verdict"):
+            if linked["kind"] in _COUNTED:
                 self._count("written")
             return
 
