@@ -95,3 +95,36 @@ class TrainingError(LeakGuardError, RuntimeError):
 
 class AuditLogError(LeakGuardError, ValueError):
     """A redaction log cannot be read, written or verified. Names the path, never a value."""
+
+
+class IndexFormatError(LeakGuardError, ValueError):
+    """An index file is missing, damaged or of an unknown format."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"index {path!r}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class IndexMismatchError(LeakGuardError, ValueError):
+    """An index was built with other parameters than the config asks for."""
+
+    def __init__(
+        self,
+        path: str,
+        key: str,
+        built: object,
+        wanted: object,
+        *,
+        rebuild: str,
+        setting: str | None = None,
+    ) -> None:
+        fix = f" or set {setting}: {built}" if setting else ""
+        super().__init__(
+            f"Index {path!r} was built with {key}={built}, but the config asks for "
+            f"{key}={wanted}. Rebuild it with {rebuild!r}{fix}."
+        )
+        self.path = path
+        self.key = key
+        self.built = built
+        self.wanted = wanted

@@ -1,0 +1,435 @@
+"""Build and open n-gram indexes of a training corpus.
+
+Pipeline: corpus shards (:mod:`leakguard.corpus`) → lexemes (:mod:`leakguard.normalize`) →
+n-gram hashes (:mod:`leakguard.ngrams`) → a partial Bloom filter per worker
+(:mod:`leakguard.bloom`) → bitwise OR of the partials → one index file.
+
+The pieces are public so other schedulers (e.g. Dask) can run the same tasks::
+
+    params = IndexParams(ngram=8, fpr=1e-3)
+    shards = plan_shards(inputs, field="text")
+    num_blocks = size_index(shards, params).header.num_blocks   # once, on the client
+    # on each worker, for a group of shards:
+    partial, stats = build_partial(group, params=params, num_blocks=num_blocks)
+    partial.save(tmp_path)                                       # or return it
+    # on the client:
+    index = merge_partials([BloomFilter.open(p) for p in tmp_paths])
+    index.save(out, source=describe_source(inputs, ...))
+
+:func:`build_index` does exactly that with local worker processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from leakguard.bloom import BloomFilter, BloomHeader
+from leakguard.corpus import DEFAULT_FIELD, Format, Shard, plan_shards, read_shard
+from leakguard.exceptions import IndexFormatError, IndexMismatchError
+from leakguard.ngrams import HASH_SCHEME, ngram_hashes, word_hash
+from leakguard.normalize import NORMALIZATION_VERSION, UNICODE_VERSION, lexemes
+
+__all__ = [
+    "BuildStats",
+    "IndexParams",
+    "add_shard",
+    "build_index",
+    "build_partial",
+    "estimate_ngrams",
+    "merge_partials",
+    "open_index",
+    "size_index",
+]
+
+logger = logging.getLogger("leakguard.index")
+
+_BATCH_WORDS = 1 << 20
+_BYTES_PER_WORD = 6.0  # English prose with its spaces and punctuation, roughly
+
+
+@dataclass(frozen=True, slots=True)
+class IndexParams:
+    """What an index is built with; everything but ``fpr`` must match at query time."""
+
+    ngram: int = 8
+    fpr: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.ngram <= 64:
+            raise ValueError(f"ngram must be between 2 and 64, got {self.ngram}")
+        if not 0.0 < self.fpr < 0.5:
+            raise ValueError(f"fpr must be between 0 and 0.5, got {self.fpr}")
+
+    def header_params(self) -> dict[str, int | str]:
+        return {
+            "ngram": self.ngram,
+            "normalization_version": NORMALIZATION_VERSION,
+            "unicode_version": UNICODE_VERSION,
+            "hash_scheme": HASH_SCHEME,
+        }
+
+
+@dataclass(slots=True)
+class BuildStats:
+    """Counts of one build (or one shard of it)."""
+
+    shards: int = 0
+    records: int = 0
+    rejects: int = 0
+    words: int = 0
+    ngrams: int = 0
+    bytes: int = 0
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: BuildStats) -> None:
+        for name in ("shards", "records", "rejects", "words", "ngrams", "bytes"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for reason, count in other.reject_reasons.items():
+            self.reject_reasons[reason] = self.reject_reasons.get(reason, 0) + count
+
+
+class _Batcher:
+    """Collects word hashes of many records and adds their n-grams in big numpy batches."""
+
+    def __init__(self, bloom: BloomFilter, n: int) -> None:
+        self.bloom = bloom
+        self.n = n
+        self.hashes: list[int] = []
+        self.lengths: list[int] = []  # words per segment; n-grams never cross segments
+
+    def add(self, words: list[str], *, continues: bool) -> None:
+        self.hashes.extend(map(word_hash, words))
+        if continues and self.lengths:
+            self.lengths[-1] += len(words)
+        else:
+            self.lengths.append(len(words))
+
+    def flush(self, *, keep_tail: bool) -> int:
+        """Add the collected n-grams; keep the open segment's last n-1 words if asked."""
+        n = self.n
+        if not self.hashes:
+            return 0
+        words = np.array(self.hashes, dtype=np.uint64)
+        segment = np.repeat(np.arange(len(self.lengths)), self.lengths)
+        grams = ngram_hashes(words, n)
+        if len(grams):
+            grams = grams[segment[: len(grams)] == segment[n - 1 :]]
+            self.bloom.add(grams)
+        tail = min(self.lengths[-1], n - 1) if keep_tail else 0
+        self.hashes = self.hashes[len(self.hashes) - tail :] if tail else []
+        self.lengths = [tail] if tail else []
+        return len(grams)
+
+
+def add_shard(
+    bloom: BloomFilter,
+    shard: Shard,
+    *,
+    ngram: int,
+    on_words: Callable[[int], None] | None = None,
+) -> BuildStats:
+    """Add the n-grams of every record of ``shard`` to ``bloom``.
+
+    The pieces of a cut text file (``part > 0``) continue the previous record, so no n-gram
+    is lost at the cut. ``on_words`` is called now and then with the words added since.
+    """
+    stats = BuildStats(shards=1, bytes=shard.nbytes)
+    batch = _Batcher(bloom, ngram)
+    pending = 0
+    for record in read_shard(shard):
+        if record.text is None:
+            stats.rejects += 1
+            reason = (record.reject or "rejected").split(" (")[0].split(":")[0]
+            stats.reject_reasons[reason] = stats.reject_reasons.get(reason, 0) + 1
+            continue
+        words = lexemes(record.text)
+        stats.records += 1
+        stats.words += len(words)
+        continues = record.format is Format.TEXT and record.part > 0
+        batch.add(words, continues=continues)
+        pending += len(words)
+        if len(batch.hashes) >= _BATCH_WORDS:
+            stats.ngrams += batch.flush(keep_tail=True)
+            if on_words is not None:
+                on_words(pending)
+                pending = 0
+    stats.ngrams += batch.flush(keep_tail=False)
+    if on_words is not None and pending:
+        on_words(pending)
+    return stats
+
+
+def estimate_ngrams(shards: Sequence[Shard]) -> int:
+    """A generous guess of the n-grams in ``shards`` from their (uncompressed) sizes."""
+    total = 0
+    for shard in shards:
+        size = shard.nbytes
+        if shard.compressed:
+            size = max(_gzip_size(shard.path), 3 * size)
+        total += size
+    return max(1, math.ceil(total / _BYTES_PER_WORD))
+
+
+def _gzip_size(path: str) -> int:
+    """The uncompressed size recorded in a gzip trailer (modulo 4 GiB)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(-4, 2)
+            return int.from_bytes(f.read(4), "little")
+    except OSError:
+        return 0
+
+
+def size_index(
+    shards: Sequence[Shard], params: IndexParams, *, expected_ngrams: int | None = None
+) -> BloomFilter:
+    """An empty filter sized for ``shards`` (or for ``expected_ngrams`` when given)."""
+    expected = expected_ngrams if expected_ngrams is not None else estimate_ngrams(shards)
+    return BloomFilter.create(
+        expected_items=expected, fpr=params.fpr, params=params.header_params()
+    )
+
+
+def build_partial(
+    shards: Iterable[Shard],
+    *,
+    params: IndexParams,
+    num_blocks: int,
+    on_shard: Callable[[Shard, BuildStats], None] | None = None,
+    on_words: Callable[[int], None] | None = None,
+) -> tuple[BloomFilter, BuildStats]:
+    """One partial filter (``num_blocks`` blocks) holding the n-grams of ``shards``."""
+    header = BloomHeader(
+        num_blocks=num_blocks, target_fpr=params.fpr, params=params.header_params()
+    )
+    bloom = BloomFilter(header, np.zeros(num_blocks * 8, dtype=np.uint64))
+    total = BuildStats()
+    for shard in shards:
+        stats = add_shard(bloom, shard, ngram=params.ngram, on_words=on_words)
+        total.add(stats)
+        if on_shard is not None:
+            on_shard(shard, stats)
+    return bloom, total
+
+
+def merge_partials(partials: Iterable[BloomFilter]) -> BloomFilter:
+    """OR partial filters (equal parameters required) into a new writable filter."""
+    merged: BloomFilter | None = None
+    for partial in partials:
+        if merged is None:
+            merged = partial.empty_like()
+        merged.merge(partial)
+    if merged is None:
+        raise ValueError("merge_partials needs at least one partial filter")
+    return merged
+
+
+@dataclass(frozen=True, slots=True)
+class BuildReport:
+    """What :func:`build_index` wrote."""
+
+    path: str
+    header: BloomHeader
+    stats: BuildStats
+    seconds: float
+    workers: int
+
+
+ProgressCallback = Callable[[int, int], None]  # (bytes done, words done) so far
+
+
+def build_index(
+    inputs: Sequence[str | Path],
+    *,
+    out: str | Path,
+    params: IndexParams | None = None,
+    field: str = DEFAULT_FIELD,
+    workers: int = 1,
+    expected_ngrams: int | None = None,
+    target_shard_bytes: int = 64 * 1024 * 1024,
+    progress: ProgressCallback | None = None,
+) -> BuildReport:
+    """Index ``inputs`` into ``out`` using ``workers`` processes (1: in this process)."""
+    params = params if params is not None else IndexParams()
+    started = time.perf_counter()
+    shards = plan_shards(inputs, field=field, target_shard_bytes=target_shard_bytes)
+    expected = expected_ngrams if expected_ngrams is not None else estimate_ngrams(shards)
+    num_blocks = size_index(shards, params, expected_ngrams=expected).header.num_blocks
+    workers = max(1, min(workers, len(shards)))
+    if workers == 1:
+        bloom, stats = _build_here(shards, params, num_blocks, progress)
+    else:
+        bloom, stats = _build_in_processes(shards, params, num_blocks, workers, progress)
+    source = describe_source(inputs, field=field, stats=stats, expected_ngrams=expected)
+    header = bloom.save(out, source=source)
+    if stats.ngrams > 1.25 * expected:
+        logger.warning(
+            "the index holds %d n-grams but was sized for %d: its false-positive rate is "
+            "about %.2g instead of %g; rebuild with --expected-ngrams %d",
+            stats.ngrams,
+            expected,
+            bloom.estimated_fpr(),
+            params.fpr,
+            stats.ngrams,
+        )
+    return BuildReport(str(out), header, stats, time.perf_counter() - started, workers)
+
+
+def describe_source(
+    inputs: Sequence[str | Path], *, field: str, stats: BuildStats, expected_ngrams: int
+) -> dict[str, Any]:
+    """The ``source`` block of an index header: what was indexed, for people."""
+    return {
+        "inputs": [str(i) for i in inputs],
+        "field": field,
+        "expected_ngrams": expected_ngrams,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **{k: v for k, v in asdict(stats).items() if k != "reject_reasons"},
+        "reject_reasons": stats.reject_reasons,
+    }
+
+
+def _build_here(
+    shards: list[Shard],
+    params: IndexParams,
+    num_blocks: int,
+    progress: ProgressCallback | None,
+) -> tuple[BloomFilter, BuildStats]:
+    done = [0, 0]
+
+    def on_words(words: int) -> None:
+        done[1] += words
+        if progress is not None:
+            progress(done[0], done[1])
+
+    def on_shard(shard: Shard, _stats: BuildStats) -> None:
+        done[0] += shard.nbytes
+        if progress is not None:
+            progress(done[0], done[1])
+
+    return build_partial(
+        shards, params=params, num_blocks=num_blocks, on_shard=on_shard, on_words=on_words
+    )
+
+
+def _assign(shards: list[Shard], workers: int) -> list[list[Shard]]:
+    """Biggest shards first, each to the least loaded worker (deterministic)."""
+    groups: list[list[Shard]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for shard in sorted(shards, key=lambda s: (-s.nbytes, s.id)):
+        i = loads.index(min(loads))
+        groups[i].append(shard)
+        loads[i] += shard.nbytes
+    return groups
+
+
+def _worker(
+    shards: list[Shard],
+    params: IndexParams,
+    num_blocks: int,
+    out: str,
+    queue: Any,
+) -> None:
+    try:
+        bloom, stats = build_partial(
+            shards,
+            params=params,
+            num_blocks=num_blocks,
+            on_shard=lambda shard, _s: queue.put(("bytes", shard.nbytes)),
+            on_words=lambda words: queue.put(("words", words)),
+        )
+        bloom.save(out)
+        queue.put(("done", out, asdict(stats)))
+    except BaseException as exc:  # reported to the parent, which raises
+        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _build_in_processes(
+    shards: list[Shard],
+    params: IndexParams,
+    num_blocks: int,
+    workers: int,
+    progress: ProgressCallback | None,
+) -> tuple[BloomFilter, BuildStats]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    tmp = Path(tempfile.mkdtemp(prefix="leakguard-index-"))
+    try:
+        procs = []
+        for i, group in enumerate(_assign(shards, workers)):
+            out = str(tmp / f"partial-{i}.lgx")
+            proc = context.Process(
+                target=_worker, args=(group, params, num_blocks, out, queue), daemon=True
+            )
+            proc.start()
+            procs.append(proc)
+        partial_paths: list[str] = []
+        total = BuildStats()
+        done_bytes = done_words = 0
+        while len(partial_paths) < len(procs):
+            try:
+                kind, *payload = queue.get(timeout=1.0)
+            except Exception:  # queue.Empty: check that nobody died silently
+                dead = [p for p in procs if p.exitcode not in (None, 0)]
+                if dead:
+                    raise IndexFormatError(
+                        "<build>", f"a worker process died (exit code {dead[0].exitcode})"
+                    ) from None
+                continue
+            if kind == "error":
+                raise IndexFormatError("<build>", f"a worker failed: {payload[0]}")
+            if kind == "done":
+                partial_paths.append(payload[0])
+                total.add(BuildStats(**payload[1]))
+                continue
+            if kind == "bytes":
+                done_bytes += payload[0]
+            else:
+                done_words += payload[0]
+            if progress is not None:
+                progress(done_bytes, done_words)
+        for proc in procs:
+            proc.join()
+        merged = merge_partials(BloomFilter.open(p) for p in sorted(partial_paths))
+        return merged, total
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def open_index(path: str | Path, *, ngram: int, setting: str = "memorization.ngram") -> BloomFilter:
+    """Map an index read-only and check it was built the way the caller will query it."""
+    bloom = BloomFilter.open(path)
+    built = bloom.header.params
+    name = str(path)
+    inputs = " ".join(map(str, bloom.header.source.get("inputs", []))) or "CORPUS..."
+    rebuild = f"leakguard index build {inputs} --out {name} --ngram {ngram}"
+    if built.get("ngram") != ngram:
+        raise IndexMismatchError(
+            name, "ngram", built.get("ngram"), ngram, rebuild=rebuild, setting=setting
+        )
+    for key, wanted in (
+        ("normalization_version", NORMALIZATION_VERSION),
+        ("hash_scheme", HASH_SCHEME),
+    ):
+        if built.get(key) != wanted:
+            raise IndexMismatchError(name, key, built.get(key), wanted, rebuild=rebuild)
+    if built.get("unicode_version") != UNICODE_VERSION:
+        logger.warning(
+            "index %r was built with Unicode %s data, this Python has %s: texts with "
+            "characters assigned in between may lex differently; rebuild it to be exact",
+            name,
+            built.get("unicode_version"),
+            UNICODE_VERSION,
+        )
+    return bloom
