@@ -34,6 +34,7 @@ __all__ = [
     "CustomRecognizer",
     "JSONPathRule",
     "LeakGuardConfig",
+    "MemorizationConfig",
     "OnlineConfig",
     "PIIConfig",
     "PolicyConfig",
@@ -152,6 +153,9 @@ class PIIConfig(_Section):
 
 
 _PLACEHOLDER_FIELDS = {"label", "n"}
+# Labels whose meaning implies an action unless `actions` says otherwise: quoting public
+# boilerplate (licences and the like, see memorization.allow_index) is not a leak.
+_LABEL_ACTIONS: dict[str, Action] = {"BOILERPLATE": Action.ALLOW}
 
 
 class PolicyConfig(_Section):
@@ -190,7 +194,7 @@ class PolicyConfig(_Section):
         return value
 
     def action_for(self, label: str) -> Action:
-        return self.actions.get(label, self.default_action)
+        return self.actions.get(label, _LABEL_ACTIONS.get(label, self.default_action))
 
     def uses(self, action: Action) -> bool:
         return self.default_action is action or action in self.actions.values()
@@ -370,6 +374,58 @@ class SanitizeConfig(_Section):
         return value
 
 
+class MemorizationConfig(_Section):
+    """Memorization detection against an n-gram index of the training corpus.
+
+    Off until ``index`` names a file built by ``leakguard index build``. ``profile`` sets
+    ``ngram`` and ``min_words`` (default: 8 and 40 words, about 50 tokens; strict: 6 and
+    24); keys given explicitly win over the profile.
+    """
+
+    index: str | None = None
+    # An index of text you don't mind being quoted (licences, public boilerplate): matches
+    # inside it get ``boilerplate_label`` (allowed by the policy unless configured otherwise).
+    allow_index: str | None = None
+    profile: Literal["default", "strict"] = "default"
+    ngram: int = Field(default=8, ge=2, le=64)
+    # A run of consecutive n-gram hits must cover at least this many words.
+    min_words: int = Field(default=40, ge=2)
+    # Near-verbatim: a window of window_words words with at least `coverage` of its words
+    # inside runs of two or more hits (catches light edits).
+    near_verbatim: bool = True
+    window_words: int = Field(default=50, ge=3, le=10_000)
+    coverage: Score = 0.5
+    label: Label = "MEMORIZED"
+    boilerplate_label: Label = "BOILERPLATE"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_profile(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            defaults = _MEMORIZATION_PROFILES.get(data.get("profile", "default"), {})
+            data = {**defaults, **data}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MemorizationConfig:
+        if self.min_words < self.ngram:
+            raise ValueError(
+                f"min_words ({self.min_words}) must be at least ngram ({self.ngram}): a "
+                f"finding is made of whole n-grams"
+            )
+        if self.window_words <= self.ngram:
+            raise ValueError(
+                f"window_words ({self.window_words}) must exceed ngram ({self.ngram})"
+            )
+        return self
+
+
+_MEMORIZATION_PROFILES: dict[str, dict[str, int]] = {
+    "default": {"ngram": 8, "min_words": 40},
+    "strict": {"ngram": 6, "min_words": 24},
+}
+
+
 class LeakGuardConfig(_Section):
     """The root of the configuration tree."""
 
@@ -380,6 +436,7 @@ class LeakGuardConfig(_Section):
     online: OnlineConfig = Field(default_factory=OnlineConfig)
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
     sanitize: SanitizeConfig = Field(default_factory=SanitizeConfig)
+    memorization: MemorizationConfig = Field(default_factory=MemorizationConfig)
 
 
 def _describe(error: dict[str, Any]) -> str:
