@@ -414,9 +414,7 @@ class MemorizationConfig(_Section):
                 f"finding is made of whole n-grams"
             )
         if self.window_words <= self.ngram:
-            raise ValueError(
-                f"window_words ({self.window_words}) must exceed ngram ({self.ngram})"
-            )
+            raise ValueError(f"window_words ({self.window_words}) must exceed ngram ({self.ngram})")
         return self
 
 
