@@ -167,6 +167,24 @@ class AuditSink:
                 by_action=dict(self._by_action),
             )
 
+    def prometheus(self) -> list[str]:
+        """Exposition lines for ``/metrics`` (``Metrics.add_collector(sink.prometheus)``)."""
+        stats = self.stats()
+        name = "leakguard_audit_sink_records_total"
+        lines = [
+            f"# HELP {name} Redaction-log records by what became of them.",
+            f"# TYPE {name} counter",
+        ]
+        for state in ("written", "skipped", "refused", "failed", "lost"):
+            lines.append(f'{name}{{sink="{self.name}",state="{state}"}} {getattr(stats, state)}')
+        depth = "leakguard_audit_sink_queue_depth"
+        lines += [
+            f"# HELP {depth} Records waiting for the background writer.",
+            f"# TYPE {depth} gauge",
+            f'{depth}{{sink="{self.name}"}} {stats.queued}',
+        ]
+        return lines
+
     def _count(self, name: str, n: int = 1, *, action: str | None = None) -> None:
         with self._lock:
             self._counts[name] += n

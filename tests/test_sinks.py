@@ -221,3 +221,16 @@ def test_each_line_is_one_whole_record(tmp_path: Path) -> None:
     (segment,) = (tmp_path / "log").glob("*.jsonl")
     kinds = [json.loads(line)["kind"] for line in segment.read_text().splitlines()]
     assert kinds == ["segment", "event", "event", "event", "seal"]
+
+
+def test_counters_render_for_prometheus(tmp_path: Path) -> None:
+    audit = open_sink(config(tmp_path / "log", record="findings"))
+    audit.emit(event("clean", clean=True))
+    audit.emit(event("leaky"))
+    audit.close()
+    audit.emit(event("late"))
+    lines = audit.prometheus()
+    assert 'leakguard_audit_sink_records_total{sink="jsonl",state="written"} 1' in lines
+    assert 'leakguard_audit_sink_records_total{sink="jsonl",state="skipped"} 1' in lines
+    assert 'leakguard_audit_sink_records_total{sink="jsonl",state="refused"} 1' in lines
+    assert 'leakguard_audit_sink_queue_depth{sink="jsonl"} 0' in lines
