@@ -204,3 +204,16 @@ def test_verify_catches_edits_and_deletions_in_sqlite(
         conn.execute("DELETE FROM records WHERE seq = 4")
     assert [kind for kind, _ in problems(db)] == ["deleted", "truncated"]
     conn.close()
+
+
+def test_the_annotated_example_documents_the_audit_section() -> None:
+    from leakguard.config import load_config
+
+    example = Path(__file__).resolve().parents[1] / "models" / "leakguard.example.yaml"
+    config = load_config(example)
+    assert config.audit.tenant_header == "X-Tenant-ID"
+    assert config.audit.fingerprint_key_env == "LEAKGUARD_AUDIT_KEY"
+    assert config.pii.allow_fingerprints == []
+    assert config.audit.model_dump(exclude={"tenant_header"}) == type(config.audit)().model_dump(
+        exclude={"tenant_header"}
+    )
