@@ -25,6 +25,7 @@ EXIT_INTERRUPTED = 130
 COMMAND_MODULES: tuple[str, ...] = (
     "leakguard.commands.scan",
     "leakguard.commands.eval",
+    "leakguard.commands.index",
     "leakguard.commands.audit",
     "leakguard.commands.review",
 )

@@ -32,6 +32,11 @@ def add_parser(subparsers: Any) -> None:
         metavar="DIR",
         help="write a redaction-log record per input to this JSON Lines directory",
     )
+    p.add_argument(
+        "--index",
+        metavar="PATH",
+        help="also flag memorized training text with this n-gram index (leakguard index build)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -95,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
     from leakguard.guard import Guard
 
     config = load_config(args.config)
+    if args.index is not None:
+        memorization = config.memorization.model_copy(update={"index": args.index})
+        config = config.model_copy(update={"memorization": memorization})
     guard = Guard(config)
     sink = _audit_sink(config, args.audit_log)
     try:
