@@ -28,7 +28,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -170,15 +170,34 @@ def add_shard(
     return stats
 
 
-def estimate_ngrams(shards: Sequence[Shard]) -> int:
-    """A generous guess of the n-grams in ``shards`` from their (uncompressed) sizes."""
-    total = 0
-    for shard in shards:
-        size = shard.nbytes
-        if shard.compressed:
-            size = max(_gzip_size(shard.path), 3 * size)
-        total += size
-    return max(1, math.ceil(total / _BYTES_PER_WORD))
+def estimate_ngrams(
+    shards: Sequence[Shard], *, sample_bytes: int = 1 << 20, samples: int = 16
+) -> int:
+    """An estimate of the n-grams in ``shards`` (a little high rather than low).
+
+    Reads up to ``samples`` evenly spread shards for ``sample_bytes`` each, measures words
+    per (uncompressed) byte there and scales by the total size; gzip sizes come from their
+    trailers.
+    """
+    sizes = [_uncompressed_size(shard) for shard in shards]
+    step = max(1, len(shards) // samples)
+    words = read = 0
+    for shard, size in list(zip(shards, sizes, strict=True))[::step][:samples]:
+        end = shard.start + min(sample_bytes, size)
+        for record in read_shard(
+            replace(shard, end=end if shard.end is None else min(end, shard.end))
+        ):
+            if record.text is not None:
+                words += len(lexemes(record.text))
+        read += min(sample_bytes, size)
+    per_byte = words / read if read else 1 / _BYTES_PER_WORD
+    return max(1, math.ceil(sum(sizes) * per_byte * 1.05))
+
+
+def _uncompressed_size(shard: Shard) -> int:
+    if shard.compressed:
+        return max(_gzip_size(shard.path), 3 * shard.nbytes)
+    return shard.nbytes
 
 
 def _gzip_size(path: str) -> int:
