@@ -45,7 +45,7 @@ from leakguard.audit import (
 from leakguard.audit_db import connect, insert
 from leakguard.config import AuditConfig, LeakGuardConfig
 from leakguard.events import ScanEvent
-from leakguard.exceptions import ConfigError
+from leakguard.exceptions import AuditLogError, ConfigError
 
 __all__ = ["AuditSink", "JsonlSink", "SinkStats", "SqliteSink", "open_sink"]
 
@@ -375,4 +375,10 @@ def open_sink(config: LeakGuardConfig, *, key: AuditKey | None = None) -> AuditS
         raise ConfigError("audit.path is not set: give the log directory or database file")
     key = key if key is not None else resolve_audit_key(audit)
     cls = SqliteSink if audit.sink == "sqlite" else JsonlSink
-    return cls(audit, key=key, guard_config=config)
+    try:
+        return cls(audit, key=key, guard_config=config)
+    except (OSError, sqlite3.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise AuditLogError(
+            f"cannot open the redaction log at {audit.path!r} ({audit.sink}): {reason}"
+        ) from None

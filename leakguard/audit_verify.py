@@ -120,11 +120,14 @@ def _read_sqlite(path: Path) -> list[Entry]:
     try:
         conn = connect(path, create=False)
         rows = conn.execute("SELECT * FROM records ORDER BY id").fetchall()
+        indexed: dict[int, list[tuple[str, str | None]]] = {}
+        for f in conn.execute("SELECT * FROM findings ORDER BY record_id, idx"):
+            indexed.setdefault(f["record_id"], []).append((f["label"], f["fingerprint"]))
     except sqlite3.Error as exc:
         raise AuditLogError(f"{str(path)!r} is not a redaction-log database: {exc}") from None
     entries = []
     for row in rows:
-        columns = dict(row)
+        columns = dict(row) | {"_findings": indexed.get(row["id"], [])}
         where = f"{path}#row{columns['id']}"
         try:
             record = json.loads(columns["body"])
@@ -197,10 +200,13 @@ def _column_problem(entry: Entry, record: Record) -> str | None:
     for name in COPIED:
         if entry.columns[name] != record.get(name):
             return f"column {name!r} no longer matches the chained record (seq {record['seq']})"
-    if entry.columns["labels"] != labels_of(record) or entry.columns["findings"] != len(
-        record.get("findings") or ()
+    found = record.get("findings") or []
+    if (
+        entry.columns["labels"] != labels_of(record)
+        or entry.columns["findings"] != len(found)
+        or entry.columns["_findings"] != [(f["label"], f.get("fingerprint")) for f in found]
     ):
-        return f"finding columns no longer match the chained record (seq {record['seq']})"
+        return f"finding rows no longer match the chained record (seq {record['seq']})"
     return None
 
 

@@ -13,11 +13,13 @@ Sessions are HMAC-signed cookies with a per-process secret (a restart logs every
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import secrets
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -70,22 +72,42 @@ class _Signer:
         return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
 
     def cookie(self, reviewer: str) -> str:
-        payload = f"{int(time.time()) + SESSION_SECONDS}|{secrets.token_hex(8)}|{reviewer}"
-        return f"{payload}|{self._mac(payload)}"
+        # The name travels base64url-encoded: any characters, cookie-safe.
+        name = base64.urlsafe_b64encode(reviewer.encode()).decode().rstrip("=")
+        payload = f"{int(time.time()) + SESSION_SECONDS}.{secrets.token_hex(8)}.{name}"
+        return f"{payload}.{self._mac(payload)}"
 
     def session(self, cookie: str | None) -> Session | None:
-        if not cookie or cookie.count("|") < 3:
+        if not cookie or cookie.count(".") != 3:
             return None
-        payload, mac = cookie.rsplit("|", 1)
+        payload, mac = cookie.rsplit(".", 1)
         if not hmac.compare_digest(mac, self._mac(payload)):
             return None
-        expires, nonce, reviewer = payload.split("|", 2)
+        expires, nonce, name = payload.split(".")
         if not expires.isdigit() or int(expires) < time.time():
             return None
+        reviewer = base64.urlsafe_b64decode(name + "=" * (-len(name) % 4)).decode()
         return Session(reviewer, nonce)
 
     def csrf(self, session: Session) -> str:
         return self._mac(f"csrf|{session.nonce}")
+
+
+class _Throttle:
+    """At most ``limit`` failed logins per ``window`` seconds (per process), then 429."""
+
+    def __init__(self, limit: int = 10, window: float = 60.0) -> None:
+        self.limit, self.window = limit, window
+        self._failures: deque[float] = deque()
+
+    def blocked(self) -> bool:
+        now = time.monotonic()
+        while self._failures and now - self._failures[0] > self.window:
+            self._failures.popleft()
+        return len(self._failures) >= self.limit
+
+    def failed(self) -> None:
+        self._failures.append(time.monotonic())
 
 
 def _templates() -> Any:
@@ -97,8 +119,7 @@ def _templates() -> Any:
 
 
 def _reviewer_name(raw: str) -> str:
-    name = " ".join(raw.split())[:64]
-    return name.replace("|", "/") or "reviewer"
+    return " ".join(raw.split())[:64] or "reviewer"
 
 
 def create_app(
@@ -116,6 +137,7 @@ def create_app(
 
     templates = _templates()
     signer = _Signer()
+    throttle = _Throttle()
     db = Path(db)
     state: dict[str, Any] = {}
     audit = config.audit.model_copy(
@@ -157,8 +179,11 @@ def create_app(
     async def login(request: Request) -> Response:
         if request.method == "GET":
             return render(request, "login.html", error=None)
+        if throttle.blocked():
+            return render(request, "login.html", status=429, error="Too many attempts; wait.")
         data = await form(request)
         if not hmac.compare_digest(data.get("password", "").encode(), password.encode()):
+            throttle.failed()
             return render(request, "login.html", status=401, error="Wrong password.")
         response = RedirectResponse("/records", status_code=303)
         response.set_cookie(

@@ -201,8 +201,11 @@ def test_verify_catches_edits_and_deletions_in_sqlite(
     assert problems(db) == [("edited", "audit.db")]
     with conn:
         conn.execute("UPDATE records SET body = ? WHERE seq = 3", (body,))
+        conn.execute("DELETE FROM findings WHERE idx = 2 AND record_id = 2")
+    assert problems(db) == [("edited", "audit.db")]
+    with conn:
         conn.execute("DELETE FROM records WHERE seq = 4")
-    assert [kind for kind, _ in problems(db)] == ["deleted", "truncated"]
+    assert [kind for kind, _ in problems(db)] == ["edited", "deleted", "truncated"]
     conn.close()
 
 

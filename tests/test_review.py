@@ -68,7 +68,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[TestClient, Path, LeakGuardConfig]]:
 
 def login(client: TestClient, password: str = PASSWORD) -> int:
     response = client.post(
-        "/login", data={"reviewer": "Rita Reviewer", "password": password}, follow_redirects=False
+        "/login", data={"reviewer": "Rita Revíewer", "password": password}, follow_redirects=False
     )
     return response.status_code
 
@@ -86,6 +86,28 @@ def test_every_page_needs_a_login_and_a_wrong_password_is_refused(
     assert page.status_code == 200
     assert page.headers["x-frame-options"] == "DENY"
     assert "no-store" in page.headers["cache-control"]
+
+
+def test_repeated_wrong_passwords_are_throttled(
+    setup: tuple[TestClient, Path, LeakGuardConfig],
+) -> None:
+    client, _, _ = setup
+    assert [login(client, f"guess-{i}") for i in range(10)] == [401] * 10
+    assert login(client) == 429
+
+
+def test_a_forged_or_tampered_session_cookie_is_not_a_login(
+    setup: tuple[TestClient, Path, LeakGuardConfig],
+) -> None:
+    client, _, _ = setup
+    login(client)
+    cookie = client.cookies["leakguard_review"]
+    client.cookies.clear()
+    client.cookies.set("leakguard_review", cookie)
+    assert client.get("/records", follow_redirects=False).status_code == 200
+    client.cookies.clear()
+    client.cookies.set("leakguard_review", cookie[:-1] + ("0" if cookie[-1] != "0" else "1"))
+    assert client.get("/records", follow_redirects=False).status_code == 303
 
 
 def test_a_bearer_token_works_without_a_session(
@@ -130,7 +152,7 @@ def test_a_verdict_is_stored_as_a_chained_record_and_shown(
     )
     assert response.status_code == 200
     assert "false positive" in response.text
-    assert "Rita Reviewer" in response.text
+    assert "Rita Revíewer" in response.text
     assert "false positive" in client.get("/records?action=block").text
     snippet = yaml.safe_load(client.get("/allowlist.yaml").text)
     card_fp = AuditKey(KEY.encode()).fingerprint("CREDIT_CARD", "4111 1111 1111 1111")
