@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "leakguard.commands.scan",
     "leakguard.commands.eval",
     "leakguard.commands.index",
+    "leakguard.commands.sanitize",
     "leakguard.commands.audit",
     "leakguard.commands.review",
 )

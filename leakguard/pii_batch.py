@@ -1,0 +1,153 @@
+"""Batch PII detection for corpus-sized jobs, over one :class:`~leakguard.pii.PIIDetector`.
+
+Presidio's own ``BatchAnalyzerEngine`` runs the whole spaCy pipeline through ``nlp.pipe``
+and then ``AnalyzerEngine.analyze`` per text with the precomputed artifacts. We do the
+same, with three savings that leave the findings unchanged (``tests/test_pii_batch.py``
+compares them with :meth:`PIIDetector.detect` text by text):
+
+- the batch runs only the components that named-entity recognition needs (``tok2vec``,
+  ``ner``); the dependency parser, whose output Presidio never reads, never runs;
+- lemmas (POS tagger, attribute ruler, lemmatizer) are computed per text, only when
+  Presidio's context enhancer asks for them, i.e. when a recognizer with context words
+  matched something in that text;
+- texts without an alphabetic run long enough to be a name skip the neural network
+  altogether (tokenizer only), when every configured NER label needs letters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from leakguard.config import PATTERN_ONLY
+from leakguard.findings import Finding
+from leakguard.pii import PIIDetector
+
+__all__ = ["BatchPIIDetector"]
+
+# Presidio labels that spaCy NER produces only from alphabetic words. DATE_TIME is not
+# among them ("2024" is a date), so configuring it turns the fast path off.
+_LETTER_LABELS = frozenset({"PERSON", "NRP", "LOCATION", "ORGANIZATION"})
+# Components the entity recognizer needs in the batch; the rest run lazily or never.
+_NER_COMPONENTS = ("tok2vec", "ner")
+_LEMMA_COMPONENTS = ("tok2vec", "tagger", "attribute_ruler", "lemmatizer")
+
+
+def _lazy_artifacts_class() -> type[Any]:
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+
+    class LazyLemmaArtifacts(NlpArtifacts):
+        """``NlpArtifacts`` whose lemmas (and keywords) are computed on first access."""
+
+        def __init__(self, *, doc: Any, entities: Any, scores: Any, engine: Any, fill: Any):
+            # Deliberately not calling NlpArtifacts.__init__: it computes keywords from
+            # lemmas eagerly, which is exactly the work this class defers.
+            self.entities = entities
+            self.tokens = doc
+            self.tokens_indices = [token.idx for token in doc]
+            self.nlp_engine = engine
+            self.scores = scores if scores else [0.85] * len(entities)
+            self._fill = fill
+            self._lemmas: list[str] | None = None
+            self._keywords: list[str] | None = None
+            self._language = engine_language(engine)
+
+        @property
+        def lemmas(self) -> list[str]:  # type: ignore[override]
+            if self._lemmas is None:
+                self._fill(self.tokens)
+                self._lemmas = [token.lemma_ for token in self.tokens]
+            return self._lemmas
+
+        @property
+        def keywords(self) -> list[str]:  # type: ignore[override]
+            if self._keywords is None:
+                self._keywords = NlpArtifacts.set_keywords(
+                    self.nlp_engine, self.lemmas, self._language
+                )
+            return self._keywords
+
+    return LazyLemmaArtifacts
+
+
+def engine_language(engine: Any) -> str:
+    return next(iter(engine.nlp))  # type: ignore[no-any-return]
+
+
+class BatchPIIDetector:
+    """Detects PII in many texts at once; same findings as ``detector.detect`` per text.
+
+    One instance per worker process (it holds the spaCy pipeline); not thread-safe.
+    """
+
+    def __init__(
+        self, detector: PIIDetector, *, batch_size: int = 32, name_min_letters: int = 2
+    ) -> None:
+        self.detector = detector
+        self.batch_size = batch_size
+        config = detector.config
+        analyzer = detector.analyzer
+        self._analyzer = analyzer
+        self._engine = analyzer.nlp_engine
+        self._language = config.language
+        self._entities = list(config.entities)
+        self._floor = min([config.score_threshold, *config.thresholds.values()])
+        self._nlp = self._engine.nlp[config.language]
+        names = set(self._nlp.pipe_names)
+        self._uses_ner = config.spacy_model != PATTERN_ONLY and "ner" in names
+        self._batch_disable = [n for n in self._nlp.pipe_names if n not in _NER_COMPONENTS]
+        self._lemma_components = [n for n in _LEMMA_COMPONENTS if n in names]
+        ner_labels = set(self._ner_labels()) & set(self._entities)
+        self._fast_path = self._uses_ner and ner_labels <= _LETTER_LABELS
+        self._name_run = re.compile(rf"[^\W\d_]{{{max(1, name_min_letters)},}}")
+        self._artifacts = _lazy_artifacts_class()
+
+    def _ner_labels(self) -> list[str]:
+        mapping = self._engine.ner_model_configuration.model_to_presidio_entity_mapping
+        return list(mapping.values())
+
+    def needs_ner(self, text: str) -> bool:
+        """Whether ``text`` must go through the neural pipeline (else tokenizer only)."""
+        if not self._uses_ner:
+            return False
+        return not self._fast_path or self._name_run.search(text) is not None
+
+    def detect_batch(self, texts: Sequence[str]) -> list[list[Finding]]:
+        """Raw findings (before policy) for each text, in order."""
+        docs: list[Any] = [None] * len(texts)
+        neural = [i for i, text in enumerate(texts) if self.needs_ner(text)]
+        piped = self._nlp.pipe(
+            (texts[i] for i in neural), batch_size=self.batch_size, disable=self._batch_disable
+        )
+        for i, doc in zip(neural, piped, strict=True):
+            docs[i] = doc
+        for i, text in enumerate(texts):
+            if docs[i] is None:
+                docs[i] = self._nlp.make_doc(text)
+        return [self._analyze(text, doc) for text, doc in zip(texts, docs, strict=True)]
+
+    def _analyze(self, text: str, doc: Any) -> list[Finding]:
+        engine = self._engine
+        entities = list(doc.ents)
+        scores = engine._get_scores_for_entities(doc)
+        entities, scores = engine._get_updated_entities(entities, scores)
+        artifacts = self._artifacts(
+            doc=doc, entities=entities, scores=scores, engine=engine, fill=self._fill_lemmas
+        )
+        results = self._analyzer.analyze(
+            text=text,
+            language=self._language,
+            entities=self._entities,
+            score_threshold=self._floor,
+            nlp_artifacts=artifacts,
+        )
+        return self.detector.to_findings(text, results)
+
+    def _fill_lemmas(self, doc: Any) -> None:
+        # The tagger reads doc.tensor, which tok2vec set if the doc went through the
+        # batch; a tokenizer-only doc gets tok2vec here first.
+        for name in self._lemma_components:
+            if name == "tok2vec" and doc.tensor.size:
+                continue
+            self._nlp.get_pipe(name)(doc)
