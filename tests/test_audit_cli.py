@@ -156,3 +156,32 @@ def test_verify_without_a_key_is_an_error_that_says_how_to_set_one(
     monkeypatch.delenv("LEAKGUARD_AUDIT_KEY")
     assert main(["audit", "verify", str(tmp_path)]) == 2
     assert "audit.fingerprint_key" in capsys.readouterr().err
+
+
+def test_review_refuses_to_start_without_a_password_or_a_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("LEAKGUARD_REVIEW_PASSWORD", raising=False)
+    assert main(["review", "--db", str(tmp_path / "none.db")]) == 2
+    assert "leakguard audit import" in capsys.readouterr().err
+    db = tmp_path / "audit.db"
+    sink = open_sink(parse_config({"audit": {"sink": "sqlite", "path": str(db)}}))
+    sink.close()
+    assert main(["review", "--db", str(db)]) == 2
+    assert "audit.review_password" in capsys.readouterr().err
+
+
+def test_an_unwritable_log_path_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    src = tmp_path / "in.txt"
+    src.write_text("nothing", encoding="utf-8")
+    config = tmp_path / "c.yaml"
+    config.write_text("pii:\n  spacy_model: none\n")
+    assert (
+        main(["scan", "--config", str(config), "--audit-log", str(blocker / "log"), str(src)]) == 2
+    )
+    err = capsys.readouterr().err
+    assert "cannot open the redaction log at" in err
