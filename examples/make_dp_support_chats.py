@@ -1,0 +1,74 @@
+"""Generate ``dp_support_chats.jsonl``: synthetic support chats with fake PII and canaries.
+
+Seeded and deterministic: ``python examples/make_dp_support_chats.py`` rewrites the same
+file. Every name, e-mail, phone number and order number comes from Faker; nothing is real.
+A few users also repeat a *canary*: a random, Luhn-valid card number in a fixed sentence,
+marked ``"canary": true`` so that ``dp_finetune_tiny_lm.py`` can measure its exposure.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from faker import Faker
+
+SEED = 7
+USERS = 300
+CHATS_PER_USER = (3, 7)
+CANARY_USERS = 8
+CANARY_REPEATS = 6
+CANARY_PREFIX = "my card number is "
+OUT = Path(__file__).with_name("dp_support_chats.jsonl")
+
+TEMPLATES = (
+    "hi, this is {name}. my order {order} has not arrived yet.",
+    "hello, {name} here. can you resend the invoice to {email}?",
+    "please call me back at {phone}, it is about order {order}.",
+    "i want to return order {order}. my email is {email}.",
+    "my name is {name} and my package was damaged.",
+    "can you change the delivery address for order {order}?",
+    "thanks {name}, the refund for {order} arrived today.",
+    "the tracking page for {order} shows no updates since monday.",
+    "is there a discount for orders over fifty dollars?",
+    "how long does shipping to {city} usually take?",
+)
+
+
+def luhn_card(rng: random.Random) -> str:
+    """A 16-digit Visa-style number with a valid Luhn check digit."""
+    digits = [4] + [rng.randrange(10) for _ in range(14)]
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        doubled = d * 2 if i % 2 == 0 else d
+        total += doubled - 9 if doubled > 9 else doubled
+    return "".join(map(str, digits)) + str((10 - total % 10) % 10)
+
+
+def main() -> None:
+    rng = random.Random(SEED)
+    fake = Faker("en_US")
+    fake.seed_instance(SEED)
+    records = []
+    for user in range(USERS):
+        person = {"name": fake.first_name(), "email": fake.email(), "phone": fake.phone_number()}
+        for _ in range(rng.randint(*CHATS_PER_USER)):
+            text = rng.choice(TEMPLATES).format(
+                order=f"A{rng.randrange(10**6):06d}", city=fake.city(), **person
+            )
+            records.append({"text": text, "user_id": f"u{user:04d}"})
+    for user in range(CANARY_USERS):
+        card = luhn_card(rng)
+        for _ in range(CANARY_REPEATS):
+            records.append(
+                {"text": CANARY_PREFIX + card, "user_id": f"u{user:04d}", "canary": True}
+            )
+    rng.shuffle(records)
+    with OUT.open("w", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,244 @@
+"""The two ready tasks behind ``leakguard dp train``: causal-LM fine-tuning and text
+classification on the built-in small transformer, from a :class:`DPConfig` to an output
+directory with the model, the resumable checkpoint, ``privacy_report.json`` and ``PRIVACY.md``.
+
+Imports torch: load it only after :func:`leakguard.dp.require_dp`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from leakguard.config import config_fingerprint
+from leakguard.dp.config import DPConfig
+from leakguard.dp.data import PAD, VOCAB_SIZE, Example, encode, privacy_units, read_examples
+from leakguard.dp.models import TinyClassifier, TinyLM, apply_trainable
+from leakguard.dp.report import library_versions, write_report
+from leakguard.dp.training import StepInfo, TrainResult, train_private
+
+__all__ = [
+    "JobResult",
+    "Task",
+    "build_task",
+    "lm_collate",
+    "lm_losses",
+    "load_model",
+    "run_training",
+    "sequence_nll",
+]
+
+CHECKPOINT_NAME = "checkpoint.pt"
+MODEL_NAME = "model.pt"
+
+
+def lm_collate(items: list[list[int]]) -> torch.Tensor:
+    """Right-padded token ids [B, T]; an empty batch (Poisson can draw one) is [0, 2]."""
+    width = max((len(ids) for ids in items), default=2)
+    batch = torch.full((len(items), width), PAD, dtype=torch.long)
+    for row, ids in enumerate(items):
+        batch[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    return batch
+
+
+def lm_losses(model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
+    """Mean next-token loss of each sequence, shape [B]."""
+    logits = model(ids)[:, :-1]
+    targets = ids[:, 1:]
+    real = (targets != PAD).to(logits.dtype)
+    nll = F.cross_entropy(logits.reshape(-1, VOCAB_SIZE), targets.reshape(-1), reduction="none")
+    return (nll.view_as(real) * real).sum(1) / real.sum(1).clamp(min=1.0)
+
+
+def cls_collate(items: list[tuple[list[int], int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    ids = lm_collate([tokens for tokens, _ in items])
+    return ids, torch.tensor([label for _, label in items], dtype=torch.long)
+
+
+def cls_losses(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    ids, labels = batch
+    return F.cross_entropy(model(ids), labels, reduction="none")
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A model with its data in the shape :func:`train_private` takes."""
+
+    model: nn.Module
+    dataset: Sequence[Any]
+    units: list[list[int]]
+    collate: Callable[[list[Any]], Any]
+    per_sample_loss: Callable[[nn.Module, Any], torch.Tensor]
+    labels: tuple[str, ...]
+
+
+def build_task(config: DPConfig, examples: Sequence[Example]) -> Task:
+    """The built-in model for ``config.task`` and its tokenized examples."""
+    torch.manual_seed(config.training.seed)
+    length = config.data.max_length
+    units = privacy_units(
+        examples,
+        unit=config.privacy.unit,
+        max_per_user=config.privacy.max_examples_per_user,
+        seed=config.training.seed,
+    )
+    model: TinyLM | TinyClassifier
+    if config.task == "causal_lm":
+        model = TinyLM(config.model, max_length=length)
+        apply_trainable(model, config.model)
+        dataset: list[Any] = [encode(e.text, max_length=length) for e in examples]
+        return Task(model, dataset, units, lm_collate, lm_losses, ())
+    labels = tuple(sorted({e.label for e in examples if e.label is not None}))
+    index = {label: i for i, label in enumerate(labels)}
+    model = TinyClassifier(config.model, max_length=length, classes=len(labels))
+    apply_trainable(model, config.model)
+    dataset = [(encode(e.text, max_length=length), index[e.label or ""]) for e in examples]
+    return Task(model, dataset, units, cls_collate, cls_losses, labels)
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """Where the outputs went and what training did."""
+
+    out_dir: Path
+    train: TrainResult
+    report: dict[str, Any]
+    model: nn.Module
+
+
+def job_fingerprint(config: DPConfig) -> str:
+    return config_fingerprint(config)
+
+
+def make_report(config: DPConfig, result: TrainResult) -> dict[str, Any]:
+    plan = result.plan
+    steps = result.steps
+    report: dict[str, Any] = {
+        "task": config.task,
+        "private": plan is not None,
+        "epsilon": result.epsilon,
+        "epsilons": result.epsilons,
+        "target_epsilon": config.privacy.target_epsilon,
+        "accountant": config.privacy.accountant,
+        "max_grad_norm": config.privacy.max_grad_norm,
+        "privacy_unit": config.privacy.unit,
+        "steps": steps,
+        "engine": result.engine,
+        "engine_probe_seconds": result.probe_seconds,
+        "stopped": result.stopped,
+        "secure_mode": False,
+        "versions": library_versions(),
+        "config_fingerprint": job_fingerprint(config),
+        "final_loss": result.final_loss,
+    }
+    if plan is not None:
+        report |= {
+            "delta": plan.delta,
+            "noise_multiplier": plan.noise_multiplier,
+            "sample_rate": plan.sample_rate,
+            "planned_steps": plan.planned_steps,
+            "epochs": steps * plan.sample_rate,
+            "dataset_size": plan.units,
+            "examples": plan.examples,
+            "unit_cap": plan.unit_cap,
+        }
+    return report
+
+
+def save_model(model: nn.Module, config: DPConfig, task: Task, path: Path) -> None:
+    torch.save(
+        {
+            "task": config.task,
+            "model": config.model.model_dump(mode="json"),
+            "max_length": config.data.max_length,
+            "labels": list(task.labels),
+            "state_dict": model.state_dict(),
+        },
+        path,
+    )
+
+
+def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """A model written by :func:`run_training`, in eval mode, with its saved metadata."""
+    from leakguard.dp.config import ModelConfig
+
+    saved: dict[str, Any] = torch.load(Path(path), weights_only=True)
+    config = ModelConfig.model_validate(saved["model"])
+    model: nn.Module
+    if saved["task"] == "causal_lm":
+        model = TinyLM(config, max_length=saved["max_length"])
+    else:
+        model = TinyClassifier(config, max_length=saved["max_length"], classes=len(saved["labels"]))
+    apply_trainable(model, config)  # same module structure (LoRA) as when it was saved
+    model.load_state_dict(saved["state_dict"])
+    model.eval()
+    return model, saved
+
+
+@torch.no_grad()
+def sequence_nll(
+    model: nn.Module, texts: Sequence[str], *, skip: int, max_length: int, batch_size: int = 512
+) -> list[float]:
+    """Total next-token NLL (nats) of each text, counting only bytes after the first ``skip``.
+
+    With ``skip`` = the byte length of a shared prefix, this is the log-perplexity of the
+    secret part given the prefix: the score exposure ranks by.
+    """
+    model.eval()
+    scores: list[float] = []
+    for start in range(0, len(texts), batch_size):
+        ids = lm_collate(
+            [encode(t, max_length=max_length)[:-1] for t in texts[start : start + batch_size]]
+        )
+        logits = model(ids)[:, :-1]
+        targets = ids[:, 1:]
+        nll = F.cross_entropy(logits.reshape(-1, VOCAB_SIZE), targets.reshape(-1), reduction="none")
+        nll = nll.view_as(targets)
+        keep = (targets != PAD).clone()
+        keep[:, :skip] = False  # target j is byte j of the text (ids[0] is BOS)
+        scores.extend((nll * keep).sum(1).tolist())
+    return scores
+
+
+def run_training(
+    config: DPConfig,
+    *,
+    out_dir: Path,
+    resume: bool = False,
+    stop_after: int | None = None,
+    progress: Callable[[StepInfo], None] | None = None,
+    examples: Sequence[Example] | None = None,
+) -> JobResult:
+    """Train per ``config`` and write model, checkpoint and privacy report into ``out_dir``."""
+    if examples is None:
+        examples = read_examples(
+            config.data,
+            need_label=config.task == "classification",
+            need_user=config.privacy.unit == "user",
+        )
+    task = build_task(config, examples)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = train_private(
+        task.model,
+        task.dataset,
+        per_sample_loss=task.per_sample_loss,
+        collate=task.collate,
+        privacy=config.privacy,
+        training=config.training,
+        units=task.units,
+        checkpoint=out_dir / CHECKPOINT_NAME,
+        resume=resume,
+        stop_after=stop_after,
+        fingerprint=job_fingerprint(config),
+        progress=progress,
+    )
+    save_model(task.model, config, task, out_dir / MODEL_NAME)
+    report = make_report(config, result)
+    write_report(report, out_dir)
+    return JobResult(out_dir, result, report, task.model)

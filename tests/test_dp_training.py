@@ -1,0 +1,294 @@
+"""DP training with real Opacus on tiny models: clipping, accounting, resume, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("opacus")
+
+from torch import nn  # noqa: E402
+
+from leakguard.cli import main  # noqa: E402
+from leakguard.dp import parse_dp_config  # noqa: E402
+from leakguard.dp.accounting import epsilon  # noqa: E402
+from leakguard.dp.config import ModelConfig, PrivacyConfig, TrainingConfig  # noqa: E402
+from leakguard.dp.data import encode  # noqa: E402
+from leakguard.dp.jobs import lm_collate, lm_losses, run_training  # noqa: E402
+from leakguard.dp.models import LoRALinear, TinyLM, apply_trainable  # noqa: E402
+from leakguard.dp.training import clipped_gradient_sum, train_private  # noqa: E402
+from leakguard.exceptions import IncompatibleModelError, TrainingError  # noqa: E402
+
+TINY = ModelConfig(d_model=16, layers=1, heads=2)
+TEXTS = [f"order {i} ships {'today' if i % 2 else 'monday'}" for i in range(48)]
+
+
+def _items(n: int = 48) -> list[list[int]]:
+    return [encode(t, max_length=24) for t in TEXTS[:n]]
+
+
+def _manual_clipped_sum(model: nn.Module, items: list[list[int]], c: float) -> list[Any]:
+    params = [p for p in model.parameters() if p.requires_grad]
+    total = [torch.zeros_like(p) for p in params]
+    for item in items:
+        loss = lm_losses(model, lm_collate([item]))[0]
+        grads = torch.autograd.grad(loss, params)
+        norm = torch.sqrt(sum((g**2).sum() for g in grads))
+        factor = min(1.0, c / (float(norm) + 1e-6))  # Opacus' clip factor
+        total = [t + factor * g for t, g in zip(total, grads, strict=True)]
+    return total
+
+
+@pytest.mark.parametrize("mode", ["hooks", "ghost"])
+def test_zero_noise_clipped_sum_equals_a_per_example_loop(mode: str) -> None:
+    torch.manual_seed(0)
+    model = TinyLM(TINY, max_length=24).double()
+    items = _items(6)
+    expected = _manual_clipped_sum(model, items, 0.05)
+    got = clipped_gradient_sum(
+        model,
+        items,
+        per_sample_loss=lm_losses,
+        collate=lm_collate,
+        max_grad_norm=0.05,
+        mode=mode,  # type: ignore[arg-type]
+    )
+    for g, e in zip(got, expected, strict=True):
+        assert torch.linalg.norm(g - e) <= 1e-6 * torch.linalg.norm(e)
+
+
+def _train(tmp_path: Path, **training: Any) -> Any:
+    torch.manual_seed(0)
+    model = TinyLM(TINY, max_length=24)
+    privacy = PrivacyConfig(target_epsilon=4.0, accountant=training.pop("accountant", "rdp"))
+    config = TrainingConfig(batch_size=8, max_physical_batch_size=4, engine="hooks", **training)
+    result = train_private(
+        model,
+        _items(),
+        per_sample_loss=lm_losses,
+        collate=lm_collate,
+        privacy=privacy,
+        training=config,
+        checkpoint=tmp_path / "ck.pt",
+        fingerprint="job",
+    )
+    return model, result
+
+
+@pytest.mark.parametrize("accountant", ["rdp", "prv"])
+def test_reported_epsilon_equals_opacus_accountant_and_stays_within_target(
+    tmp_path: Path, accountant: str
+) -> None:
+    from opacus.accountants import create_accountant
+
+    _, result = _train(tmp_path, steps=6, accountant=accountant)
+    plan = result.plan
+    acc = create_accountant(mechanism=accountant)
+    for _ in range(result.steps):
+        acc.step(noise_multiplier=plan.noise_multiplier, sample_rate=plan.sample_rate)
+    assert result.steps == 6
+    assert plan.sample_rate == pytest.approx(8 / 48)
+    assert result.epsilon == pytest.approx(acc.get_epsilon(delta=plan.delta), rel=1e-12)
+    assert result.epsilon <= 4.0
+    assert set(result.epsilons) == {"rdp", "prv"}
+
+
+def test_fixed_noise_run_stops_hard_when_the_budget_is_spent(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = TinyLM(TINY, max_length=24)
+    privacy = PrivacyConfig(target_epsilon=2.0, noise_multiplier=1.5, accountant="rdp")
+    training = TrainingConfig(batch_size=8, steps=200, engine="hooks")
+    result = train_private(
+        model,
+        _items(),
+        per_sample_loss=lm_losses,
+        collate=lm_collate,
+        privacy=privacy,
+        training=training,
+    )
+    assert result.stopped == "budget"
+    assert 0 < result.steps < 200
+    assert result.epsilon <= 2.0
+    assert result.plan is not None
+    over = epsilon(1.5, 8 / 48, result.steps + 1, delta=result.plan.delta, accountant="rdp")
+    assert over > 2.0
+
+
+def test_resuming_from_a_checkpoint_reproduces_epsilon_and_weights(tmp_path: Path) -> None:
+    privacy = PrivacyConfig(target_epsilon=4.0, accountant="rdp")
+    training = TrainingConfig(batch_size=8, steps=6, engine="hooks", checkpoint_every=2)
+
+    def run(ck: Path, *, stop_after: int | None = None, resume: bool = False) -> Any:
+        torch.manual_seed(123)
+        model = TinyLM(TINY, max_length=24)
+        result = train_private(
+            model,
+            _items(),
+            per_sample_loss=lm_losses,
+            collate=lm_collate,
+            privacy=privacy,
+            training=training,
+            checkpoint=ck,
+            stop_after=stop_after,
+            resume=resume,
+            fingerprint="job",
+        )
+        return model, result
+
+    whole_model, whole = run(tmp_path / "a.pt")
+    _, paused = run(tmp_path / "b.pt", stop_after=3)
+    assert paused.stopped == "paused"
+    assert paused.steps == 3
+    resumed_model, resumed = run(tmp_path / "b.pt", resume=True)
+    assert resumed.steps == 6
+    assert resumed.epsilon == whole.epsilon
+    for a, b in zip(whole_model.parameters(), resumed_model.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_resume_refuses_a_checkpoint_of_another_job(tmp_path: Path) -> None:
+    privacy = PrivacyConfig(accountant="rdp")
+    training = TrainingConfig(batch_size=8, steps=2, engine="hooks")
+    kwargs: dict[str, Any] = {
+        "per_sample_loss": lm_losses,
+        "collate": lm_collate,
+        "privacy": privacy,
+        "training": training,
+        "checkpoint": tmp_path / "ck.pt",
+    }
+    train_private(TinyLM(TINY, max_length=24), _items(), fingerprint="one", **kwargs)
+    with pytest.raises(TrainingError, match="written by another job"):
+        train_private(
+            TinyLM(TINY, max_length=24), _items(), fingerprint="two", resume=True, **kwargs
+        )
+
+
+def test_batchnorm_model_is_refused_with_the_layer_named() -> None:
+    model = nn.Sequential(nn.Embedding(259, 8), nn.BatchNorm1d(24), nn.Linear(8, 259))
+    with pytest.raises(IncompatibleModelError, match="BatchNorm"):
+        train_private(
+            model,
+            _items(),
+            per_sample_loss=lm_losses,
+            collate=lm_collate,
+            privacy=PrivacyConfig(accountant="rdp"),
+            training=TrainingConfig(batch_size=8, steps=1),
+        )
+
+
+def test_lora_adapters_change_while_the_base_stays_frozen() -> None:
+    torch.manual_seed(0)
+    model = TinyLM(TINY.model_copy(update={"trainable": "lora", "lora_rank": 2}), max_length=24)
+    apply_trainable(model, TINY.model_copy(update={"trainable": "lora", "lora_rank": 2}))
+    base = model.encoder.tokens.weight.detach().clone()
+    train_private(
+        model,
+        _items(),
+        per_sample_loss=lm_losses,
+        collate=lm_collate,
+        privacy=PrivacyConfig(accountant="rdp"),
+        training=TrainingConfig(batch_size=8, steps=2, engine="ghost"),
+    )
+    assert torch.equal(model.encoder.tokens.weight, base)
+    adapters = [m.lora_b.weight for m in model.modules() if isinstance(m, LoRALinear)]
+    assert adapters
+    assert all(float(w.detach().abs().sum()) > 0 for w in adapters)
+
+
+def test_a_trainable_tensor_that_never_moves_is_an_error() -> None:
+    class Unused(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lm = TinyLM(TINY, max_length=24)
+            self.dead = nn.Linear(4, 4)  # trainable, never used in forward()
+
+        def forward(self, ids: Any) -> Any:
+            return self.lm(ids)
+
+    with pytest.raises(TrainingError, match="did not change"):
+        train_private(
+            Unused(),
+            _items(),
+            per_sample_loss=lm_losses,
+            collate=lm_collate,
+            privacy=PrivacyConfig(accountant="rdp"),
+            training=TrainingConfig(batch_size=8, steps=1, private=False),
+        )
+
+
+def test_empty_poisson_batches_still_take_a_noisy_step() -> None:
+    torch.manual_seed(0)
+    result = train_private(
+        TinyLM(TINY, max_length=24),
+        _items(),
+        per_sample_loss=lm_losses,
+        collate=lm_collate,
+        privacy=PrivacyConfig(accountant="rdp", target_epsilon=50),
+        training=TrainingConfig(batch_size=1, steps=4, engine="hooks"),
+        units=[[i] for i in range(48)],
+    )
+    assert result.steps == 4
+
+
+def test_dp_train_cli_writes_model_checkpoint_and_report(tmp_path: Path) -> None:
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(
+        "".join(
+            json.dumps({"text": t, "user_id": f"u{i % 12}"}) + "\n" for i, t in enumerate(TEXTS)
+        ),
+        encoding="utf-8",
+    )
+    config = tmp_path / "job.yaml"
+    config.write_text(
+        "data: {path: c.jsonl, max_length: 24}\n"
+        "model: {d_model: 16, layers: 1, heads: 2}\n"
+        "privacy: {accountant: rdp, unit: user, max_examples_per_user: 2}\n"
+        "training: {steps: 3, batch_size: 4, engine: hooks}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    assert main(["dp", "train", str(config), "--out", str(out), "--quiet"]) == 0
+    report = json.loads((out / "privacy_report.json").read_text(encoding="utf-8"))
+    for key in (
+        "epsilon",
+        "delta",
+        "noise_multiplier",
+        "sample_rate",
+        "steps",
+        "accountant",
+        "max_grad_norm",
+        "dataset_size",
+        "privacy_unit",
+    ):
+        assert key in report
+    assert report["dataset_size"] == 12
+    assert report["privacy_unit"] == "user"
+    assert report["sample_rate"] == pytest.approx(4 / 12)
+    assert {"model.pt", "checkpoint.pt", "PRIVACY.md"} <= {p.name for p in out.iterdir()}
+    assert "| privacy unit | user (at most 2 examples per user) |" in (
+        out / "PRIVACY.md"
+    ).read_text(encoding="utf-8")
+
+
+def test_classification_task_trains_on_labelled_jsonl(tmp_path: Path) -> None:
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(
+        "".join(json.dumps({"text": t, "label": t.split()[-1]}) + "\n" for t in TEXTS),
+        encoding="utf-8",
+    )
+    config = parse_dp_config(
+        {
+            "task": "classification",
+            "data": {"path": str(corpus), "max_length": 24},
+            "model": {"d_model": 16, "layers": 1, "heads": 2},
+            "privacy": {"accountant": "rdp"},
+            "training": {"steps": 2, "batch_size": 8, "engine": "hooks"},
+        }
+    )
+    result = run_training(config, out_dir=tmp_path / "out")
+    assert result.report["task"] == "classification"
+    assert result.train.steps == 2
