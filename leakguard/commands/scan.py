@@ -103,10 +103,9 @@ def run(args: argparse.Namespace) -> int:
     if args.index is not None:
         memorization = config.memorization.model_copy(update={"index": args.index})
         config = config.model_copy(update={"memorization": memorization})
-    guard = Guard(config)
-    sink = _audit_sink(config, args.audit_log)
+    sink = _audit_sink(config, args.audit_log)  # before loading models: a bad path fails fast
     try:
-        code = _scan_all(args, guard, sink)
+        code = _scan_all(args, Guard(config), sink)
     finally:
         if sink is not None:
             sink.close()
