@@ -16,7 +16,8 @@ The pieces are public so other schedulers (e.g. Dask) can run the same tasks::
     index = merge_partials([BloomFilter.open(p) for p in tmp_paths])
     index.save(out, source=describe_source(inputs, ...))
 
-:func:`build_index` does exactly that with local worker processes.
+:func:`build_index` does exactly that with local worker processes, or with
+``dask="local"`` / a scheduler address on a Dask cluster (:mod:`leakguard.scale`).
 """
 
 from __future__ import annotations
@@ -278,15 +279,22 @@ def build_index(
     expected_ngrams: int | None = None,
     target_shard_bytes: int = 64 * 1024 * 1024,
     progress: ProgressCallback | None = None,
+    dask: str | None = None,
+    dask_processes: bool = True,
 ) -> BuildReport:
-    """Index ``inputs`` into ``out`` using ``workers`` processes (1: in this process)."""
+    """Index ``inputs`` into ``out`` using ``workers`` processes (1: in this process), or
+    ``workers`` partial filters built as tasks on Dask (``dask``: ``"local"`` or an address)."""
     params = params if params is not None else IndexParams()
     started = time.perf_counter()
     shards = plan_shards(inputs, field=field, target_shard_bytes=target_shard_bytes)
     expected = expected_ngrams if expected_ngrams is not None else estimate_ngrams(shards)
     num_blocks = size_index(shards, params, expected_ngrams=expected).header.num_blocks
     workers = max(1, min(workers, len(shards)))
-    if workers == 1:
+    if dask is not None:
+        bloom, stats = _build_on_dask(
+            shards, params, num_blocks, workers, progress, dask=dask, processes=dask_processes
+        )
+    elif workers == 1:
         bloom, stats = _build_here(shards, params, num_blocks, progress)
     else:
         bloom, stats = _build_in_processes(shards, params, num_blocks, workers, progress)
@@ -424,6 +432,57 @@ def _build_in_processes(
         return merged, total
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@dataclass(frozen=True, slots=True)
+class PartialTask:
+    """One partial filter to build on a (Dask) worker: a group of shards."""
+
+    shards: tuple[Shard, ...]
+    params: IndexParams
+    num_blocks: int
+
+
+def build_partial_task(task: PartialTask) -> tuple[BloomFilter, BuildStats]:
+    """The picklable task function: :func:`build_partial` over one group."""
+    return build_partial(task.shards, params=task.params, num_blocks=task.num_blocks)
+
+
+def _build_on_dask(
+    shards: list[Shard],
+    params: IndexParams,
+    num_blocks: int,
+    workers: int,
+    progress: ProgressCallback | None,
+    *,
+    dask: str,
+    processes: bool,
+) -> tuple[BloomFilter, BuildStats]:
+    from leakguard.scale import run_tasks
+
+    # One partial per worker (not per shard): each partial is as large as the index.
+    tasks = [PartialTask(tuple(g), params, num_blocks) for g in _assign(shards, workers) if g]
+    merged: BloomFilter | None = None
+    total = BuildStats()
+    done_bytes = 0
+    for completed in run_tasks(
+        build_partial_task, tasks, workers=workers, dask=dask, dask_processes=processes
+    ):
+        if completed.result is None:
+            error = completed.error
+            raise IndexFormatError(
+                "<build>", f"a Dask task failed: {type(error).__name__}: {error}"
+            )
+        partial, stats = completed.result
+        if merged is None:
+            merged = partial.empty_like()
+        merged.merge(partial)  # OR, as the partials arrive: one partial in memory at a time
+        total.add(stats)
+        done_bytes += sum(s.nbytes for s in tasks[completed.index].shards)
+        if progress is not None:
+            progress(done_bytes, total.words)
+    assert merged is not None  # plan_shards gave at least one shard
+    return merged, total
 
 
 def open_index(path: str | Path, *, ngram: int, setting: str = "memorization.ngram") -> BloomFilter:

@@ -50,6 +50,12 @@ def add_parser(subparsers: Any) -> None:
         metavar="N",
         help="size the filter for N n-grams (default: estimated from the input sizes)",
     )
+    build.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="build the partial filters on a Dask cluster: a scheduler address, or 'local' "
+        "(--workers partials; needs leakguard[scale])",
+    )
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(handler=run_build)
 
@@ -124,6 +130,7 @@ def run_build(args: argparse.Namespace) -> int:
         workers=args.workers,
         expected_ngrams=args.expected_ngrams,
         progress=progress,
+        dask=args.dask,
     )
     if progress is not None:
         progress.close()
