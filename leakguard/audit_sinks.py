@@ -54,6 +54,7 @@ logger = logging.getLogger("leakguard.audit")
 Record = dict[str, Any]
 _STOP = object()
 _MAX_BACKOFF_S = 2.0
+_RETRY_SYNC_S = 0.1
 _COUNTED = ("event", "verdict")  # headers and seals are bookkeeping, not counted records
 
 
@@ -73,10 +74,11 @@ class SinkStats:
 
 
 class _Flush:
-    __slots__ = ("done",)
+    __slots__ = ("done", "ok")
 
     def __init__(self) -> None:
         self.done = threading.Event()
+        self.ok = False
 
 
 class AuditSink:
@@ -91,7 +93,8 @@ class AuditSink:
         self.stream = new_stream_id()
         self._chain = Chain(key, self.stream)
         self._queue: queue.Queue[object] = queue.Queue(maxsize=config.queue_size)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # counters
+        self._gate = threading.Lock()  # queueing vs closing
         self._counts: Counter[str] = Counter()
         self._by_action: Counter[str] = Counter()
         self._healthy = True
@@ -117,31 +120,36 @@ class AuditSink:
 
     def submit(self, record: Record) -> bool:
         """Queue any PII-free record (verdicts use this)."""
-        if self._closed or not self._healthy:
-            self._count("refused")
-            return False
-        try:
-            self._queue.put_nowait(record)
-        except queue.Full:
-            self._count("refused")
-            return False
-        self._count("accepted")
-        return True
+        with self._gate:  # nothing is queued behind the stop marker
+            if self._closed or not self._healthy:
+                accepted = False
+            else:
+                try:
+                    self._queue.put_nowait(record)
+                    accepted = True
+                except queue.Full:
+                    accepted = False
+        self._count("accepted" if accepted else "refused")
+        return accepted
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until everything queued before this call is written and synced."""
         marker = _Flush()
-        try:
-            self._queue.put(marker, timeout=timeout)
-        except queue.Full:
-            return False
-        return marker.done.wait(timeout)
+        with self._gate:
+            if self._closed:
+                return False
+            try:
+                self._queue.put_nowait(marker)
+            except queue.Full:
+                return False
+        return marker.done.wait(timeout) and marker.ok
 
     def close(self, timeout: float = 30.0) -> None:
         """Write everything queued, seal the stream, sync and stop. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
+        with self._gate:
+            if self._closed:
+                return
+            self._closed = True
         self._deadline = time.monotonic() + timeout
         self._closing.set()
         self._queue.put(_STOP)  # the writer is draining, so room appears
@@ -200,26 +208,32 @@ class AuditSink:
         interval = self.config.sync_interval_s
         per_record = self.config.sync_every == "record"
         while True:
+            if not dirty:
+                timeout = None
+            elif not self._healthy:  # the last sync failed: retry it soon, records or not
+                timeout = _RETRY_SYNC_S
+            else:
+                timeout = max(0.0, interval - (time.monotonic() - last_sync))
             try:
-                item = self._queue.get(timeout=None if per_record or not dirty else interval)
+                item = self._queue.get(timeout=timeout)
             except queue.Empty:
                 item = None
             if item is _STOP:
                 break
             if isinstance(item, _Flush):
-                self._sync_safely()
-                dirty = False
+                item.ok = self._sync_safely()
+                dirty = not item.ok
                 item.done.set()
                 continue
             if item is not None:
                 self._write_record(item)  # type: ignore[arg-type]
                 dirty = True
-            if dirty and (per_record or time.monotonic() - last_sync >= interval):
-                self._sync_safely()
+            due = per_record or not self._healthy or time.monotonic() - last_sync >= interval
+            if dirty and due and self._sync_safely():
                 last_sync, dirty = time.monotonic(), False
         self._write_record({"kind": "seal", "reason": "close", "records": self._segment_records})
         while not self._sync_safely() and time.monotonic() < self._deadline:
-            time.sleep(0.1)
+            time.sleep(_RETRY_SYNC_S)
         self._close_storage()
 
     def _header(self, segment: int) -> Record:
@@ -228,7 +242,7 @@ class AuditSink:
     def _write_record(self, record: Record) -> None:
         """Write with retries; the chain only advances after a successful write."""
         backoff = 0.05
-        if record.get("kind") == "event" and self._should_rotate():
+        if record.get("kind") in _COUNTED and self._should_rotate():
             self._rotate()
         while True:
             linked, line = self._chain.link({**record, "ts": record.get("ts") or utc_now()})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -234,3 +235,30 @@ def test_counters_render_for_prometheus(tmp_path: Path) -> None:
     assert 'leakguard_audit_sink_records_total{sink="jsonl",state="skipped"} 1' in lines
     assert 'leakguard_audit_sink_records_total{sink="jsonl",state="refused"} 1' in lines
     assert 'leakguard_audit_sink_queue_depth{sink="jsonl"} 0' in lines
+
+
+class _LockedDatabase(SqliteSink):
+    """A SQLite sink whose commits fail while ``locked_for`` > 0 (like a long-held lock)."""
+
+    locked_for = 0
+
+    def _sync(self, *, fsync: bool) -> None:
+        if self.locked_for > 0 and self._pending:
+            self.locked_for -= 1
+            raise sqlite3.OperationalError("database is locked")
+        super()._sync(fsync=fsync)
+
+
+def test_a_failed_commit_is_retried_without_waiting_for_new_records(tmp_path: Path) -> None:
+    cfg = config(tmp_path / "audit.db", sink="sqlite")
+    sink = _LockedDatabase(cfg.audit, key=AuditKey(KEY.encode()), guard_config=cfg)
+    sink.locked_for = 3
+    assert sink.emit(event("only"))
+    deadline = time.monotonic() + 10
+    while sink.stats().failed < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sink.flush()  # the writer retried on its own and committed
+    assert sink.emit(event("next"))
+    sink.close()
+    assert (sink.stats().failed, sink.stats().lost) == (3, 0)
+    assert [r["request_id"] for r in verified(tmp_path / "audit.db")] == ["only", "next"]
