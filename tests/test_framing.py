@@ -108,7 +108,7 @@ def test_utf8_decoding_is_the_same_for_any_chunking(text: str, sizes: list[int])
 
 
 _FIELD_TEXT = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00"), max_size=12
+    st.characters(exclude_categories=["Cs"], exclude_characters="\r\n\x00"), max_size=12
 )
 
 
