@@ -1,0 +1,93 @@
+"""Batch detection finds exactly what per-text detection finds, with less work."""
+
+from __future__ import annotations
+
+import pytest
+from faker import Faker
+
+from leakguard.config import PIIConfig
+from leakguard.pii import PIIDetector
+from leakguard.pii_batch import BatchPIIDetector
+
+ENTITIES = ["PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IP_ADDRESS"]
+
+
+@pytest.fixture(scope="module")
+def detector() -> PIIDetector:
+    return PIIDetector(PIIConfig(entities=ENTITIES))
+
+
+def texts() -> list[str]:
+    fake = Faker("en_US")
+    fake.seed_instance(11)
+    out = []
+    for i in range(30):
+        out.append(
+            f"Yesterday {fake.name()} asked us to write to {fake.email()} or call "
+            f"{fake.phone_number()} about invoice {i}."
+        )
+        out.append(f"Card on file: {fake.credit_card_number()}; ssn {fake.ssn()}.")
+        out.append(f"{fake.ipv4_public()} 404 {fake.numerify('###-###-####')} 12:00")
+        out.append("Nothing personal: restart the service and clear the cache.")
+    out += ["", " ", "+1 415 555 0134", "4111 1111 1111 1111", "Jo", "é"]
+    return out
+
+
+def test_batch_findings_equal_per_text_findings(detector: PIIDetector) -> None:
+    """Equal for every text that goes through the model. Texts without letters skip it, and
+    lose only what the model alone would have labelled there (the small English model does
+    call "203.0.113.5 404 555-123-4567" a PERSON): never what the patterns find."""
+    batch = BatchPIIDetector(detector, batch_size=7)
+    corpus = texts()
+    skipped = 0
+    for text, found in zip(corpus, batch.detect_batch(corpus), strict=True):
+        expected = detector.detect(text)
+        if not batch.needs_ner(text):
+            skipped += 1
+            expected = [f for f in expected if f.label != "PERSON"]
+        assert found == expected, text
+    assert skipped >= 30
+
+
+def test_pattern_only_config_gives_the_same_findings_in_batches() -> None:
+    detector = PIIDetector(PIIConfig(spacy_model="none", entities=ENTITIES[1:]))
+    corpus = texts()
+    expected = [detector.detect(t) for t in corpus]
+    assert BatchPIIDetector(detector).detect_batch(corpus) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "needs_ner"),
+    [
+        ("+1 415 555 0134 / 4111 1111 1111 1111", False),
+        ("10.0.0.1 - - [12/03/2024:10:00:00] 200 512", False),
+        ("a 1 b 2", False),
+        ("Jo called", True),
+        ("call 555 0134 Jo", True),
+    ],
+)
+def test_texts_without_a_name_long_alphabetic_run_skip_the_model(
+    detector: PIIDetector, text: str, *, needs_ner: bool
+) -> None:
+    assert BatchPIIDetector(detector, name_min_letters=2).needs_ner(text) is needs_ner
+
+
+def test_date_labels_turn_the_fast_path_off() -> None:
+    detector = PIIDetector(PIIConfig(entities=["PERSON", "DATE_TIME"]))
+    assert BatchPIIDetector(detector).needs_ner("2024-03-12 10:00") is True
+
+
+def test_lemmas_are_computed_only_for_texts_whose_matches_use_context(
+    detector: PIIDetector,
+) -> None:
+    batch = BatchPIIDetector(detector)
+    filled: list[str] = []
+    real = batch._fill_lemmas
+
+    def spy(doc: object) -> None:
+        filled.append(str(doc))
+        real(doc)
+
+    batch._fill_lemmas = spy  # type: ignore[method-assign]
+    batch.detect_batch(["Nothing personal here at all.", "My phone is 415 555 0134."])
+    assert filled == ["My phone is 415 555 0134."]
