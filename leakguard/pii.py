@@ -7,6 +7,7 @@ tldextract's bundled public-suffix snapshot instead of fetching the list.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -108,9 +109,25 @@ def _nlp_engine(config: PIIConfig) -> Any:
     return engine
 
 
+class _NoScannedTextInLogs(logging.Filter):
+    """Presidio logs the words around a match at DEBUG ("Context list is: ..."): scanned
+    text, PII included. Drop its parameterized DEBUG records, so no log level carries text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG or not record.args
+
+
+def _keep_scanned_text_out_of_presidio_logs() -> None:
+    presidio = logging.getLogger("presidio-analyzer")
+    if not any(isinstance(f, _NoScannedTextInLogs) for f in presidio.filters):
+        presidio.addFilter(_NoScannedTextInLogs())
+
+
 def build_analyzer(config: PIIConfig) -> Any:
     """A Presidio ``AnalyzerEngine`` for ``config``: offline e-mail check, custom recognizers."""
     from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
+
+    _keep_scanned_text_out_of_presidio_logs()
 
     engine = _nlp_engine(config)
     registry = RecognizerRegistry(supported_languages=[config.language])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -220,3 +221,14 @@ def test_the_annotated_example_documents_the_audit_section() -> None:
     assert config.audit.model_dump(exclude={"tenant_header"}) == type(config.audit)().model_dump(
         exclude={"tenant_header"}
     )
+
+
+def test_no_log_record_at_any_level_carries_scanned_text(
+    make_guard: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Presidio logs the words around a match at DEBUG; leakguard filters those records."""
+    caplog.set_level(logging.DEBUG)
+    guard = make_guard({"pii": {"spacy_model": "none", "entities": ["EMAIL_ADDRESS"]}})
+    guard.scan("Sure, reach dalton.kramer@kramer.biz for the mail")
+    messages = "\n".join(r.getMessage() for r in caplog.records)
+    assert "kramer.biz" not in messages
