@@ -47,7 +47,7 @@ from leakguard.config import AuditConfig, LeakGuardConfig
 from leakguard.events import ScanEvent
 from leakguard.exceptions import AuditLogError, ConfigError
 
-__all__ = ["AuditSink", "JsonlSink", "SinkStats", "SqliteSink", "open_sink"]
+__all__ = ["AuditSink", "JsonlSink", "SinkStats", "SqliteSink", "check_writable", "open_sink"]
 
 logger = logging.getLogger("leakguard.audit")
 
@@ -380,6 +380,21 @@ class SqliteSink(AuditSink):
             self._count("lost", len(self._pending))
             logger.error("audit sqlite: %d records could not be committed", len(self._pending))
         self._conn.close()
+
+
+def check_writable(path: str | None) -> None:
+    """Raise :class:`AuditLogError` unless a log could be created at ``path`` (a directory
+    for JSON Lines, or the folder of a database file); creates missing folders."""
+    folder = Path(path or ".")
+    folder = folder if folder.suffix == "" else folder.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AuditLogError(
+            f"cannot create the redaction log at {path!r}: {exc.strerror}"
+        ) from None
+    if not os.access(folder, os.W_OK):
+        raise AuditLogError(f"cannot write the redaction log at {path!r}: permission denied")
 
 
 def open_sink(config: LeakGuardConfig, *, key: AuditKey | None = None) -> AuditSink:

@@ -181,3 +181,27 @@ def test_an_unwritable_log_path_is_a_clear_error(
     assert main(["scan", "--audit-log", str(blocker / "log"), str(src)]) == 2
     err = capsys.readouterr().err
     assert "cannot open the redaction log at" in err
+
+
+def test_serve_with_an_audit_log_writes_a_stream_and_reports_it_on_metrics(
+    tmp_path: Path,
+) -> None:
+    from starlette.testclient import TestClient
+
+    from leakguard.audit import AuditKey
+    from leakguard.audit_verify import verify
+    from leakguard.commands.serve import build, load_settings
+
+    config_file = tmp_path / "c.yaml"
+    config_file.write_text("pii:\n  spacy_model: none\n  entities: [EMAIL_ADDRESS]\n")
+    log = tmp_path / "log"
+    config = load_settings(str(config_file), "http://127.0.0.1:9", str(log))
+    assert (config.audit.enabled, config.audit.path) == (True, str(log))
+    build(config, open_log=False)
+    assert not list(log.glob("*.jsonl"))  # a dry build opens no stream
+    with TestClient(build(config)) as client:
+        metrics = client.get("/metrics").text
+    assert 'leakguard_audit_sink_records_total{sink="jsonl",state="written"} 0' in metrics
+    report = verify([log], key=AuditKey(KEY.encode()))
+    assert report.ok
+    assert [(s.records, s.sealed) for s in report.streams] == [(0, True)]

@@ -29,14 +29,27 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (1)")
+    p.add_argument(
+        "--audit-log",
+        metavar="DIR",
+        help="write the redaction log to this JSON Lines directory (one stream per worker)",
+    )
     p.set_defaults(handler=run)
 
 
-def load_settings(config_path: str | None, upstream: str | None) -> Any:
-    """The config file with ``--upstream`` applied, validated like the file itself."""
+def load_settings(
+    config_path: str | None, upstream: str | None, audit_log: str | None = None
+) -> Any:
+    """The config file with ``--upstream`` and ``--audit-log`` applied, validated like the
+    file itself."""
     from leakguard.config import load_config, parse_config
 
     config = load_config(config_path)
+    if audit_log is not None:
+        audit = config.audit.model_copy(
+            update={"enabled": True, "sink": "jsonl", "path": audit_log}
+        )
+        config = config.model_copy(update={"audit": audit})
     if upstream is None:
         return config
     data = config.model_dump(mode="json", exclude_unset=True)
@@ -45,28 +58,50 @@ def load_settings(config_path: str | None, upstream: str | None) -> Any:
     return config.model_copy(update={"proxy": parse_config(data, source="--upstream").proxy})
 
 
-def build(config: Any) -> Any:
-    """The proxy app; the place to attach an audit sink (``sink=``) for the redaction log."""
+def build(config: Any, *, open_log: bool = True) -> Any:
+    """The proxy app, writing the redaction log when ``audit.enabled`` (its sink's counters
+    join ``/metrics``; the app's lifespan closes it). ``open_log=False`` only checks that
+    the log could be written (key and directory), for a dry build."""
+    from leakguard.metrics import Metrics
     from leakguard.proxy import build_app
 
-    return build_app(config)
+    if not config.audit.enabled:
+        return build_app(config)
+    from leakguard.audit import resolve_audit_key
+    from leakguard.audit_sinks import check_writable, open_sink
+
+    if not open_log:
+        resolve_audit_key(config.audit)
+        check_writable(config.audit.path)
+        return build_app(config)
+    sink = open_sink(config)
+    metrics = Metrics()
+    metrics.add_collector(sink.prometheus)
+    try:
+        return build_app(config, sink=sink, metrics=metrics)
+    except BaseException:
+        sink.close()
+        raise
 
 
 def worker_app() -> Any:
     """uvicorn factory for ``--workers N``: rebuilds the app in each worker."""
     settings = json.loads(os.environ[_SETTINGS_ENV])
-    return build(load_settings(settings["config"], settings["upstream"]))
+    return build(load_settings(settings["config"], settings["upstream"], settings["audit_log"]))
 
 
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    config = load_settings(args.config, args.upstream)
+    config = load_settings(args.config, args.upstream, args.audit_log)
     if args.workers > 1:
-        os.environ[_SETTINGS_ENV] = json.dumps({"config": args.config, "upstream": args.upstream})
+        os.environ[_SETTINGS_ENV] = json.dumps(
+            {"config": args.config, "upstream": args.upstream, "audit_log": args.audit_log}
+        )
         app: Any = "leakguard.commands.serve:worker_app"
         factory = True
-        build(config)  # fail here, once, on a bad config rather than in every worker
+        # Fail here, once, on a bad config rather than in every worker (no log stream opened).
+        build(config, open_log=False)
     else:
         app, factory = build(config), False
     uvicorn.run(
