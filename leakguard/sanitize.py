@@ -39,9 +39,9 @@ from typing import IO, Any, cast
 
 from leakguard.config import LeakGuardConfig, PolicyConfig, config_fingerprint
 from leakguard.corpus import Format, Record, Shard, plan_shards, read_shard
-from leakguard.events import context_snippet
+from leakguard.events import EventSink, ScanEvent, context_snippet
 from leakguard.exceptions import ConfigError, CorpusError
-from leakguard.findings import Action, Finding, Outcome
+from leakguard.findings import Action, Finding, Outcome, OutcomeAction
 from leakguard.policy import Numbering, Policy
 from leakguard.pseudonyms import Pseudonymizer, build_pseudonymizer, key_check
 from leakguard.scale import Completed, cpu_workers, run_tasks
@@ -488,6 +488,7 @@ class RunSummary:
     shards: tuple[ShardReport, ...]
     failed: tuple[FailedShard, ...]
     seconds: float
+    audited: bool | None = None  # the redaction-log entry was accepted (None: no sink)
 
     @property
     def records_in(self) -> int:
@@ -569,12 +570,15 @@ def sanitize_corpus(
     dask: str | None = None,
     dask_processes: bool = True,
     on_progress: Callable[[Progress], None] | None = None,
+    sink: EventSink | None = None,
 ) -> RunSummary:
     """Sanitize a corpus into ``out_dir``; resume a run that stopped there.
 
     ``workers``: local processes (default: the config's ``sanitize.workers``, 0 = all
     cores); ``dask``: ``"local"`` or a scheduler address. Shards that fail (e.g. a full
-    disk) are reported in :attr:`RunSummary.failed`; rerunning retries only them.
+    disk) are reported in :attr:`RunSummary.failed`; rerunning retries only them. With a
+    ``sink`` (the redaction log), the run is recorded there as one ``sanitize`` event with
+    its counts (never values); :attr:`RunSummary.audited` says whether the sink took it.
     """
     started = time.perf_counter()
     settings = config.sanitize
@@ -645,6 +649,8 @@ def sanitize_corpus(
             )
     ordered = tuple(reports[s.id] for s in shards if s.id in reports)
     summary = RunSummary(out, ordered, tuple(failed), time.perf_counter() - started)
+    if sink is not None:
+        summary = replace(summary, audited=sink.emit(run_event(summary, config, fingerprint)))
     _write_run_files(
         summary,
         config=config,
@@ -657,6 +663,28 @@ def sanitize_corpus(
         tmp_dir=tmp_dir,
     )
     return summary
+
+
+def run_event(summary: RunSummary, config: LeakGuardConfig, fingerprint: str) -> ScanEvent:
+    """The redaction-log entry of a run: counts per label and reject reason, no values."""
+    findings = ",".join(f"{label}:{n}" for label, n in summary.findings().items())
+    rejects = ",".join(f"{code}:{n}" for code, n in summary.rejects().items())
+    changed = any(s.changed for s in summary.shards)
+    return ScanEvent(
+        source="sanitize",
+        request_id=f"sanitize-{fingerprint}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}",
+        action=OutcomeAction.REDACT if changed else OutcomeAction.PASS,
+        evidence=(),
+        policy_version=config_fingerprint(config),
+        fully_scanned=not summary.rejected and not summary.failed,
+        reason=(
+            f"records_in={summary.records_in} records_out={summary.records_out} "
+            f"rejected={summary.rejected} shards_failed={len(summary.failed)} "
+            f"findings={findings or '-'} rejects={rejects or '-'}"
+        ),
+        scan_ms=summary.seconds * 1000,
+        text_chars=sum(s.chars for s in summary.shards),
+    )
 
 
 def _failure(task: ShardTask, completed: Completed[ShardReport]) -> FailedShard:

@@ -419,3 +419,27 @@ def test_sanitize_cli_exits_3_when_records_were_rejected(
     assert code == 3
     err = capsys.readouterr().err
     assert "2 records read, 1 written, 1 rejected" in err
+
+
+def test_a_run_is_recorded_in_the_redaction_log_without_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from leakguard.cli import main
+
+    (tmp_path / "in.jsonl").write_text('{"text": "mail ann.lee@corp.io"}\n{"text": "hi"}\n')
+    cfg = tmp_path / "cfg.yaml"
+    audit = {
+        "enabled": True,
+        "path": str(tmp_path / "log"),
+        "fingerprint_key": "audit-key-0123456789abcdef",
+    }
+    cfg.write_text(json.dumps(PATTERN_ONLY | {"audit": audit}))
+    args = ["sanitize", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "out")]
+    assert main([*args, "--config", str(cfg), "--workers", "1", "--no-progress"]) == 0
+    log = "".join(p.read_text() for p in sorted((tmp_path / "log").rglob("*")) if p.is_file())
+    events = [json.loads(line) for line in log.splitlines() if '"sanitize"' in line]
+    assert len(events) == 1
+    assert events[0]["action"] == "redact"
+    assert "records_in=2 records_out=2 rejected=0" in events[0]["reason"]
+    assert "EMAIL_ADDRESS:1" in events[0]["reason"]
+    assert "ann.lee" not in log

@@ -85,16 +85,26 @@ def run(args: argparse.Namespace) -> int:
         sanitize = config.sanitize.model_copy(update={"format_preserving": True})
         config = config.model_copy(update={"sanitize": sanitize})
     key = resolve_pseudonym_key(config.sanitize)
-    summary = sanitize_corpus(
-        args.inputs,
-        args.out,
-        config=config,
-        key=key,
-        field=args.field,
-        workers=args.workers,
-        dask=args.dask,
-        on_progress=None if args.no_progress else _ProgressLine(),
-    )
+    sink = None
+    if config.audit.enabled:  # opened before any work: a bad log path fails fast
+        from leakguard.audit_sinks import open_sink
+
+        sink = open_sink(config)
+    try:
+        summary = sanitize_corpus(
+            args.inputs,
+            args.out,
+            config=config,
+            key=key,
+            field=args.field,
+            workers=args.workers,
+            dask=args.dask,
+            on_progress=None if args.no_progress else _ProgressLine(),
+            sink=sink,
+        )
+    finally:
+        if sink is not None:
+            sink.close()
     print(
         f"leakguard: {summary.records_in:,} records read, {summary.records_out:,} written, "
         f"{summary.rejected:,} rejected; {len(summary.shards)} shards done "
@@ -108,6 +118,13 @@ def run(args: argparse.Namespace) -> int:
             f"({failed.error}); rerun with the same --out to retry it",
             file=sys.stderr,
         )
-    if summary.failed:
+    unlogged = summary.audited is False or (sink is not None and sink.stats().lost > 0)
+    if unlogged:
+        print(
+            "leakguard: error: the redaction log did not take this run's entry; the corpus "
+            "was sanitized, but the run has no audit record",
+            file=sys.stderr,
+        )
+    if summary.failed or unlogged:
         return EXIT_ERROR
     return EXIT_BLOCKED if summary.rejected else EXIT_OK
