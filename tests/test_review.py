@@ -243,6 +243,17 @@ def browser(tmp_path: Path) -> Iterator[Any]:
     driver.quit()
 
 
+def navigate(browser: Any, element: Any) -> None:
+    """Click something that loads a new page, and wait until the old one is gone."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old))
+
+
 @pytest.mark.browser
 @needs_chromium
 def test_a_reviewer_marks_a_false_positive_and_it_persists_after_reload(
@@ -255,21 +266,21 @@ def test_a_reviewer_marks_a_false_positive_and_it_persists_after_reload(
     assert browser.current_url.endswith("/login")
     browser.find_element(By.ID, "reviewer").send_keys("Rita Reviewer")
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "login").click()
+    navigate(browser, browser.find_element(By.ID, "login"))
     assert "30 matching" in browser.find_element(By.ID, "total").text
 
     Select(browser.find_element(By.ID, "filter-action")).select_by_value("block")
-    browser.find_element(By.ID, "apply").click()
+    navigate(browser, browser.find_element(By.ID, "apply"))
     assert browser.find_element(By.ID, "total").text == "1 matching"
     rows = browser.find_elements(By.CSS_SELECTOR, "tr.record")
     assert [r.get_attribute("data-request-id") for r in rows] == ["req-card"]
 
-    rows[0].find_element(By.CSS_SELECTOR, "a.open").click()
+    navigate(browser, rows[0].find_element(By.CSS_SELECTOR, "a.open"))
     assert "CREDIT_CARD" in browser.find_element(By.ID, "findings").text
     assert "4111" not in browser.page_source
     browser.find_element(By.ID, "verdict-false_positive").click()
     browser.find_element(By.ID, "comment").send_keys("test card number from QA")
-    browser.find_element(By.ID, "submit-verdict").click()
+    navigate(browser, browser.find_element(By.ID, "submit-verdict"))
 
     browser.refresh()
     verdicts = browser.find_elements(By.CSS_SELECTOR, "#verdicts li.verdict")
