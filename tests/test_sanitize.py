@@ -443,3 +443,13 @@ def test_a_run_is_recorded_in_the_redaction_log_without_values(
     assert "records_in=2 records_out=2 rejected=0" in events[0]["reason"]
     assert "EMAIL_ADDRESS:1" in events[0]["reason"]
     assert "ann.lee" not in log
+
+
+def test_annotated_example_config_documents_the_sanitize_section() -> None:
+    from leakguard.config import load_config
+
+    example = Path(__file__).resolve().parents[1] / "models" / "leakguard.example.yaml"
+    settings = load_config(example).sanitize
+    assert settings.pseudonym_key_env == "LEAKGUARD_PSEUDONYM_KEY"
+    assert (settings.batch_size, settings.name_min_letters, settings.workers) == (32, 2, 0)
+    assert settings.format_preserving is False
