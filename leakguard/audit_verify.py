@@ -243,6 +243,8 @@ def _verify_stream(
             good.append((entry, record))
     problems += _order_problems(good)
     problems += _seal_problems(stream, good, allow_open=allow_open)
+    position = {entry.where: i for i, entry in enumerate(entries)}
+    problems.sort(key=lambda p: position.get(p.where, -1))  # in file order
     return _summary(stream, good), problems
 
 
@@ -280,7 +282,8 @@ def _order_problems(good: list[tuple[Entry, Record]]) -> list[Problem]:
                 Problem(
                     "deleted",
                     after,
-                    f"{what} missing after this point ({last - first + 1} records)",
+                    f"{what} missing after this point "
+                    f"({last - first + 1} record{'s' if last > first else ''})",
                 )
             )
     return problems
