@@ -17,6 +17,7 @@ printed by ``leakguard audit verify``) to close that gap.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections import Counter
@@ -169,11 +170,28 @@ def _first_seq(entries: list[Entry]) -> int:
 
 
 def iter_records(paths: Iterable[str | Path]) -> Iterator[Record]:
-    """All readable records under ``paths`` (unverified), stream by stream."""
-    for entries in read(paths).values():
-        for entry in entries:
-            if entry.record is not None:
-                yield entry.record
+    """All readable records under ``paths``, unverified, one at a time (constant memory):
+    stream by stream, in written order. Unreadable lines are skipped: verify reports them."""
+    for name in paths:
+        path = Path(name)
+        if _is_sqlite(path):
+            conn = connect(path, create=False)
+            try:
+                for row in conn.execute("SELECT body FROM records ORDER BY stream, seq"):
+                    with contextlib.suppress(json.JSONDecodeError):
+                        yield json.loads(row["body"])
+            finally:
+                conn.close()
+            continue
+        for file in _jsonl_files(path):  # <stream>-<segment>.jsonl: sorted = written order
+            with file.open("rb") as fh:
+                for line in fh:
+                    try:
+                        record = json.loads(line)
+                    except (UnicodeDecodeError, json.JSONDecodeError):
+                        continue
+                    if isinstance(record, dict):
+                        yield record
 
 
 # -- verifying --------------------------------------------------------------------------
