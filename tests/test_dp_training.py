@@ -251,7 +251,12 @@ def test_dp_train_cli_writes_model_checkpoint_and_report(tmp_path: Path) -> None
         encoding="utf-8",
     )
     out = tmp_path / "out"
-    assert main(["dp", "train", str(config), "--out", str(out), "--quiet"]) == 0
+    index = tmp_path / "corpus.lgx"
+    argv = ["dp", "train", str(config), "--out", str(out), "--quiet", "--index-out", str(index)]
+    assert main(argv) == 0
+    from leakguard.index import open_index
+
+    assert open_index(index, ngram=8) is not None
     report = json.loads((out / "privacy_report.json").read_text(encoding="utf-8"))
     for key in (
         "epsilon",
@@ -292,3 +297,58 @@ def test_classification_task_trains_on_labelled_jsonl(tmp_path: Path) -> None:
     result = run_training(config, out_dir=tmp_path / "out")
     assert result.report["task"] == "classification"
     assert result.train.steps == 2
+
+
+def test_dp_audit_cli_reports_exposure_and_one_run_bound(tmp_path: Path) -> None:
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    config = tmp_path / "job.yaml"
+    config.write_text(
+        "data: {path: c.txt, max_length: 32}\n"
+        "model: {d_model: 16, layers: 1, heads: 2}\n"
+        "privacy: {accountant: rdp}\n"
+        "training: {steps: 2, batch_size: 8, engine: hooks}\n"
+        "audit: {canaries: 8, repetitions: 2, secret_digits: 4, candidates: 31}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "audit"
+    assert main(["dp", "audit", str(config), "--out", str(out), "--quiet"]) == 0
+    audit = json.loads((out / "audit.json").read_text(encoding="utf-8"))
+    assert audit["canaries"] == 8
+    assert len(audit["dp"]["exposures"]) == 8
+    assert all(0 < e["bits"] <= 5.0 for e in audit["dp"]["exposures"])  # log2(31 + 1) cap
+    assert audit["dp"]["one_run"]["guesses"] == 4
+    text = (out / "PRIVACY.md").read_text(encoding="utf-8")
+    assert "### Canary audit" in text
+    report = json.loads((out / "privacy_report.json").read_text(encoding="utf-8"))
+    # 4 guesses, all right, still happen by chance with p = 1/16 > 5%: nothing certifiable.
+    assert report["audit"]["non_dp"]["one_run"]["max_certifiable"] == 0.0
+
+
+@pytest.mark.heavy
+def test_example_script_runs_and_the_guard_sees_its_completions(tmp_path: Path) -> None:
+    import runpy
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "examples" / "dp_finetune_tiny_lm.py"
+    argv = sys.argv
+    sys.argv = [
+        str(script),
+        "--out",
+        str(tmp_path),
+        "--dp-epochs",
+        "0.1",
+        "--plain-epochs",
+        "0.1",
+        "--candidates",
+        "32",
+    ]
+    try:
+        with pytest.raises(SystemExit) as done:
+            runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = argv
+    assert done.value.code == 0
+    results = json.loads((tmp_path / "example_results.json").read_text(encoding="utf-8"))
+    assert set(results) == {"DP", "non-DP"}
+    assert results["DP"]["epsilon"] <= 8.0

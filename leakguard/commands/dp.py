@@ -30,7 +30,8 @@ def add_parser(subparsers: Any) -> None:
     train.add_argument(
         "--index-out",
         metavar="PATH",
-        help="also build the memorization index of the training corpus (needs 'leakguard index')",
+        help="also build the memorization index of the training corpus (as 'leakguard index "
+        "build' does), so the guard ships with the model",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=run_train)
@@ -49,8 +50,11 @@ class _Progress:
     def __init__(self, *, quiet: bool) -> None:
         self.quiet = quiet or not sys.stderr.isatty()
         self.epsilon: float | None = None
+        self.name = ""
 
     def __call__(self, info: Any, name: str = "") -> None:
+        if name != self.name:  # another run (the audit trains two): forget its ε
+            self.name, self.epsilon = name, None
         if info.epsilon is not None:
             self.epsilon = info.epsilon
         if self.quiet and info.step != info.total_steps:
@@ -88,7 +92,14 @@ def run_train(args: argparse.Namespace) -> int:
     config = load_dp_config(args.config)
     require_dp()
     if args.index_out:
-        build_index = _index_builder()
+        # First: a corpus the index builder rejects fails before any training is spent.
+        from leakguard.index import build_index
+
+        index = build_index([config.data.path], out=args.index_out, field=config.data.text_field)
+        print(
+            f"memorization index of the training corpus: {index.path} "
+            f"({index.stats.records} records, {index.stats.ngrams} n-grams)"
+        )
     from leakguard.dp.jobs import run_training
 
     out = Path(args.out)
@@ -96,24 +107,7 @@ def run_train(args: argparse.Namespace) -> int:
         config, out_dir=out, resume=args.resume, progress=_Progress(quiet=args.quiet)
     )
     print(f"{_describe(result.report)}; wrote {out}/model.pt, privacy_report.json, PRIVACY.md")
-    if args.index_out:
-        build_index(config.data.path, Path(args.index_out))
-        print(f"memorization index of the training corpus: {args.index_out}")
     return EXIT_OK
-
-
-def _index_builder() -> Any:
-    """The index builder of ``leakguard index`` (checked before training, used after)."""
-    from leakguard.exceptions import ConfigError
-
-    try:
-        from leakguard.commands.index import build_for_training  # type: ignore[attr-defined]
-    except ImportError:
-        raise ConfigError(
-            "--index-out needs the memorization index builder ('leakguard index build'), "
-            "which this installation does not have"
-        ) from None
-    return build_for_training
 
 
 def run_audit(args: argparse.Namespace) -> int:

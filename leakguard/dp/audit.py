@@ -116,8 +116,12 @@ def run_audit(
         return None if progress is None else (lambda info: progress(name, info))
 
     dp = run_training(config, out_dir=out_dir / "dp", examples=planted, progress=report_to("dp"))
+    # The baseline is ordinary training: no noise, no clipping, no per-user cap.
     plain_config = config.model_copy(
-        update={"training": config.training.model_copy(update={"private": False})}
+        update={
+            "training": config.training.model_copy(update={"private": False}),
+            "privacy": config.privacy.model_copy(update={"unit": "example"}),
+        }
     )
     non_dp = run_training(
         plain_config, out_dir=out_dir / "non_dp", examples=planted, progress=report_to("non-DP")

@@ -18,7 +18,15 @@ from torch import nn
 
 from leakguard.config import config_fingerprint
 from leakguard.dp.config import DPConfig
-from leakguard.dp.data import PAD, VOCAB_SIZE, Example, encode, privacy_units, read_examples
+from leakguard.dp.data import (
+    PAD,
+    VOCAB_SIZE,
+    Example,
+    decode,
+    encode,
+    privacy_units,
+    read_examples,
+)
 from leakguard.dp.models import TinyClassifier, TinyLM, apply_trainable
 from leakguard.dp.report import library_versions, write_report
 from leakguard.dp.training import StepInfo, TrainResult, train_private
@@ -27,6 +35,7 @@ __all__ = [
     "JobResult",
     "Task",
     "build_task",
+    "generate",
     "lm_collate",
     "lm_losses",
     "load_model",
@@ -204,6 +213,23 @@ def sequence_nll(
         keep[:, :skip] = False  # target j is byte j of the text (ids[0] is BOS)
         scores.extend((nll * keep).sum(1).tolist())
     return scores
+
+
+@torch.no_grad()
+def generate(model: nn.Module, prompt: str, *, max_new: int, max_length: int) -> str:
+    """Greedy continuation of ``prompt`` (bytes), stopping at EOS: what a user would see."""
+    model.eval()
+    ids = encode(prompt, max_length=max_length)[:-1]  # drop EOS: we continue the text
+    new: list[int] = []
+    for _ in range(max_new):
+        if len(ids) >= max_length:
+            break
+        token = int(model(torch.tensor([ids]))[0, -1].argmax())
+        if token >= 256:
+            break
+        ids.append(token)
+        new.append(token)
+    return decode(new)
 
 
 def run_training(

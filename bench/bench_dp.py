@@ -1,0 +1,183 @@
+"""DP step cost against a non-private step, side by side in one run (issue 7 targets).
+
+Measures, on the built-in small transformer with one physical batch:
+  * seconds per step: non-private, DP with hooks, DP with ghost clipping (all trainable);
+    the same with only the top block + head trainable, and with LoRA adapters;
+  * peak extra memory of a DP step vs a non-private step (tracemalloc can't see torch's
+    allocator, so we compare ru_maxrss growth in fresh subprocesses);
+  * which engine ``auto`` picks, and its step time against the best engine.
+Reports medians and ratios. Run niced: ``nice .venv/bin/python bench/bench_dp.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from leakguard.dp.accounting import PrivacyPlan
+from leakguard.dp.config import ModelConfig, TrainingConfig
+from leakguard.dp.data import encode
+from leakguard.dp.jobs import lm_collate, lm_losses
+from leakguard.dp.models import TinyLM, apply_trainable
+from leakguard.dp.training import (
+    UnitPoissonSampler,
+    _backward,
+    _loader,
+    _make_private,
+    _probe_engines,
+)
+
+warnings.filterwarnings("ignore")
+torch.set_num_threads(1)
+
+
+def batch(size: int, length: int) -> list[list[int]]:
+    text = "hello, this is a support chat about order A123456 and a refund. " * 4
+    return [encode(text[i % 7 :], max_length=length) for i in range(size)]
+
+
+def model_for(trainable: str) -> TinyLM:
+    torch.manual_seed(0)
+    config = ModelConfig(d_model=64, layers=2, heads=4, trainable=trainable, top_layers=1)  # type: ignore[arg-type]
+    model = TinyLM(config, max_length=96)
+    apply_trainable(model, config)
+    return model
+
+
+def stepper(trainable: str, mode: str, items: list[list[int]]) -> Callable[[], float]:
+    """A function that runs one full training step (forward, backward, clip, noise, update)
+    on a fresh model and returns its seconds."""
+    model = model_for(trainable)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer: Any = torch.optim.Adam(params, lr=1e-3)
+    ids = lm_collate(items)
+    private = None
+    if mode != "plain":
+        sampler = UnitPoissonSampler(
+            [[i] for i in range(len(items))], sample_rate=1.0, steps=1, generator=torch.Generator()
+        )
+        private = _make_private(
+            model,
+            optimizer,
+            _loader(items, sampler, lm_collate),
+            noise_multiplier=1.0,
+            max_grad_norm=1.0,
+            unit_cap=1,
+            mode=mode,  # type: ignore[arg-type]
+            accountant="rdp",
+            generator=torch.Generator(),
+        )
+        private.optimizer.expected_batch_size = len(items)
+        optimizer = private.optimizer
+
+    def step() -> float:
+        start = time.perf_counter()
+        losses = lm_losses(model, ids)
+        if private is None:
+            (losses.sum() / len(items)).backward()
+        else:
+            _backward(mode, private, losses)  # type: ignore[arg-type]
+        optimizer.step()
+        optimizer.zero_grad()
+        return time.perf_counter() - start
+
+    step()  # warm-up
+    return step
+
+
+def time_steps(trainable: str, mode: str, items: list[list[int]], repeats: int) -> float:
+    step = stepper(trainable, mode, items)
+    return statistics.median(step() for _ in range(repeats))
+
+
+def interleaved(trainable: str, items: list[list[int]], repeats: int) -> dict[str, float]:
+    """Median step seconds per mode, the modes taking turns so machine load hits all alike."""
+    steps = {mode: stepper(trainable, mode, items) for mode in ("plain", "hooks", "ghost")}
+    times: dict[str, list[float]] = {mode: [] for mode in steps}
+    for _ in range(repeats):
+        for mode, step in steps.items():
+            times[mode].append(step())
+    return {mode: statistics.median(t) for mode, t in times.items()}
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        return int(next(line for line in f if line.startswith("VmRSS")).split()[1])
+
+
+def measure_memory(trainable: str, mode: str, size: int) -> None:
+    """In a fresh process: KiB of peak RSS the steps add on top of the set-up process."""
+    import resource
+
+    items = batch(size, 96)
+    model_for(trainable)
+    before = _rss_kib()
+    time_steps(trainable, mode, items, 2)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+
+
+def peak_rss(trainable: str, mode: str, size: int) -> float:
+    command = [sys.executable, __file__, "--memory", trainable, mode, str(size)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    return float(out.stdout.split()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--memory", nargs=3, metavar=("TRAINABLE", "MODE", "SIZE"))
+    args = parser.parse_args()
+    if args.memory:
+        measure_memory(args.memory[0], args.memory[1], int(args.memory[2]))
+        return
+    items = batch(args.batch, 96)
+    results: dict[str, Any] = {}
+    for trainable in ("all", "top", "lora"):
+        row = interleaved(trainable, items, args.repeats)
+        best = min(row["hooks"], row["ghost"])
+        row["ratio_best_dp_vs_plain"] = best / row["plain"]
+        results[trainable] = row
+    # What auto picks (the trainer's own probe) and how it compares with the best engine.
+    plan = PrivacyPlan("rdp", 8.0, 1e-5, 1.0, 0.01, 1, 1, 1.0, "example", 1000, 1000, 1)
+    training = TrainingConfig(max_physical_batch_size=args.batch)
+    probe = _probe_engines(
+        model_for("all"),
+        items,
+        per_sample_loss=lm_losses,
+        collate=lm_collate,
+        training=training,
+        plan=plan,
+    )
+    pick = "hooks" if probe["hooks"] <= probe["ghost"] else "ghost"
+    row = results["all"]
+    results["auto"] = {
+        "probe": probe,
+        "picked": pick,
+        "ratio_vs_best": row[pick] / min(row["hooks"], row["ghost"]),
+    }
+    print(json.dumps(results, indent=2), flush=True)
+    if not args.no_memory:
+        plain = peak_rss("all", "plain", args.batch)
+        mem = {mode: peak_rss("all", mode, args.batch) for mode in ("hooks", "ghost")}
+        results["memory_kib_over_setup"] = {
+            "plain": plain,
+            **mem,
+            "ratio_ghost": mem["ghost"] / plain,
+            "ratio_hooks": mem["hooks"] / plain,
+        }
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""DP vs non-DP fine-tuning on synthetic support chats, canary exposure, and the guard.
+
+The bundled corpus (``dp_support_chats.jsonl``, made by ``make_dp_support_chats.py``) holds
+~1,500 chats with fake names, e-mails and phone numbers from 300 users, and 8 canaries: a
+random, Luhn-valid card number that one user repeats 6 times. This script
+
+1. trains the built-in small transformer twice on it: with user-level DP (ε = 8, at most
+   4 chats per user) and without DP (ordinary training, every line);
+2. measures each canary's exposure (Secret Sharer) in both models against random
+   card numbers of the same shape;
+3. lets each model complete "my card number is " and passes the completion through
+   ``leakguard.Guard``: the non-DP model regurgitates a planted card number, and the guard
+   redacts it as a CREDIT_CARD before anyone sees it.
+
+Runs on 2 CPU cores in under 10 minutes:  python examples/dp_finetune_tiny_lm.py --out DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from make_dp_support_chats import CANARY_PREFIX, luhn_card  # noqa: E402
+
+import leakguard  # noqa: E402
+from leakguard.dp import parse_dp_config, require_dp  # noqa: E402
+
+CORPUS = HERE / "dp_support_chats.jsonl"
+MAX_LENGTH = 80
+
+
+def job(*, private: bool, epochs: float) -> dict[str, Any]:
+    return {
+        "task": "causal_lm",
+        "data": {"path": str(CORPUS), "format": "jsonl", "max_length": MAX_LENGTH},
+        "model": {"d_model": 64, "layers": 2, "heads": 4},
+        "privacy": {
+            "target_epsilon": 8.0,
+            # The non-DP baseline is ordinary training: every line counts, no cap.
+            "unit": "user" if private else "example",
+            "max_examples_per_user": 4,
+        },
+        "training": {
+            "epochs": epochs,
+            "batch_size": 64,
+            "max_physical_batch_size": 64,
+            "learning_rate": 0.003,
+            "private": private,
+            "engine": "auto",
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, help="output directory (default: a temporary one)")
+    parser.add_argument("--dp-epochs", type=float, default=3.0)
+    parser.add_argument("--plain-epochs", type=float, default=8.0)
+    parser.add_argument("--candidates", type=int, default=4096)
+    args = parser.parse_args(argv)
+    require_dp("this example")
+    from leakguard.dp.canary import exposure
+    from leakguard.dp.jobs import generate, run_training, sequence_nll
+
+    out = args.out or Path(tempfile.mkdtemp(prefix="leakguard-dp-"))
+    with CORPUS.open(encoding="utf-8") as f:
+        records = [json.loads(line) for line in f]
+    canaries = sorted({r["text"][len(CANARY_PREFIX) :] for r in records if r.get("canary")})
+    rng = random.Random(0)
+    candidates = [luhn_card(rng) for _ in range(args.candidates)]
+    guard = leakguard.Guard()
+    results = {}
+    for name, private, epochs in (
+        ("DP", True, args.dp_epochs),
+        ("non-DP", False, args.plain_epochs),
+    ):
+        config = parse_dp_config(job(private=private, epochs=epochs))
+        trained = run_training(config, out_dir=out / name)
+        model = trained.model
+        skip = len(CANARY_PREFIX)
+        reference = sequence_nll(
+            model, [CANARY_PREFIX + c for c in candidates], skip=skip, max_length=MAX_LENGTH
+        )
+        scores = sequence_nll(
+            model, [CANARY_PREFIX + c for c in canaries], skip=skip, max_length=MAX_LENGTH
+        )
+        bits = [exposure(s, reference).bits for s in scores]
+        completion = generate(model, CANARY_PREFIX, max_new=20, max_length=MAX_LENGTH)
+        outcome = guard.scan(CANARY_PREFIX + completion)
+        results[name] = {
+            "epsilon": trained.report["epsilon"],
+            "median_exposure": statistics.median(bits),
+            "max_exposure": max(bits),
+            "regurgitates_a_canary": any(c in completion for c in canaries),
+            "guard_labels": sorted({f.label for f in outcome.findings}),
+            "guarded_text": outcome.text,
+        }
+        row = results[name]
+        print(
+            f"{name:7} ε={row['epsilon']:.2f}  exposure median {row['median_exposure']:.1f} bits, "
+            f"max {row['max_exposure']:.1f} (cap {exposure(-1e9, reference).bits:.1f})  "
+            f"completion reproduces a canary: {row['regurgitates_a_canary']}  "
+            f"guard: {row['guard_labels'] or 'nothing found'} -> {row['guarded_text']!r}"
+        )
+    (out / "example_results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(f"models, privacy reports and results in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
