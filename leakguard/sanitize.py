@@ -42,7 +42,7 @@ from leakguard.corpus import Format, Record, Shard, plan_shards, read_shard
 from leakguard.events import EventSink, ScanEvent, context_snippet
 from leakguard.exceptions import ConfigError, CorpusError
 from leakguard.findings import Action, Finding, Outcome, OutcomeAction
-from leakguard.policy import Numbering, Policy
+from leakguard.policy import Numbering, Policy, resolve_hash_key
 from leakguard.pseudonyms import Pseudonymizer, build_pseudonymizer, key_check
 from leakguard.scale import Completed, cpu_workers, run_tasks
 
@@ -96,8 +96,10 @@ class CorpusPolicy(Policy):
     """The configured policy, with ``redact`` giving corpus-wide pseudonyms (or fakes)
     instead of per-response placeholders."""
 
-    def __init__(self, config: PolicyConfig, *, pseudonymize: Pseudonymizer) -> None:
-        super().__init__(config)
+    def __init__(
+        self, config: PolicyConfig, *, pseudonymize: Pseudonymizer, hash_key: bytes | None = None
+    ) -> None:
+        super().__init__(config, hash_key=hash_key)
         self._pseudonymize = pseudonymize
 
     def replacement(self, finding: Finding, value: str, numbering: Numbering) -> str | None:
@@ -109,7 +111,9 @@ class CorpusPolicy(Policy):
 class RecordSanitizer:
     """Batch detection plus policy: one per worker process (it holds the spaCy pipeline)."""
 
-    def __init__(self, config: LeakGuardConfig, *, key: bytes) -> None:
+    def __init__(
+        self, config: LeakGuardConfig, *, key: bytes, hash_key: bytes | None = None
+    ) -> None:
         from leakguard.pii import PIIDetector
         from leakguard.pii_batch import BatchPIIDetector
 
@@ -121,7 +125,9 @@ class RecordSanitizer:
             batch_size=sanitize.batch_size,
             name_min_letters=sanitize.name_min_letters,
         )
-        self.policy = CorpusPolicy(config.policy, pseudonymize=build_pseudonymizer(sanitize, key))
+        self.policy = CorpusPolicy(
+            config.policy, pseudonymize=build_pseudonymizer(sanitize, key), hash_key=hash_key
+        )
 
     def sanitize(self, texts: Sequence[str]) -> list[Outcome | Exception]:
         """An outcome per text, or the exception detection raised on that text."""
@@ -143,17 +149,20 @@ class RecordSanitizer:
             return exc
 
 
-_SANITIZERS: dict[tuple[str, str], RecordSanitizer] = {}
+_SANITIZERS: dict[tuple[str, str, str], RecordSanitizer] = {}
 _SANITIZERS_LOCK = threading.Lock()
 
 
-def _worker_sanitizer(config: LeakGuardConfig, key: bytes) -> RecordSanitizer:
+def _worker_sanitizer(
+    config: LeakGuardConfig, key: bytes, hash_key: bytes | None = None
+) -> RecordSanitizer:
     """One sanitizer per worker process and config: models load once, not per shard."""
-    cache_key = (run_fingerprint(config), key_check(key))
+    cache_key = (config.model_dump_json(), key_check(key), key_check(hash_key or b""))
     with _SANITIZERS_LOCK:
         sanitizer = _SANITIZERS.get(cache_key)
         if sanitizer is None:
-            sanitizer = _SANITIZERS[cache_key] = RecordSanitizer(config, key=key)
+            sanitizer = RecordSanitizer(config, key=key, hash_key=hash_key)
+            _SANITIZERS[cache_key] = sanitizer
     return sanitizer
 
 
@@ -221,6 +230,8 @@ class ShardTask:
     tmp_dir: str  # same file system as the outputs, so renames are atomic
     config: LeakGuardConfig
     key: bytes = field(repr=False)
+    # The policy's `hash` key, resolved where the run starts (workers may lack the env var).
+    hash_key: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,7 +349,7 @@ def sanitize_shard(task: ShardTask) -> ShardReport:
     """Sanitize one shard into its output file; return its report. Runs in any worker."""
     started = time.perf_counter()
     shard, settings = task.shard, task.config.sanitize
-    sanitizer = _worker_sanitizer(task.config, task.key)
+    sanitizer = _worker_sanitizer(task.config, task.key, task.hash_key)
     tally = _Tally(settings.report_samples)
     tmp_dir = Path(task.tmp_dir)
     tmp_out = tmp_dir / f"{shard.id}.{os.getpid()}.{threading.get_ident()}.out"
@@ -583,6 +594,12 @@ def sanitize_corpus(
     started = time.perf_counter()
     settings = config.sanitize
     out = Path(out_dir)
+    for item in inputs:
+        if Path(item).is_dir() and out.resolve().is_relative_to(Path(item).resolve()):
+            raise CorpusError(
+                f"--out {str(out)!r} is inside the input directory {str(item)!r}: a rerun "
+                f"would read the sanitized files as input. Choose a directory outside it."
+            )
     shards = plan_shards(
         inputs,
         field=field,
@@ -593,6 +610,7 @@ def sanitize_corpus(
         raise CorpusError("the inputs hold no files to sanitize")
     names = output_names(inputs, shards)
     fingerprint = run_fingerprint(config, field=field)
+    hash_key = resolve_hash_key(config.policy)
     _claim_out_dir(out, fingerprint=fingerprint, key=key)
     tmp_dir = out / STATE_DIR / "tmp"
     _clear_tmp(tmp_dir)
@@ -616,11 +634,12 @@ def sanitize_corpus(
                 tmp_dir=str(tmp_dir.resolve()),
                 config=config,
                 key=key,
+                hash_key=hash_key,
             )
         )
 
     if tasks:  # fail fast on a bad config or a missing model, before any worker starts
-        _worker_sanitizer(config, key)
+        _worker_sanitizer(config, key, hash_key)
     n_workers = cpu_workers(settings.workers if workers is None else workers)
     failed: list[FailedShard] = []
     bytes_total = sum(s.nbytes for s in shards)

@@ -293,6 +293,12 @@ def test_a_non_empty_foreign_output_directory_is_refused(tmp_path: Path) -> None
         run([tmp_path / "in.txt"], tmp_path / "out", config())
 
 
+def test_an_output_directory_inside_an_input_directory_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "in.txt").write_text("hello\n")
+    with pytest.raises(CorpusError, match="inside the input directory"):
+        run([tmp_path], tmp_path / "clean", config())
+
+
 def test_a_second_run_redoes_nothing(tmp_path: Path) -> None:
     planted_corpus(tmp_path / "in", files=2, records=3)
     first = run([tmp_path / "in"], tmp_path / "out", config())
