@@ -38,8 +38,8 @@ import numpy as np
 from leakguard.bloom import BloomFilter, BloomHeader
 from leakguard.corpus import DEFAULT_FIELD, Format, Shard, plan_shards, read_shard
 from leakguard.exceptions import IndexFormatError, IndexMismatchError
-from leakguard.ngrams import HASH_SCHEME, ngram_hashes, word_hash
-from leakguard.normalize import NORMALIZATION_VERSION, UNICODE_VERSION, lexemes
+from leakguard.ngrams import HASH_SCHEME, RECORD_BREAK, hash_words, ngram_hashes
+from leakguard.normalize import NORMALIZATION_VERSION, UNICODE_VERSION, lexemes, normalized
 
 __all__ = [
     "BuildStats",
@@ -55,7 +55,7 @@ __all__ = [
 
 logger = logging.getLogger("leakguard.index")
 
-_BATCH_WORDS = 1 << 20
+_BATCH_CHARS = 1 << 22  # normalized characters per numpy batch
 _BYTES_PER_WORD = 6.0  # English prose with its spaces and punctuation, roughly
 
 
@@ -101,36 +101,39 @@ class BuildStats:
 
 
 class _Batcher:
-    """Collects word hashes of many records and adds their n-grams in big numpy batches."""
+    """Collects normalized records and adds their n-grams in big numpy batches."""
 
     def __init__(self, bloom: BloomFilter, n: int) -> None:
         self.bloom = bloom
         self.n = n
-        self.hashes: list[int] = []
-        self.lengths: list[int] = []  # words per segment; n-grams never cross segments
+        self.pieces: list[str] = []
+        self.chars = 0
+        self.carried = 0  # words at the start of ``pieces`` already counted
 
-    def add(self, words: list[str], *, continues: bool) -> None:
-        self.hashes.extend(map(word_hash, words))
-        if continues and self.lengths:
-            self.lengths[-1] += len(words)
-        else:
-            self.lengths.append(len(words))
+    def add(self, norm: str, *, continues: bool) -> None:
+        """Add one record's normalized text; ``continues`` joins it to the previous one."""
+        self.pieces.append(" " if continues else RECORD_BREAK)
+        self.pieces.append(norm)
+        self.chars += len(norm) + 1
 
-    def flush(self, *, keep_tail: bool) -> int:
-        """Add the collected n-grams; keep the open segment's last n-1 words if asked."""
-        n = self.n
-        if not self.hashes:
-            return 0
-        words = np.array(self.hashes, dtype=np.uint64)
-        segment = np.repeat(np.arange(len(self.lengths)), self.lengths)
-        grams = ngram_hashes(words, n)
+    def flush(self) -> tuple[int, int]:
+        """Add the collected n-grams: (new words, n-grams). The last n-1 words stay."""
+        if not self.pieces:
+            return 0, 0
+        text = "".join(self.pieces)
+        words, record = hash_words(text)
+        grams = ngram_hashes(words, self.n)
         if len(grams):
-            grams = grams[segment[: len(grams)] == segment[n - 1 :]]
+            grams = grams[record[: len(grams)] == record[self.n - 1 :]]
             self.bloom.add(grams)
-        tail = min(self.lengths[-1], n - 1) if keep_tail else 0
-        self.hashes = self.hashes[len(self.hashes) - tail :] if tail else []
-        self.lengths = [tail] if tail else []
-        return len(grams)
+        # Keep the last n-1 words: n-grams across the cut of a text file need them (the
+        # n-grams inside them alone were added, and n-1 words make none).
+        tail = text.rsplit(RECORD_BREAK, 1)[-1].rsplit(None, self.n - 1)[-(self.n - 1) :]
+        new_words = len(words) - self.carried
+        self.pieces = [RECORD_BREAK, " ".join(tail)]
+        self.chars = len(self.pieces[1])
+        self.carried = len(tail)
+        return new_words, len(grams)
 
 
 def add_shard(
@@ -147,52 +150,50 @@ def add_shard(
     """
     stats = BuildStats(shards=1, bytes=shard.nbytes)
     batch = _Batcher(bloom, ngram)
-    pending = 0
+
+    def flush() -> None:
+        words, grams = batch.flush()
+        stats.words += words
+        stats.ngrams += grams
+        if on_words is not None and words:
+            on_words(words)
+
     for record in read_shard(shard):
         if record.text is None:
             stats.rejects += 1
             reason = (record.reject or "rejected").split(" (")[0].split(":")[0]
             stats.reject_reasons[reason] = stats.reject_reasons.get(reason, 0) + 1
             continue
-        words = lexemes(record.text)
         stats.records += 1
-        stats.words += len(words)
         continues = record.format is Format.TEXT and record.part > 0
-        batch.add(words, continues=continues)
-        pending += len(words)
-        if len(batch.hashes) >= _BATCH_WORDS:
-            stats.ngrams += batch.flush(keep_tail=True)
-            if on_words is not None:
-                on_words(pending)
-                pending = 0
-    stats.ngrams += batch.flush(keep_tail=False)
-    if on_words is not None and pending:
-        on_words(pending)
+        batch.add(normalized(record.text), continues=continues)
+        if batch.chars >= _BATCH_CHARS:
+            flush()
+    flush()
     return stats
 
 
 def estimate_ngrams(
-    shards: Sequence[Shard], *, sample_bytes: int = 1 << 20, samples: int = 16
+    shards: Sequence[Shard], *, ngram: int = 8, sample_bytes: int = 1 << 20, samples: int = 16
 ) -> int:
-    """An estimate of the n-grams in ``shards`` (a little high rather than low).
+    """An estimate of the n-grams in ``shards``.
 
-    Reads up to ``samples`` evenly spread shards for ``sample_bytes`` each, measures words
+    Reads up to ``samples`` evenly spread shards for ``sample_bytes`` each, counts n-grams
     per (uncompressed) byte there and scales by the total size; gzip sizes come from their
     trailers.
     """
     sizes = [_uncompressed_size(shard) for shard in shards]
     step = max(1, len(shards) // samples)
-    words = read = 0
+    grams = read = 0
     for shard, size in list(zip(shards, sizes, strict=True))[::step][:samples]:
         end = shard.start + min(sample_bytes, size)
-        for record in read_shard(
-            replace(shard, end=end if shard.end is None else min(end, shard.end))
-        ):
+        sample = replace(shard, end=end if shard.end is None else min(end, shard.end))
+        for record in read_shard(sample):
             if record.text is not None:
-                words += len(lexemes(record.text))
+                grams += max(0, len(lexemes(record.text)) - ngram + 1)
         read += min(sample_bytes, size)
-    per_byte = words / read if read else 1 / _BYTES_PER_WORD
-    return max(1, math.ceil(sum(sizes) * per_byte * 1.05))
+    per_byte = grams / read if read and grams else 1 / _BYTES_PER_WORD
+    return max(1, math.ceil(sum(sizes) * per_byte))
 
 
 def _uncompressed_size(shard: Shard) -> int:
@@ -215,9 +216,10 @@ def size_index(
     shards: Sequence[Shard], params: IndexParams, *, expected_ngrams: int | None = None
 ) -> BloomFilter:
     """An empty filter sized for ``shards`` (or for ``expected_ngrams`` when given)."""
-    expected = expected_ngrams if expected_ngrams is not None else estimate_ngrams(shards)
+    if expected_ngrams is None:
+        expected_ngrams = estimate_ngrams(shards, ngram=params.ngram)
     return BloomFilter.create(
-        expected_items=expected, fpr=params.fpr, params=params.header_params()
+        expected_items=expected_ngrams, fpr=params.fpr, params=params.header_params()
     )
 
 
@@ -287,7 +289,11 @@ def build_index(
     params = params if params is not None else IndexParams()
     started = time.perf_counter()
     shards = plan_shards(inputs, field=field, target_shard_bytes=target_shard_bytes)
-    expected = expected_ngrams if expected_ngrams is not None else estimate_ngrams(shards)
+    expected = (
+        expected_ngrams
+        if expected_ngrams is not None
+        else estimate_ngrams(shards, ngram=params.ngram)
+    )
     num_blocks = size_index(shards, params, expected_ngrams=expected).header.num_blocks
     workers = max(1, min(workers, len(shards)))
     if dask is not None:

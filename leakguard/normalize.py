@@ -46,6 +46,7 @@ __all__ = [
     "lex",
     "lexemes",
     "normalize_char",
+    "normalized",
 ]
 
 NORMALIZATION_VERSION = 1
@@ -118,12 +119,15 @@ for _code in range(128):
     _TABLE[_code]  # pre-fill ASCII for str.translate's fast path
 
 
-def lexemes(text: str) -> list[str]:
-    """The normalized lexemes of ``text`` (what the index builder hashes)."""
+def normalized(text: str) -> str:
+    """``text`` normalized: lexemes separated by runs of spaces (and nothing else)."""
     norm = text.translate(_TABLE)
-    if _GLUE in norm:
-        norm = norm.replace(_GLUE, "")
-    return norm.split()
+    return norm.replace(_GLUE, "") if _GLUE in norm else norm
+
+
+def lexemes(text: str) -> list[str]:
+    """The normalized lexemes of ``text``: ``normalized(text).split()``."""
+    return normalized(text).split()
 
 
 IntArray = npt.NDArray[np.int64]

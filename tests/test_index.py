@@ -92,7 +92,7 @@ def test_header_records_parameters_and_source(
     header = BloomFilter.open(tmp_path / "i.lgx").header
     assert header.params["ngram"] == 6
     assert header.params["normalization_version"] == 1
-    assert header.params["hash_scheme"] == "blake2b64-poly-fmix64/v1"
+    assert header.params["hash_scheme"] == "poly-fmix64/v2"
     assert isinstance(header.params["unicode_version"], str)
     assert header.target_fpr == 1e-4
     assert header.source["inputs"] == [str(root)]
