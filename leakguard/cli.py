@@ -30,6 +30,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "leakguard.commands.audit",
     "leakguard.commands.review",
     "leakguard.commands.dp",
+    "leakguard.commands.serve",
+    "leakguard.commands.demo",
 )
 
 
