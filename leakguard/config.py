@@ -257,11 +257,13 @@ class OnlineConfig(_Section):
     # never cut in two (cuts also fall only between words and never inside a finding).
     hold_back_chars: int = Field(default=64, ge=8, le=4096)
     # Already released text re-read before the new text, for NER and context words.
-    context_chars: int = Field(default=64, ge=0, le=4096)
+    context_chars: int = Field(default=48, ge=0, le=4096)
     # New text gathered beyond the hold-back before the first scan and between later scans:
-    # small first (time to first token), larger after (scan work stays close to one scan).
+    # small first (time to first token), larger after, so scan work stays close to one scan
+    # (each scan has a fixed cost: with NER, 512 keeps a streamed answer under 1.5x one
+    # scan; smaller batches release more smoothly for more CPU, see bench/bench_stream.py).
     first_scan_chars: int = Field(default=16, ge=1)
-    scan_batch_chars: int = Field(default=192, ge=1)
+    scan_batch_chars: int = Field(default=512, ge=1)
     # Hard bound on unreleased text per channel (e.g. a memorized run that keeps growing);
     # past it: split (redact what is held and go on) or block the response.
     max_hold_chars: int = Field(default=4096, ge=64)
