@@ -267,6 +267,11 @@ class MemorizationStream:
         self._seg_end = -1  # ... exclusive end of its last window
         self._seg_before = 0  # covered words before _seg_first
         self._seg_covered = 0  # covered words up to _seg_last
+        # What the open run / segment needs once its first words are trimmed away:
+        # (start offset, prefix counts) of its first word; end and prefix after its last.
+        self._run_anchor: tuple[int, tuple[int, int]] = (0, (0, 0))
+        self._seg_anchor: tuple[int, tuple[int, int]] = (0, (0, 0))
+        self._seg_tail: tuple[int, tuple[int, int]] = (0, (0, 0))
         self._verbatim: list[WordSpan] = []  # emitted, not yet behind hold_from
         self._closed = False
 
@@ -312,9 +317,14 @@ class MemorizationStream:
     def hold_from(self) -> int:
         """Absolute offset from which text may still become part of a finding."""
         word = self._pending_word()
-        if word < self._words:
-            return self._starts[word - self._base]
-        return self._carry_start
+        starts = [self._carry_start]
+        if self._run_first >= 0:
+            starts.append(self._run_anchor[0])
+        if self._seg_first >= 0:
+            starts.append(self._seg_anchor[0])
+        if self._base <= word < self._words:
+            starts.append(self._starts[word - self._base])
+        return min(starts)
 
     @property
     def active(self) -> Finding | None:
@@ -324,15 +334,14 @@ class MemorizationStream:
         if self._run_first >= 0 and self._run_len + rules.n - 1 >= rules.min_words:
             last = self._run_first + self._run_len + rules.n - 2
             span = WordSpan(self._run_first, last, "verbatim", last - self._run_first + 1)
-            candidates.append(span)
+            candidates.append((span, self._run_anchor[0], self._ends[last - self._base]))
         if self._seg_first >= 0 and self._seg_last - self._seg_first + 1 >= rules.min_words:
             covered = self._seg_covered - self._seg_before
-            candidates.append(WordSpan(self._seg_first, self._seg_last, "near", covered))
+            span = WordSpan(self._seg_first, self._seg_last, "near", covered)
+            candidates.append((span, self._seg_anchor[0], self._seg_tail[0]))
         if not candidates:
             return None
-        span = min(candidates, key=lambda s: s.first)
-        start = self._starts[span.first - self._base]
-        end = self._ends[span.last - self._base]
+        span, start, end = min(candidates, key=lambda c: c[0].first)
         return make_finding(span, start, end, self._detector.config.label)
 
     # -- per word ------------------------------------------------------------------------
@@ -360,6 +369,7 @@ class MemorizationStream:
         if hit:
             if self._run_first < 0:
                 self._run_first, self._run_len = k, 1
+                self._run_anchor = (self._starts[k - self._base], self._prefix_at(k))
             else:
                 self._run_len += 1
                 if self._rules.near:
@@ -377,7 +387,9 @@ class MemorizationStream:
         words = self._run_len + self._rules.n - 1
         if words >= self._rules.min_words:
             span = WordSpan(self._run_first, self._run_first + words - 1, "verbatim", words)
-            self._emit(span)
+            stop = self._run_first + self._run_len  # the n-gram after the run
+            tail = (self._ends[span.last - self._base], self._prefix_at(stop))
+            self._emit(span, self._run_anchor, tail)
             self._verbatim.append(span)
         self._run_first, self._run_len = -1, 0
 
@@ -415,7 +427,16 @@ class MemorizationStream:
                 if self._seg_first < 0:
                     self._seg_first = window[0]
                     self._seg_before = self._covered_total - len(window)
-                self._seg_last = window[-1]
+                    self._seg_anchor = (
+                        self._starts[window[0] - self._base],
+                        self._prefix_at(window[0]),
+                    )
+                if window[-1] != self._seg_last:
+                    self._seg_last = window[-1]
+                    self._seg_tail = (
+                        self._ends[window[-1] - self._base],
+                        self._prefix_at(max(window[-1] - rules.n + 2, 0)),
+                    )
                 self._seg_covered = self._covered_total
                 self._seg_end = s + rules.window
 
@@ -427,20 +448,18 @@ class MemorizationStream:
         )
         # A verbatim run containing it has always closed by now (it ends W words earlier).
         if span.words >= self._rules.min_words and not _inside(span, self._verbatim):
-            self._emit(span)
+            self._emit(span, self._seg_anchor, self._seg_tail)
         self._seg_first = self._seg_last = self._seg_end = -1
 
     # -- bookkeeping ---------------------------------------------------------------------
-    def _emit(self, span: WordSpan) -> None:
-        detector = self._detector
-        label = detector.config.label
+    def _emit(
+        self, span: WordSpan, head: tuple[int, tuple[int, int]], tail: tuple[int, tuple[int, int]]
+    ) -> None:
+        """Report ``span``: ``head`` and ``tail`` are (offset, prefix counts) at its ends."""
+        (start, before), (end, after) = head, tail
+        label = self._detector.config.label
         if self._allow is not None:
-            stop = span.last - self._rules.n + 2
-            first = self._prefix_at(span.first)
-            after = self._prefix_at(stop)
-            label = detector.label_for(after[0] - first[0], after[1] - first[1])
-        start = self._starts[span.first - self._base]
-        end = self._ends[span.last - self._base]
+            label = self._detector.label_for(after[0] - before[0], after[1] - before[1])
         self._out.append(make_finding(span, start, end, label))
 
     def _prefix_at(self, k: int) -> tuple[int, int]:
@@ -449,23 +468,32 @@ class MemorizationStream:
             return self._prefix[offset]
         return (self._hits_total, self._allowed_total)
 
-    def _pending_word(self) -> int:
-        """The first word that may still become part of a finding not yet returned."""
+    def _pending_word(self, *, open_spans: bool = True) -> int:
+        """The first word that may still become part of a finding not yet returned.
+
+        Without ``open_spans``: leaving out the open run and segment, whose first words
+        are anchored (their words need not be kept).
+        """
         pending = self._grams  # a future n-gram starts here
-        if self._run_first >= 0:
+        if open_spans and self._run_first >= 0:
             pending = min(pending, self._run_first)
         if self._rules.near:
             pending = min(pending, max(self._grams - 1, 0))
-            if self._seg_first >= 0:
+            if open_spans and self._seg_first >= 0:
                 pending = min(pending, self._seg_first)
-            elif self._window:
+            if self._window:
                 pending = min(pending, self._window[0])
         return pending
 
     def _trim(self) -> None:
-        keep_from = min(self._pending_word(), self._words)
+        """Forget per-word data no future finding can need (memory stays bounded)."""
         if self._verbatim:
-            self._verbatim = [v for v in self._verbatim if v.last >= keep_from]
+            still = self._pending_word()
+            self._verbatim = [v for v in self._verbatim if v.last >= still]
+        # n words of margin: a segment's end needs the prefix n-2 words before its last word.
+        keep_from = max(
+            self._base, min(self._pending_word(open_spans=False), self._words) - self._rules.n
+        )
         drop = keep_from - self._base
         for _ in range(drop):
             self._starts.popleft()

@@ -69,18 +69,21 @@ _WORDS: dict[str, int] = {}
 
 
 class _Powers:
-    """``B ** t`` and ``B ** -t`` modulo 2**64 for t < size, grown on demand."""
+    """``B ** t`` and ``B ** -t`` modulo 2**64 for t < size, grown on demand.
+
+    The pair is replaced as one tuple, so threads never see tables of different sizes.
+    """
 
     def __init__(self) -> None:
-        self.up: U64 = np.ones(1, dtype=np.uint64)
-        self.down: U64 = np.ones(1, dtype=np.uint64)
+        one = np.ones(1, dtype=np.uint64)
+        self.tables: tuple[U64, U64] = (one, one)
 
     def get(self, size: int) -> tuple[U64, U64]:
-        if len(self.up) < size:
-            size = max(size, 2 * len(self.up))
-            self.up = _power_table(_BASE, size)
-            self.down = _power_table(_BASE_INV, size)
-        return self.up, self.down
+        tables = self.tables
+        if len(tables[0]) < size:
+            size = max(size, 2 * len(tables[0]))
+            tables = self.tables = (_power_table(_BASE, size), _power_table(_BASE_INV, size))
+        return tables
 
 
 def _power_table(base: int, size: int) -> U64:

@@ -308,3 +308,36 @@ def test_a_flushed_stream_refuses_more_text() -> None:
     stream.flush()
     with pytest.raises(ValueError, match="flushed"):
         stream.feed("more")
+
+
+def test_stream_memory_stays_bounded_inside_a_long_memorized_run() -> None:
+    """A 3,000-word memorized passage: the stream keeps O(window) words, not O(run)."""
+    long_doc = [random.Random(f"long-{i}").choice(VOCAB) for i in range(3000)]
+    det = MemorizationDetector(
+        MemorizationConfig(index="long.lgx"), index=_index([long_doc]), allow_index=None
+    )
+    stream = det.stream()
+    text = ""
+    kept = 0
+    for word in long_doc:
+        stream.feed(word + " ")
+        text += word + " "
+        kept = max(kept, len(stream._starts))  # the per-word buffer
+    assert kept <= 50 + 3 * 8 + 64
+    assert stream.hold_from == 0  # the run is still open: nothing released ...
+    assert stream.active is not None  # ... but it is certain and can be redacted already
+    [finding] = stream.flush()
+    assert (finding.start, finding.end) == (0, len(text) - 1)
+    assert det.detect(text) == [finding]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(min_value=0, max_value=10**6), step=st.integers(1, 40))
+def test_streams_with_an_allow_list_match_the_whole_text(seed: int, step: int) -> None:
+    rng = random.Random(seed)
+    parts = [*fresh(rng.randint(0, 70), seed), *LICENCE[: rng.randint(0, 120)]]
+    parts += [*fresh(rng.randint(0, 70), seed + 1), *rng.choice(DOCUMENTS)[: rng.randint(0, 90)]]
+    text = " ".join(parts)
+    det = detector(allow=ALLOW)
+    whole = sorted(det.detect(text), key=lambda f: (f.start, f.end))
+    assert _stream(det, text, list(range(0, len(text), step))) == whole
