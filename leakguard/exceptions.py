@@ -118,10 +118,11 @@ class IndexMismatchError(LeakGuardError, ValueError):
         *,
         rebuild: str,
         setting: str | None = None,
+        wanted_by: str = "the config",
     ) -> None:
         fix = f" or set {setting}: {built}" if setting else ""
         super().__init__(
-            f"Index {path!r} was built with {key}={built}, but the config asks for "
+            f"Index {path!r} was built with {key}={built}, but {wanted_by} asks for "
             f"{key}={wanted}. Rebuild it with {rebuild!r}{fix}."
         )
         self.path = path

@@ -507,7 +507,9 @@ def open_index(path: str | Path, *, ngram: int, setting: str = "memorization.ngr
         ("hash_scheme", HASH_SCHEME),
     ):
         if built.get(key) != wanted:
-            raise IndexMismatchError(name, key, built.get(key), wanted, rebuild=rebuild)
+            raise IndexMismatchError(
+                name, key, built.get(key), wanted, rebuild=rebuild, wanted_by="this leakguard"
+            )
     if built.get("unicode_version") != UNICODE_VERSION:
         logger.warning(
             "index %r was built with Unicode %s data, this Python has %s: texts with "

@@ -192,3 +192,22 @@ def test_scan_with_index_redacts_memorized_text(
     config.write_text("pii:\n  enabled: false\npolicy:\n  actions:\n    MEMORIZED: block\n")
     code = main(["scan", "--config", str(config), "--index", str(out), str(response)])
     assert code == EXIT_BLOCKED
+
+
+def test_index_of_an_older_hash_scheme_is_refused(tmp_path: Path) -> None:
+    bloom = BloomFilter.create(
+        expected_items=10, params={**IndexParams().header_params(), "hash_scheme": "old/v0"}
+    )
+    bloom.save(tmp_path / "old.lgx")
+    with pytest.raises(IndexMismatchError, match="but this leakguard asks for hash_scheme="):
+        open_index(tmp_path / "old.lgx", ngram=8)
+
+
+def test_scan_with_a_missing_index_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "r.txt").write_text("hello")
+    (tmp_path / "c.yaml").write_text("pii:\n  enabled: false\n")
+    args = ["scan", "--config", str(tmp_path / "c.yaml"), "--index", str(tmp_path / "no.lgx")]
+    assert main([*args, str(tmp_path / "r.txt")]) == EXIT_ERROR
+    assert "no.lgx': cannot read it" in capsys.readouterr().err
