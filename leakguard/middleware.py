@@ -445,20 +445,22 @@ class _Responder:
 
     # -- scanning in worker threads --------------------------------------------------------
     async def scan(self, channel: Channel, op: str, text: str = "") -> str:
-        """Run one scan off the event loop, bounded by the shared limiter and the scan
-        time-out; a time-out takes ``online.on_failure``."""
+        """Run one scan off the event loop, at most ``online.max_concurrent_scans`` at a
+        time, each bounded by ``online.scan_timeout_s``; a time-out takes
+        ``online.on_failure`` (an abandoned scan finishes in its thread, unused)."""
         rg = self.rg
         calls: dict[str, Callable[[], str]] = {
             "release": lambda: rg.release(channel),
             "close": lambda: rg.close(channel),
             "whole": lambda: rg.scan_whole(channel, text),
         }
-        with anyio.move_on_after(self.online.scan_timeout_s):
-            result = await anyio.to_thread.run_sync(
-                calls[op], limiter=self.mw.limiter, abandon_on_cancel=True
-            )
-            self._held(channel)
-            return result
+        # Waiting for a free scan slot does not count: under load, responses queue (and
+        # their streams wait) rather than fail; the time-out bounds the scan itself.
+        async with self.mw.limiter:
+            with anyio.move_on_after(self.online.scan_timeout_s):
+                result = await anyio.to_thread.run_sync(calls[op], abandon_on_cancel=True)
+                self._held(channel)
+                return result
         logger.warning("scan of response %s timed out", self.request_id)
         if self.online.on_failure == "block":
             self.mw.metrics.fail_closed.inc("scan_timeout")

@@ -1,0 +1,144 @@
+"""The guarded proxy vs the model server directly: throughput and memory per stream.
+
+    .venv/bin/python bench/bench_proxy.py [--seconds 8] [--concurrency 32] [--streams 256]
+
+The fake model server and the proxy (pattern-only PII, the fast mode) run in their own
+processes; the client is httpx's async client in this one.
+
+1. Throughput: non-streamed chat requests with 1 KB answers, ``--concurrency`` at a time
+   for ``--seconds``, alternating direct and proxied rounds (3 each). Requests/s, median;
+   target proxied / direct >= 0.5.
+2. Memory: ``--streams`` concurrent streamed answers through the proxy, once with short
+   (2 KB) and once with long (8 KB) answers; the proxy's peak RSS above its idle RSS.
+   Bounded memory per stream means the long answers cost about what the short ones do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import httpx
+from bench_stream import proxy_process, upstream_process
+from texts import assistant_text
+
+
+async def hammer(url: str, text: str, seconds: float, concurrency: int) -> float:
+    body = {"model": "m", "messages": [{"role": "user", "content": text}]}
+    done = 0
+    stop = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < stop:
+                r = await client.post(url + "/v1/chat/completions", json=body)
+                r.raise_for_status()
+                done += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return done / (time.perf_counter() - start)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def streams(url: str, text: str, count: int) -> int:
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": text}]}
+    limits = httpx.Limits(max_connections=count)
+    async with httpx.AsyncClient(timeout=300, limits=limits) as client:
+
+        async def one() -> int:
+            size = 0
+            async with client.stream("POST", url + "/v1/chat/completions", json=body) as r:
+                async for chunk in r.aiter_bytes():
+                    size += len(chunk)
+            return size
+
+        sizes = await asyncio.gather(*(one() for _ in range(count)))
+    return sum(sizes)
+
+
+def peak_rss_during(pid: int, run: object) -> float:
+    peak, stop = 0.0, threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, rss_mb(pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    asyncio.run(run)  # type: ignore[arg-type]
+    stop.set()
+    sampler.join()
+    return peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--streams", type=int, default=256)
+    parser.add_argument("--token-ms", type=float, default=5.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "bench.yaml"
+        config.write_text("pii: {spacy_model: none}\n")
+        with (
+            upstream_process(0) as (upstream, _),
+            proxy_process(upstream, str(config)) as (
+                proxy,
+                proc,
+            ),
+        ):
+            text = assistant_text(1024, seed=7)
+            asyncio.run(hammer(proxy, text, 1.0, 4))  # warm-up
+            direct, proxied = [], []
+            for _ in range(3):
+                direct.append(asyncio.run(hammer(upstream, text, args.seconds, args.concurrency)))
+                proxied.append(asyncio.run(hammer(proxy, text, args.seconds, args.concurrency)))
+            d, p = statistics.median(direct), statistics.median(proxied)
+            print(f"Throughput, 1 KB answers, {args.concurrency} concurrent, pattern-only:")
+            print(f"  direct   median {d:8.1f} req/s  {[round(x) for x in direct]}")
+            print(f"  proxied  median {p:8.1f} req/s  {[round(x) for x in proxied]}")
+            print(f"  ratio    {p / d:.2f}  (target >= 0.5)")
+        with (
+            upstream_process(args.token_ms) as (upstream, _),
+            proxy_process(upstream, str(config)) as (proxy, proc),
+        ):
+            asyncio.run(streams(proxy, "warm up", 4))
+            idle = rss_mb(proc.pid)
+            print(
+                f"Memory, {args.streams} concurrent streams (a token every {args.token_ms:g} ms):"
+            )
+            print(f"  proxy idle RSS {idle:.1f} MB")
+            for size in (2048, 8192):
+                text = assistant_text(size, seed=3)
+                started = time.perf_counter()
+                peak = peak_rss_during(proc.pid, streams(proxy, text, args.streams))
+                took = time.perf_counter() - started
+                per = (peak - idle) / args.streams * 1024
+                print(
+                    f"  {size // 1024} KB answers: peak RSS {peak:.1f} MB "
+                    f"(+{peak - idle:.1f} MB, {per:.0f} KB per stream), {took:.1f} s"
+                )
+
+
+if __name__ == "__main__":
+    main()

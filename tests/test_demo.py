@@ -1,0 +1,117 @@
+"""`leakguard demo` and `leakguard serve` as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from leakguard.cli import EXIT_ERROR, main
+from leakguard.demo import run_demo
+from leakguard.upstream import fake_upstream, serve_in_thread
+
+PLANTED = (
+    "Margaret",
+    "margaret.thompson",
+    "555 0134",
+    "4111 1111",
+    "GB82",
+    "shadowing the tide crew",
+)
+
+
+def test_demo_shows_every_planted_value_removed_by_the_guard() -> None:
+    exchanges = run_demo(ner=False)
+    assert [e.api for e in exchanges] == [
+        "chat.completions (stream)",
+        "chat.completions",
+        "responses (stream)",
+    ]
+    said = " ".join(e.said for e in exchanges)
+    received = " ".join(e.received for e in exchanges)
+    for value in PLANTED[1:]:  # without NER the person name stays; it is checked below
+        assert value in said
+        assert value not in received
+    assert "<EMAIL_ADDRESS>" in received
+    assert "<MEMORIZED>" in received
+    assert (
+        exchanges[2].received
+        == "Here is what the handbook says: <MEMORIZED>. Enjoy your first week!"
+    )
+
+
+@pytest.mark.heavy
+def test_demo_command_prints_both_columns_and_exits_by_itself(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "the model said" in out
+    assert "the client received" in out
+    assert "3 of 3 answers were changed" in out
+    received = "\n".join(line.split(" | ", 1)[1] for line in out.splitlines() if " | " in line)
+    for value in PLANTED:
+        assert value not in received
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_command_proxies_a_model_server(tmp_path: Path) -> None:
+    config = tmp_path / "lg.yaml"
+    config.write_text("pii:\n  spacy_model: none\n", encoding="utf-8")
+    port = _free_port()
+    with serve_in_thread(fake_upstream()) as upstream:
+        cmd = [
+            sys.executable,
+            "-m",
+            "leakguard.cli",
+            "serve",
+            "--upstream",
+            upstream,
+            "--config",
+            str(config),
+            "--port",
+            str(port),
+        ]
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(base + "/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            body = {"model": "m", "messages": [{"role": "user", "content": "mail a@corp.io"}]}
+            r = httpx.post(base + "/v1/chat/completions", json=body)
+            assert r.json()["choices"][0]["message"]["content"] == "mail <EMAIL_ADDRESS>"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            if proc.stdout:
+                proc.stdout.close()
+
+
+def test_serve_without_an_upstream_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve"]) == EXIT_ERROR
+    assert "the proxy needs an upstream: pass --upstream URL" in capsys.readouterr().err
+
+
+def test_serve_rejects_an_upstream_that_is_not_a_url(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--upstream", "ftp://x"]) == EXIT_ERROR
+    assert "proxy.upstream" in capsys.readouterr().err
