@@ -396,7 +396,7 @@ class MemorizationConfig(_Section):
     # inside runs of two or more hits (catches light edits).
     near_verbatim: bool = True
     window_words: int = Field(default=50, ge=3, le=10_000)
-    coverage: Score = 0.5
+    coverage: Score = 0.6
     label: Label = "MEMORIZED"
     boilerplate_label: Label = "BOILERPLATE"
 
