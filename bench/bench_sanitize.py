@@ -8,8 +8,9 @@ Part 1 (per core, one process, same records, same spaCy pipeline, interleaved ro
     ``nlp.pipe`` with the same batch size), and the same restricted to our entities;
   - leakguard ``BatchPIIDetector.detect_batch`` (the sanitizer's detection step);
   - leakguard ``RecordSanitizer.sanitize`` (detection + policy + keyed pseudonyms).
-  On two corpora: "dense" (every record is an assistant answer full of PII) and "mixed"
-  (a quarter such answers, half plain prose, a quarter logs/tables with few letters).
+  On three corpora: "dense" (every record is an assistant answer full of PII), "mixed"
+  (a quarter such answers, half plain prose, a quarter log lines full of numbers) and
+  "prose" (chat-style: a tenth such answers, the rest plain prose).
   Reported: median records per CPU second of the process (so other load on a shared
   machine does not count) and the ratio to vanilla (target >= 1.5); wall-clock rates too.
 
@@ -79,6 +80,8 @@ def corpus(kind: str, n: int, *, seed: int = 0) -> list[str]:
             out.append(assistant_text(length, seed=seed * 100_000 + i))
             continue
         pick = rng.random()
+        if kind == "prose":  # chat-style fine-tuning data: a tenth of the records hold PII
+            pick = 0.0 if pick < 0.1 else 0.5
         if pick < 0.25:
             out.append(assistant_text(length, seed=seed * 100_000 + i))
         elif pick < 0.75:
@@ -124,7 +127,7 @@ def part1(args: argparse.Namespace, config: LeakGuardConfig) -> None:
         "leakguard BatchPIIDetector": ours.detect_batch,
         "leakguard RecordSanitizer (+policy, pseudonyms)": sanitizer.sanitize,
     }
-    for kind in ("dense", "mixed"):
+    for kind in ("dense", "mixed", "prose"):
         texts = corpus(kind, args.records, seed=1)
         kb = sum(len(t) for t in texts) / 1000
         for fn in systems.values():  # warm up lazily loaded parts

@@ -5,11 +5,12 @@ and then ``AnalyzerEngine.analyze`` per text with the precomputed artifacts. We 
 same, with three savings (``tests/test_pii_batch.py`` compares the findings with
 :meth:`PIIDetector.detect` text by text):
 
-- the batch runs only the components that named-entity recognition needs (``tok2vec``,
-  ``ner``); the dependency parser, whose output Presidio never reads, never runs;
-- lemmas (POS tagger, attribute ruler, lemmatizer) are computed per text, only when
-  Presidio's context enhancer asks for them, i.e. when a recognizer with context words
-  matched something in that text;
+- the batch runs only the entity recognizer (``ner``, which has its own embedding layer);
+  the dependency parser, whose output Presidio never reads, never runs;
+- lemmas (shared ``tok2vec``, POS tagger, attribute ruler, lemmatizer) are computed per
+  text, only when Presidio's context enhancer asks for them, i.e. when a recognizer with
+  context words matched something in that text. Texts likely to need them (a digit or an
+  ``@``: what the pattern recognizers look for) get their ``tok2vec`` pass in batches;
 - texts without an alphabetic run long enough to be a name skip the neural network
   altogether (tokenizer only), when every configured NER label needs letters. This is
   the one place findings can differ: such a text loses what the model alone would have
@@ -35,8 +36,10 @@ __all__ = ["BatchPIIDetector"]
 # among them ("2024" is a date), so configuring it turns the fast path off.
 _LETTER_LABELS = frozenset({"PERSON", "NRP", "LOCATION", "ORGANIZATION"})
 # Components the entity recognizer needs in the batch; the rest run lazily or never.
-_NER_COMPONENTS = ("tok2vec", "ner")
+_NER_COMPONENTS = ("ner",)
 _LEMMA_COMPONENTS = ("tok2vec", "tagger", "attribute_ruler", "lemmatizer")
+# Texts that pattern recognizers (and so the context enhancer) are likely to care about.
+_LEMMA_LIKELY = re.compile(r"[\d@]")
 
 
 def _lazy_artifacts_class() -> type[Any]:
@@ -130,6 +133,7 @@ class BatchPIIDetector:
         for i, text in enumerate(texts):
             if docs[i] is None:
                 docs[i] = self._nlp.make_doc(text)
+        self._embed([d for d in docs if _LEMMA_LIKELY.search(d.text)])
         return [self._analyze(text, doc) for text, doc in zip(texts, docs, strict=True)]
 
     def _analyze(self, text: str, doc: Any) -> list[Finding]:
@@ -149,9 +153,15 @@ class BatchPIIDetector:
         )
         return self.detector.to_findings(text, results)
 
+    def _embed(self, docs: list[Any]) -> None:
+        """The shared ``tok2vec`` pass, batched, for docs that will probably need lemmas."""
+        if docs and "tok2vec" in self._lemma_components:
+            for _ in self._nlp.get_pipe("tok2vec").pipe(docs, batch_size=self.batch_size):
+                pass
+
     def _fill_lemmas(self, doc: Any) -> None:
-        # The tagger reads doc.tensor, which tok2vec set if the doc went through the
-        # batch; a tokenizer-only doc gets tok2vec here first.
+        # The tagger reads doc.tensor, set by tok2vec in _embed; a doc that was not
+        # expected to need lemmas gets its tok2vec pass here.
         for name in self._lemma_components:
             if name == "tok2vec" and doc.tensor.size:
                 continue
