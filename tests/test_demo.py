@@ -66,7 +66,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_serve_command_proxies_a_model_server(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_command_proxies_a_model_server(tmp_path: Path, workers: int) -> None:
     config = tmp_path / "lg.yaml"
     config.write_text("pii:\n  spacy_model: none\n", encoding="utf-8")
     port = _free_port()
@@ -82,6 +83,8 @@ def test_serve_command_proxies_a_model_server(tmp_path: Path) -> None:
             str(config),
             "--port",
             str(port),
+            "--workers",
+            str(workers),
         ]
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
