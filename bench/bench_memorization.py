@@ -19,6 +19,7 @@ vocabulary (no external data). Medians; ratios against the anchor.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import random
@@ -33,6 +34,7 @@ import numpy as np
 
 from leakguard.bloom import BloomFilter
 from leakguard.config import MemorizationConfig
+from leakguard.findings import Finding
 from leakguard.index import build_index
 from leakguard.memorization import MemorizationDetector
 from leakguard.ngrams import fmix64_int, ngram_hashes, word_hash, word_hashes
@@ -191,7 +193,7 @@ def embedded(span: str, rng: np.random.Generator, prng: random.Random) -> tuple[
     return before + span + after, len(before), len(before) + len(span)
 
 
-def covered(findings: list, start: int, end: int, need: float = 0.8) -> bool:
+def covered(findings: list[Finding], start: int, end: int, need: float = 0.8) -> bool:
     inside = sum(max(0, min(f.end, end) - max(f.start, start)) for f in findings)
     return inside >= need * (end - start)
 
@@ -346,8 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         + sentences(draw(450, rng), prng)
     )
     for name, text in (("clean", clean), ("with a 100-word memorized span", leaky)):
-        check = median_ns(lambda t=text: detector.detect(t), 200) / 1e6
-        anchor = median_ns(lambda t=text: set_check(t, subset), 50) / 1e6
+        check = median_ns(functools.partial(detector.detect, text), 200) / 1e6
+        anchor = median_ns(functools.partial(set_check, text, subset), 50) / 1e6
         per_word = stream_per_word(detector, text)
         print(
             f"\n1,000-word response, {name}: detect median {check:.3f} ms (CPU time); "

@@ -95,7 +95,8 @@ class _Rules:
             min_words=config.min_words,
             near=config.near_verbatim,
             window=config.window_words,
-            threshold=math.ceil(config.coverage * config.window_words - 1e-9),
+            # at least one covered word, or empty windows would qualify
+            threshold=max(1, math.ceil(config.coverage * config.window_words - 1e-9)),
         )
 
 

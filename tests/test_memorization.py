@@ -341,3 +341,10 @@ def test_streams_with_an_allow_list_match_the_whole_text(seed: int, step: int) -
     det = detector(allow=ALLOW)
     whole = sorted(det.detect(text), key=lambda f: (f.start, f.end))
     assert _stream(det, text, list(range(0, len(text), step))) == whole
+
+
+def test_zero_coverage_still_needs_covered_words() -> None:
+    text = " ".join(fresh(120, 15))
+    det = detector(coverage=0.0)
+    assert det.detect(text) == []
+    assert _stream(det, text, list(range(0, len(text), 9))) == []
