@@ -134,11 +134,12 @@ class _Responder:
 
     def __init__(self, mw: LeakGuardMiddleware, scope: Scope, guard: Guard) -> None:
         self.mw = mw
-        self.scope = scope
         self.online = mw.online
         self.policy = guard.config.policy
+        self.scope = scope
         self.request_id = self._request_id()
-        scope["leakguard.request_id"] = self.request_id  # for apps inside (the proxy)
+        # A copy for the app inside, which may want the id (the proxy sends it upstream).
+        self.scope = {**scope, "leakguard.request_id": self.request_id}
         self.rg = ResponseGuard(guard, mw.online)
         self.mode: Mode = "pass"
         self.kind = "none"
@@ -160,7 +161,6 @@ class _Responder:
         self.ended_cleanly = False  # the stream's own end marker was seen ([DONE], done: true)
         self.broke_off = False
         self.held_since: dict[Channel, float] = {}
-        self.began = time.perf_counter()
 
     def _request_id(self) -> str:
         """The client's request id when it looks like one, else a new one."""
@@ -180,8 +180,9 @@ class _Responder:
 
         async def peek_receive() -> Message:
             message = await receive()
-            if message["type"] == "http.request" and len(self.request_peek) < REQUEST_PEEK_BYTES:
-                self.request_peek += message.get("body", b"")[:REQUEST_PEEK_BYTES]
+            room = REQUEST_PEEK_BYTES - len(self.request_peek)
+            if message["type"] == "http.request" and room > 0:
+                self.request_peek += message.get("body", b"")[:room]
             return message
 
         try:
