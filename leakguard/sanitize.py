@@ -32,18 +32,18 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import IO, Any, cast
 
 from leakguard.config import LeakGuardConfig, PolicyConfig, config_fingerprint
 from leakguard.corpus import Format, Record, Shard, plan_shards, read_shard
-from leakguard.events import EventSink, ScanEvent, context_snippet
+from leakguard.events import EventSink, context_snippet
 from leakguard.exceptions import ConfigError, CorpusError
-from leakguard.findings import Action, Finding, Outcome, OutcomeAction
+from leakguard.findings import Action, Finding, Outcome
 from leakguard.policy import Numbering, Policy, resolve_hash_key
 from leakguard.pseudonyms import Pseudonymizer, build_pseudonymizer, key_check
+from leakguard.sanitize_report import run_event, sum_counts, write_json_atomically, write_run_files
 from leakguard.scale import Completed, cpu_workers, run_tasks
 
 __all__ = [
@@ -63,9 +63,6 @@ logger = logging.getLogger("leakguard.sanitize")
 DATA_DIR = "data"
 REJECTS_DIR = "rejects"
 STATE_DIR = ".leakguard"
-MANIFEST = "manifest.json"
-REPORT = "report.json"
-REPORT_MD = "SANITIZATION.md"
 _MB = 1024 * 1024
 
 # Reject reasons from the reader and from this module, by the code the report counts.
@@ -385,7 +382,7 @@ def sanitize_shard(task: ShardTask) -> ShardReport:
         rejects=dict(tally.rejects),
         samples=tally.samples,
     )
-    _write_json_atomically(Path(task.marker), report.to_dict(), tmp_dir=tmp_dir)
+    write_json_atomically(Path(task.marker), report.to_dict(), tmp_dir=tmp_dir)
     return report
 
 
@@ -452,13 +449,6 @@ def _encode(record: Record, outcome: Outcome, shard: Shard) -> bytes:
     return splice_field(line, shard.field, outcome.text).encode("utf-8")
 
 
-def _write_json_atomically(path: Path, data: object, *, tmp_dir: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_dir / f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 # --- the whole run ----------------------------------------------------------------------
 
 
@@ -518,17 +508,10 @@ class RunSummary:
         return sum(s.resumed for s in self.shards)
 
     def findings(self) -> dict[str, int]:
-        return _sum_counts(s.findings for s in self.shards)
+        return sum_counts(s.findings for s in self.shards)
 
     def rejects(self) -> dict[str, int]:
-        return _sum_counts(s.rejects for s in self.shards)
-
-
-def _sum_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
-    total: Counter[str] = Counter()
-    for c in counts:
-        total.update(c)
-    return dict(sorted(total.items()))
+        return sum_counts(s.rejects for s in self.shards)
 
 
 def output_names(inputs: Sequence[str | Path], shards: Sequence[Shard]) -> dict[str, str]:
@@ -670,7 +653,7 @@ def sanitize_corpus(
     summary = RunSummary(out, ordered, tuple(failed), time.perf_counter() - started)
     if sink is not None:
         summary = replace(summary, audited=sink.emit(run_event(summary, config, fingerprint)))
-    _write_run_files(
+    write_run_files(
         summary,
         config=config,
         key=key,
@@ -682,28 +665,6 @@ def sanitize_corpus(
         tmp_dir=tmp_dir,
     )
     return summary
-
-
-def run_event(summary: RunSummary, config: LeakGuardConfig, fingerprint: str) -> ScanEvent:
-    """The redaction-log entry of a run: counts per label and reject reason, no values."""
-    findings = ",".join(f"{label}:{n}" for label, n in summary.findings().items())
-    rejects = ",".join(f"{code}:{n}" for code, n in summary.rejects().items())
-    changed = any(s.changed for s in summary.shards)
-    return ScanEvent(
-        source="sanitize",
-        request_id=f"sanitize-{fingerprint}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}",
-        action=OutcomeAction.REDACT if changed else OutcomeAction.PASS,
-        evidence=(),
-        policy_version=config_fingerprint(config),
-        fully_scanned=not summary.rejected and not summary.failed,
-        reason=(
-            f"records_in={summary.records_in} records_out={summary.records_out} "
-            f"rejected={summary.rejected} shards_failed={len(summary.failed)} "
-            f"findings={findings or '-'} rejects={rejects or '-'}"
-        ),
-        scan_ms=summary.seconds * 1000,
-        text_chars=sum(s.chars for s in summary.shards),
-    )
 
 
 def _failure(task: ShardTask, completed: Completed[ShardReport]) -> FailedShard:
@@ -758,82 +719,3 @@ def _load_marker(marker: Path, output: Path) -> ShardReport | None:
         return ShardReport.from_dict(json.loads(marker.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError):
         return None  # a damaged marker: redo the shard
-
-
-def _write_run_files(
-    summary: RunSummary,
-    *,
-    config: LeakGuardConfig,
-    key: bytes,
-    inputs: Sequence[str | Path],
-    field: str,
-    fingerprint: str,
-    workers: int,
-    dask: str | None,
-    tmp_dir: Path,
-) -> None:
-    from leakguard import __version__
-    from leakguard.sanitize_report import render_markdown
-
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    totals = {
-        "records_in": summary.records_in,
-        "records_out": summary.records_out,
-        "rejected": summary.rejected,
-        "shards": len(summary.shards) + len(summary.failed),
-        "shards_done": len(summary.shards),
-        "shards_resumed": summary.resumed,
-        "shards_failed": len(summary.failed),
-        "findings": summary.findings(),
-        "rejects": summary.rejects(),
-    }
-    common = {
-        "leakguard": __version__,
-        "finished": now,
-        "inputs": [str(i) for i in inputs],
-        "field": field,
-        "config_fingerprint": config_fingerprint(config),
-        "run_fingerprint": fingerprint,
-        "key_check": key_check(key),
-        "replacement": "format-preserving fakes"
-        if config.sanitize.format_preserving
-        else "keyed pseudonyms",
-        "totals": totals,
-    }
-    manifest = common | {
-        "seconds": round(summary.seconds, 3),
-        "workers": workers,
-        "dask": dask,
-        "shards": [s.to_dict() | {"resumed": s.resumed} for s in summary.shards],
-        "failed": [
-            {"shard_id": f.shard_id, "source": f.source, "error": f.error} for f in summary.failed
-        ],
-    }
-    report = common | {
-        "detector": {
-            "spacy_model": config.pii.spacy_model,
-            "entities": list(config.pii.entities),
-            "score_threshold": config.pii.score_threshold,
-        },
-        "policy": {
-            "default_action": config.policy.default_action.value,
-            "actions": {k: v.value for k, v in sorted(config.policy.actions.items())},
-        },
-        "actions": _sum_counts(s.actions for s in summary.shards),
-        "changed_records": sum(s.changed for s in summary.shards),
-        "samples": _merge_samples(summary.shards, config.sanitize.report_samples),
-    }
-    _write_json_atomically(summary.out_dir / MANIFEST, manifest, tmp_dir=tmp_dir)
-    _write_json_atomically(summary.out_dir / REPORT, report, tmp_dir=tmp_dir)
-    md_tmp = tmp_dir / f"{REPORT_MD}.tmp"
-    md_tmp.write_text(render_markdown(report), encoding="utf-8")
-    os.replace(md_tmp, summary.out_dir / REPORT_MD)
-
-
-def _merge_samples(shards: Iterable[ShardReport], limit: int) -> dict[str, list[str]]:
-    merged: dict[str, list[str]] = {}
-    for shard in shards:
-        for label, samples in shard.samples.items():
-            kept = merged.setdefault(label, [])
-            kept.extend(samples[: max(0, limit - len(kept))])
-    return dict(sorted(merged.items()))
