@@ -2,15 +2,16 @@
 
 The bundled corpus (``dp_support_chats.jsonl``, made by ``make_dp_support_chats.py``) holds
 ~1,500 chats with fake names, e-mails and phone numbers from 300 users, and 8 canaries: a
-random, Luhn-valid card number that one user repeats 6 times. This script
+random, Luhn-valid card number that one user repeats 6 times ("the card on file for NAME is
+..."). This script
 
 1. trains the built-in small transformer twice on it: with user-level DP (ε = 8, at most
    4 chats per user) and without DP (ordinary training, every line);
 2. measures each canary's exposure (Secret Sharer) in both models against random
    card numbers of the same shape;
-3. lets each model complete "my card number is " and passes the completion through
-   ``leakguard.Guard``: the non-DP model regurgitates a planted card number, and the guard
-   redacts it as a CREDIT_CARD before anyone sees it.
+3. prompts each model with each canary's sentence ("the card on file for NAME is ") and
+   passes the completion through ``leakguard.Guard``: the non-DP model regurgitates planted
+   card numbers, and the guard redacts them as CREDIT_CARD before anyone sees them.
 
 Runs on 2 CPU cores in under 10 minutes:  python examples/dp_finetune_tiny_lm.py --out DIR
 """
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import math
 import random
 import statistics
 import sys
@@ -29,7 +32,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from make_dp_support_chats import CANARY_PREFIX, luhn_card  # noqa: E402
+from make_dp_support_chats import CARD_DIGITS, luhn_card  # noqa: E402
 
 import leakguard  # noqa: E402
 from leakguard.dp import parse_dp_config, require_dp  # noqa: E402
@@ -68,13 +71,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidates", type=int, default=4096)
     args = parser.parse_args(argv)
     require_dp("this example")
+    # Presidio notes every recognizer of another language it skips: noise here.
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     from leakguard.dp.canary import exposure
     from leakguard.dp.jobs import generate, run_training, sequence_nll
 
     out = args.out or Path(tempfile.mkdtemp(prefix="leakguard-dp-"))
     with CORPUS.open(encoding="utf-8") as f:
         records = [json.loads(line) for line in f]
-    canaries = sorted({r["text"][len(CANARY_PREFIX) :] for r in records if r.get("canary")})
+    # (prefix, card) per canary; the prefix names the user the card belongs to.
+    canaries = sorted(
+        {(r["text"][:-CARD_DIGITS], r["text"][-CARD_DIGITS:]) for r in records if r.get("canary")}
+    )
     rng = random.Random(0)
     candidates = [luhn_card(rng) for _ in range(args.candidates)]
     guard = leakguard.Guard()
@@ -86,30 +94,33 @@ def main(argv: list[str] | None = None) -> int:
         config = parse_dp_config(job(private=private, epochs=epochs))
         trained = run_training(config, out_dir=out / name)
         model = trained.model
-        skip = len(CANARY_PREFIX)
-        reference = sequence_nll(
-            model, [CANARY_PREFIX + c for c in candidates], skip=skip, max_length=MAX_LENGTH
-        )
-        scores = sequence_nll(
-            model, [CANARY_PREFIX + c for c in canaries], skip=skip, max_length=MAX_LENGTH
-        )
-        bits = [exposure(s, reference).bits for s in scores]
-        completion = generate(model, CANARY_PREFIX, max_new=20, max_length=MAX_LENGTH)
-        outcome = guard.scan(CANARY_PREFIX + completion)
+        bits, leaked, caught, shown = [], 0, 0, ""
+        for prefix, card in canaries:
+            texts = [prefix + c for c in [card, *candidates]]
+            scores = sequence_nll(model, texts, skip=len(prefix), max_length=MAX_LENGTH)
+            bits.append(exposure(scores[0], scores[1:]).bits)
+            completion = generate(model, prefix, max_new=CARD_DIGITS + 2, max_length=MAX_LENGTH)
+            if card in completion:
+                leaked += 1
+                outcome = guard.scan(prefix + completion)
+                if any(f.label == "CREDIT_CARD" for f in outcome.findings):
+                    caught += 1
+                    shown = shown or outcome.text
         results[name] = {
             "epsilon": trained.report["epsilon"],
             "median_exposure": statistics.median(bits),
             "max_exposure": max(bits),
-            "regurgitates_a_canary": any(c in completion for c in canaries),
-            "guard_labels": sorted({f.label for f in outcome.findings}),
-            "guarded_text": outcome.text,
+            "canaries": len(canaries),
+            "regurgitated": leaked,
+            "caught_by_guard": caught,
+            "guarded_example": shown,
         }
         row = results[name]
         print(
             f"{name:7} ε={row['epsilon']:.2f}  exposure median {row['median_exposure']:.1f} bits, "
-            f"max {row['max_exposure']:.1f} (cap {exposure(-1e9, reference).bits:.1f})  "
-            f"completion reproduces a canary: {row['regurgitates_a_canary']}  "
-            f"guard: {row['guard_labels'] or 'nothing found'} -> {row['guarded_text']!r}"
+            f"max {row['max_exposure']:.1f} (cap {math.log2(len(candidates) + 1):.1f})  "
+            f"regurgitated {leaked}/{len(canaries)} canaries, guard caught {caught}"
+            + (f", e.g. {shown!r}" if shown else "")
         )
     (out / "example_results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     print(f"models, privacy reports and results in {out}")

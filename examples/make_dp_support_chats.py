@@ -2,8 +2,9 @@
 
 Seeded and deterministic: ``python examples/make_dp_support_chats.py`` rewrites the same
 file. Every name, e-mail, phone number and order number comes from Faker; nothing is real.
-A few users also repeat a *canary*: a random, Luhn-valid card number in a fixed sentence,
-marked ``"canary": true`` so that ``dp_finetune_tiny_lm.py`` can measure its exposure.
+A few users also repeat a *canary*: a random, Luhn-valid card number after a sentence
+naming them (``the card on file for NAME is``), marked ``"canary": true`` so that
+``dp_finetune_tiny_lm.py`` can measure its exposure and prompt for it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ USERS = 300
 CHATS_PER_USER = (3, 7)
 CANARY_USERS = 8
 CANARY_REPEATS = 6
-CANARY_PREFIX = "my card number is "
+CANARY_PREFIX = "the card on file for {name} is "
+CARD_DIGITS = 16
 OUT = Path(__file__).with_name("dp_support_chats.jsonl")
 
 TEMPLATES = (
@@ -51,8 +53,10 @@ def main() -> None:
     fake = Faker("en_US")
     fake.seed_instance(SEED)
     records = []
+    people = []
     for user in range(USERS):
         person = {"name": fake.first_name(), "email": fake.email(), "phone": fake.phone_number()}
+        people.append(person)
         for _ in range(rng.randint(*CHATS_PER_USER)):
             text = rng.choice(TEMPLATES).format(
                 order=f"A{rng.randrange(10**6):06d}", city=fake.city(), **person
@@ -60,10 +64,9 @@ def main() -> None:
             records.append({"text": text, "user_id": f"u{user:04d}"})
     for user in range(CANARY_USERS):
         card = luhn_card(rng)
+        prefix = CANARY_PREFIX.format(name=people[user]["name"])
         for _ in range(CANARY_REPEATS):
-            records.append(
-                {"text": CANARY_PREFIX + card, "user_id": f"u{user:04d}", "canary": True}
-            )
+            records.append({"text": prefix + card, "user_id": f"u{user:04d}", "canary": True})
     rng.shuffle(records)
     with OUT.open("w", encoding="utf-8") as f:
         for record in records:

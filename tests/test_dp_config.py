@@ -194,3 +194,59 @@ def test_privacy_md_states_both_epsilons_and_plain_words() -> None:
     assert "| ε (rdp accountant, cross-check) | 3.400 |" in text
     assert "at most 4 examples per user" in text
     assert "coin flip (50%) can end up at most 94.8% sure" in text
+
+
+def _audit(plain_median: float) -> dict[str, object]:
+    side = {
+        "median_exposure": 1.0,
+        "max_exposure": 3.0,
+        "one_run": {"epsilon_lower_bound": 0.0, "max_certifiable": 1.55},
+    }
+    plain = {**side, "median_exposure": plain_median, "max_exposure": plain_median}
+    return {
+        "canaries": 32,
+        "secret_digits": 6,
+        "repetitions": 8,
+        "candidates": 4095,
+        "confidence": 0.95,
+        "dp": side,
+        "non_dp": plain,
+    }
+
+
+@pytest.mark.parametrize(
+    ("plain_median", "sentence"),
+    [(12.0, "are memorised: the audit can see leakage"), (2.0, "could not have seen leakage")],
+)
+def test_audit_section_says_whether_the_reference_model_memorised(
+    plain_median: float, sentence: str
+) -> None:
+    report = {
+        "private": True,
+        "epsilon": 8.0,
+        "epsilons": {"prv": 8.0, "rdp": 9.0},
+        "accountant": "prv",
+        "target_epsilon": 8.0,
+        "delta": 1e-4,
+        "privacy_unit": "example",
+        "unit_cap": 1,
+        "noise_multiplier": 0.9,
+        "sample_rate": 0.2,
+        "steps": 40,
+        "planned_steps": 40,
+        "stopped": "completed",
+        "epochs": 8.0,
+        "max_grad_norm": 1.0,
+        "dataset_size": 300,
+        "examples": 300,
+        "engine": "hooks",
+        "secure_mode": False,
+        "versions": {"opacus": "1.6.0"},
+        "audit": _audit(plain_median),
+    }
+    text = render_privacy_md(report)
+    assert "| median exposure of planted canaries | 1.00 | " in text
+    assert "at most 12.0 bits measurable" in text
+    assert "can certify at most ε ≥ 1.55" in text
+    assert sentence in text
+    assert "99.966% sure" in text

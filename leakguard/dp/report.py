@@ -16,6 +16,8 @@ from typing import Any
 __all__ = ["library_versions", "posterior_bound", "render_privacy_md", "write_report"]
 
 REPORT_NAME = "privacy_report.json"
+# Median exposure (bits) from which the non-DP reference counts as having memorised canaries.
+MEMORISED_BITS = 6.0
 MARKDOWN_NAME = "PRIVACY.md"
 
 
@@ -40,6 +42,10 @@ def posterior_bound(epsilon: float, prior: float) -> float:
         return 1.0
     odds = prior / (1 - prior) * math.exp(epsilon)
     return odds / (1 + odds)
+
+
+def _pct(p: float) -> str:
+    return f"{p:.3%}" if p > 0.999 else f"{p:.1%}"
 
 
 def _fmt(value: float) -> str:
@@ -97,8 +103,8 @@ def render_privacy_md(report: dict[str, Any]) -> str:
             f"Whatever an attacker knows beforehand, seeing this model changes the odds that any "
             f"one {unit} was in the training data by a factor of at most e^ε = {math.exp(eps):.3g} "
             f"(except with probability δ = {report['delta']:.2g}). An attacker who thought "
-            f"membership a coin flip (50%) can end up at most {even:.1%} sure; one who thought it "
-            f"a 1-in-100 chance, at most {rare:.1%} sure.",
+            f"membership a coin flip (50%) can end up at most {_pct(even)} sure; one who thought "
+            f"it a 1-in-100 chance, at most {_pct(rare)} sure.",
             "",
             "The guarantee covers the training data as a whole, for every "
             f"{unit}, against any attacker, and holds for everything computed from the model "
@@ -134,8 +140,15 @@ def _audit_md(audit: dict[str, Any]) -> list[str]:
         "",
         f"With {audit['canaries']} canaries the one-run audit (Steinke, Nasr & Jagielski 2023) "
         f"can certify at most ε ≥ {dp_bound['max_certifiable']:.2f}, even against a model "
-        "that leaks every canary: a lower bound near zero for the DP model is what DP predicts, "
-        "and the gap to the non-DP model is the evidence that the audit can see leakage.",
+        "that leaks every canary. A lower bound near zero for the DP model is what DP predicts; "
+        + (
+            "the non-DP model's exposure shows that the same canaries, trained the same way "
+            "without DP, are memorised: the audit can see leakage when there is some."
+            if plain["median_exposure"] >= MEMORISED_BITS
+            else "but the non-DP model did not memorise the canaries either (median exposure "
+            f"below {MEMORISED_BITS} bits), so this audit could not have seen leakage: "
+            "repeat the canaries more often or train longer before relying on it."
+        ),
     ]
 
 
