@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leakguard import __version__
 from leakguard.config import LeakGuardConfig, config_fingerprint
 from leakguard.events import ScanEvent
 from leakguard.findings import OutcomeAction
@@ -140,6 +139,8 @@ def write_run_files(
     dask: str | None,
     tmp_dir: Path,
 ) -> None:
+    from leakguard import __version__  # here: the package imports this module's users
+
     now = datetime.now(UTC).isoformat(timespec="seconds")
     totals = {
         "records_in": summary.records_in,
