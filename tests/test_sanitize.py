@@ -459,3 +459,28 @@ def test_annotated_example_config_documents_the_sanitize_section() -> None:
     assert settings.pseudonym_key_env == "LEAKGUARD_PSEUDONYM_KEY"
     assert (settings.batch_size, settings.name_min_letters, settings.workers) == (32, 2, 0)
     assert settings.format_preserving is False
+
+
+def test_a_failed_shard_is_reported_and_retried_by_the_next_run(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    for name in ("a", "b", "c"):
+        (tmp_path / "in" / f"{name}.jsonl").write_text(f'{{"text": "mail {name}@corp.io"}}\n')
+    out, cfg = tmp_path / "out", parse_config(PATTERN_ONLY)
+    sanitize_corpus([tmp_path / "in"], out, config=cfg, key=b"k", workers=1)
+    # b changes (a new shard to do) and a directory sits where its output must go.
+    (tmp_path / "in" / "b.jsonl").write_text('{"text": "mail bee@corp.io"}\n')
+    (out / "data" / "in" / "b.jsonl").unlink()
+    (out / "data" / "in" / "b.jsonl").mkdir()
+
+    second = sanitize_corpus([tmp_path / "in"], out, config=cfg, key=b"k", workers=1)
+    assert second.resumed == 2
+    assert [Path(f.source).name for f in second.failed] == ["b.jsonl"]
+    assert "IsADirectoryError" in second.failed[0].error
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["totals"]["shards_failed"] == 1
+    assert manifest["failed"][0]["shard_id"] == second.failed[0].shard_id
+
+    (out / "data" / "in" / "b.jsonl").rmdir()
+    third = sanitize_corpus([tmp_path / "in"], out, config=cfg, key=b"k", workers=1)
+    assert (third.resumed, len(third.failed), third.records_out) == (2, 0, 3)
+    assert "bee@corp.io" not in (out / "data" / "in" / "b.jsonl").read_text()
