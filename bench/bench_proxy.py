@@ -8,7 +8,9 @@ processes; the client is httpx's async client in this one.
 1. Throughput: non-streamed chat requests with 1 KB answers, ``--concurrency`` at a time
    for ``--seconds``, alternating direct and proxied rounds (3 each). Requests/s, median;
    target proxied / direct >= 0.5.
-2. Memory: ``--streams`` concurrent streamed answers through the proxy, once with short
+2. Memory in process: one streamed answer of 2,000, 32,000 and 128,000 characters through
+   the middleware, tracemalloc peak: bounded memory per stream means about the same peak.
+3. Memory: ``--streams`` concurrent streamed answers through the proxy, once with short
    (2 KB) and once with long (8 KB) answers; the proxy's peak RSS above its idle RSS.
    Bounded memory per stream means the long answers cost about what the short ones do.
 """
@@ -17,12 +19,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -90,13 +95,72 @@ def peak_rss_during(pid: int, run: object) -> float:
     return peak
 
 
+def traced_stream_peak(guard: Any, text: str) -> tuple[float, int]:
+    """Peak Python memory (tracemalloc) while one streamed chat answer passes the
+    middleware in process; the upstream frames are built before tracing starts."""
+    import anyio
+
+    from leakguard.middleware import LeakGuardMiddleware
+    from leakguard.upstream import tokens
+
+    head = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+
+    def frame(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return b"data: " + json.dumps(head | {"choices": [choice]}).encode() + b"\n\n"
+
+    frames = [frame({"content": t}) for t in tokens(text)]
+    frames += [frame({}, "stop"), b"data: [DONE]\n\n"]
+    sent = 0
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
+        for f in frames:
+            await send({"type": "http.response.body", "body": f, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def send(message: Any) -> None:
+        nonlocal sent
+        sent += len(message.get("body", b""))
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "headers": []}
+    middleware = LeakGuardMiddleware(app, guard=guard)
+    anyio.run(middleware, scope, receive, send)  # warm-up: spaCy interns the new strings
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    anyio.run(middleware, scope, receive, send)
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    return peak / 1024, sent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--streams", type=int, default=256)
     parser.add_argument("--token-ms", type=float, default=5.0)
+    parser.add_argument("--skip-servers", action="store_true", help="in-process part only")
     args = parser.parse_args()
+    from leakguard.config import parse_config
+    from leakguard.guard import Guard
+
+    guard = Guard(parse_config({"pii": {"spacy_model": "none"}}))
+    print("Memory of one stream in process (tracemalloc peak, pattern-only):")
+    for size in (2_000, 32_000, 128_000):
+        peak, _ = traced_stream_peak(guard, assistant_text(size, seed=5))
+        print(f"  {size:>7}-char answer: peak {peak:7.0f} KB")
+    if args.skip_servers:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.yaml"
         config.write_text("pii: {spacy_model: none}\n")

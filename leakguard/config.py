@@ -272,6 +272,8 @@ class OnlineConfig(_Section):
     # and the text kept per channel for events that repeat the whole text (Responses API).
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     max_frame_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Findings per response whose evidence goes to the audit record (all are counted).
+    max_evidence: int = Field(default=256, ge=0)
     # Unknown content type or encoding, malformed frames, invalid UTF-8, over-size bodies.
     on_unscannable: FailAction = "block"
     # Scan time-outs and an event sink that refuses a record (detector exceptions follow

@@ -35,9 +35,6 @@ __all__ = ["DetectorStream", "IncrementalDetector", "Release", "ResponseGuard", 
 
 logger = logging.getLogger("leakguard")
 
-# Evidence kept per response for the audit record; later findings are still counted.
-MAX_EVIDENCE = 256
-
 _SPACE = re.compile(r"\s")
 
 # A channel of a response: (choice index, "content"), (choice index, "tool", call index)...
@@ -363,7 +360,7 @@ class ResponseGuard:
         finally:
             self.scan_seconds += time.perf_counter() - began
         self.finding_count += len(result.findings)
-        room = MAX_EVIDENCE - len(self.evidence)
+        room = self.online.max_evidence - len(self.evidence)
         self.evidence.extend(result.evidence[: max(room, 0)])
         self.overflows += result.overflowed
         if not result.scanned:
