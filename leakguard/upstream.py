@@ -212,7 +212,8 @@ def fake_upstream(
         if behaviour == "malformed":
             frames.insert(len(frames) // 2, b"data: {not json\n\n" if not ollama else b"{oops\n")
         elif behaviour == "truncate":
-            frames = frames[: len(frames) // 2] + [frames[len(frames) // 2][:7]]
+            half = len(frames) // 2
+            frames = [*frames[:half], frames[half][:7]]  # ends inside a frame
         elif behaviour == "invalid-utf8":
             frames.insert(len(frames) // 2, b'data: {"x": "\xff\xfe"}\n\n')
         headers = {}
