@@ -226,6 +226,10 @@ _RESPONSE_DELTAS = {
 }
 
 
+# Responses event fields that are identifiers or names, never model text.
+_META_KEYS = frozenset({"type", "item_id", "id", "call_id", "name", "status", "role", "model"})
+
+
 class _ResponsesShape(Shape):
     """The Responses API: ``response`` bodies and ``response.*`` stream events. Streams
     repeat the whole text in ``*.done``, ``*.part.done``, ``output_item.done`` and
@@ -254,6 +258,9 @@ class _ResponsesShape(Shape):
         oi = obj.get("output_index", 0)
         base, _, suffix = kind.rpartition(".")
         spec = _RESPONSE_DELTAS.get(base)
+        if spec is None and suffix == "delta" and _str(obj, "delta"):
+            # A text delta of a kind not listed (e.g. audio transcripts): guarded the same way.
+            spec = (base, "", "content_index")
         if spec is not None and suffix in ("delta", "done"):
             what, full_key, index_key = spec
             channel = (oi, what, obj.get(index_key, 0) if index_key else 0)
@@ -261,6 +268,11 @@ class _ResponsesShape(Shape):
                 return Frame([Piece(channel, obj, "delta", "delta")])
             pieces = [Piece(channel, obj, full_key, "final")] if _str(obj, full_key) else []
             return Frame(pieces, ends=[channel])
+        if suffix == "done" and not ({"part", "item", "response"} & obj.keys()):
+            # The end of a kind not listed: every string but ids and names is its text.
+            channel = (oi, base, obj.get("content_index", 0))
+            keys = [k for k, v in obj.items() if isinstance(v, str) and k not in _META_KEYS]
+            return Frame([Piece(channel, obj, k, "final") for k in keys], ends=[channel])
         out = Frame()
         part = obj.get("part")
         if isinstance(part, dict):

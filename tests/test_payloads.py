@@ -128,6 +128,21 @@ def test_completions_text_and_finish() -> None:
             [],
         ),
         ({"type": "response.created", "response": {"output": []}}, {}, []),
+        (
+            {"type": "response.audio.transcript.delta", "output_index": 0, "delta": "hi"},
+            {(0, "response.audio.transcript", 0): ("delta", "hi")},
+            [],
+        ),
+        (
+            {
+                "type": "response.audio.transcript.done",
+                "output_index": 0,
+                "item_id": "x",
+                "transcript": "hi all",
+            },
+            {(0, "response.audio.transcript", 0): ("final", "hi all")},
+            [(0, "response.audio.transcript", 0)],
+        ),
     ],
 )
 def test_responses_events(event: dict[str, Any], expected: dict[Any, Any], ends: list[Any]) -> None:
