@@ -141,6 +141,10 @@ class Shape:
                 choice["logprobs"] = None
 
 
+# Chat message fields that are roles or identifiers, never model text.
+_CHAT_META = frozenset({"role", "name", "tool_call_id", "id", "type"})
+
+
 class _ChatShape(Shape):
     """``/v1/chat/completions``: ``chat.completion`` bodies and ``chat.completion.chunk``."""
 
@@ -166,9 +170,14 @@ class _ChatShape(Shape):
         return out
 
     def _message(self, message: dict[str, Any], i: int, kind: Kind) -> Iterator[Piece]:
-        for key in ("content", "refusal", "reasoning_content", "reasoning"):
-            if _str(message, key):
+        # content, refusal, reasoning_content, ...: every string but the role and ids is text,
+        # so a field a server adds is guarded too.
+        for key, value in message.items():
+            if isinstance(value, str) and key not in _CHAT_META:
                 yield Piece((i, key), message, key, kind)
+        audio = message.get("audio")
+        if isinstance(audio, dict) and _str(audio, "transcript"):
+            yield Piece((i, "audio"), audio, "transcript", kind)
         for pos, call in _dicts(message.get("tool_calls")):
             function = call.get("function")
             if isinstance(function, dict) and _str(function, "arguments"):
@@ -185,6 +194,8 @@ class _ChatShape(Shape):
             }
         elif what == "function_call":
             delta = {"function_call": {"arguments": text}}
+        elif what == "audio":
+            delta = {"audio": {"transcript": text}}
         else:
             delta = {str(what): text}
         keep = {k: v for k, v in template.items() if k not in ("choices", "usage")}

@@ -41,6 +41,15 @@ def test_chat_chunk_deltas_use_the_choice_and_tool_call_indices() -> None:
     assert frame.ends == [(1,)]
 
 
+def test_chat_text_fields_a_server_adds_are_guarded_too() -> None:
+    chunk = chat_chunk(0, role="assistant")
+    chunk["choices"][0]["delta"] |= {"reasoning": "r", "audio": {"id": "a1", "transcript": "t"}}
+    assert channels(CHAT, chunk) == {
+        (0, "reasoning"): ("delta", "r"),
+        (0, "audio"): ("delta", "t"),
+    }
+
+
 def test_chat_synthesized_chunk_carries_only_the_held_text() -> None:
     template = chat_chunk(1, content="x", role="assistant")
     out = CHAT.synthesize(template, (1, "content"), "held text")
