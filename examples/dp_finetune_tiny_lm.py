@@ -41,7 +41,7 @@ CORPUS = HERE / "dp_support_chats.jsonl"
 MAX_LENGTH = 80
 
 
-def job(*, private: bool, epochs: float) -> dict[str, Any]:
+def job(*, private: bool, epochs: float, learning_rate: float) -> dict[str, Any]:
     return {
         "task": "causal_lm",
         "data": {"path": str(CORPUS), "format": "jsonl", "max_length": MAX_LENGTH},
@@ -56,7 +56,7 @@ def job(*, private: bool, epochs: float) -> dict[str, Any]:
             "epochs": epochs,
             "batch_size": 64,
             "max_physical_batch_size": 64,
-            "learning_rate": 0.003,
+            "learning_rate": learning_rate,
             "private": private,
             "engine": "auto",
         },
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="output directory (default: a temporary one)")
     parser.add_argument("--dp-epochs", type=float, default=3.0)
-    parser.add_argument("--plain-epochs", type=float, default=8.0)
+    parser.add_argument("--plain-epochs", type=float, default=12.0)
     parser.add_argument("--candidates", type=int, default=4096)
     args = parser.parse_args(argv)
     require_dp("this example")
@@ -87,11 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     candidates = [luhn_card(rng) for _ in range(args.candidates)]
     guard = leakguard.Guard()
     results = {}
-    for name, private, epochs in (
-        ("DP", True, args.dp_epochs),
-        ("non-DP", False, args.plain_epochs),
-    ):
-        config = parse_dp_config(job(private=private, epochs=epochs))
+    runs = (
+        ("DP", True, args.dp_epochs, 0.003),
+        # Ordinary training as people do it: longer, with a larger step size.
+        ("non-DP", False, args.plain_epochs, 0.01),
+    )
+    for name, private, epochs, learning_rate in runs:
+        config = parse_dp_config(job(private=private, epochs=epochs, learning_rate=learning_rate))
         trained = run_training(config, out_dir=out / name)
         model = trained.model
         bits, leaked, caught, shown = [], 0, 0, ""

@@ -343,7 +343,7 @@ def train_private(
     mode: Engine | None = None
     if plan is not None:
         mode = training.engine if training.engine != "auto" else None
-        if mode is None:
+        if mode is None and not resume:  # a resumed run keeps the engine it started with
             probe = _probe_engines(
                 model,
                 dataset,
@@ -366,7 +366,6 @@ def train_private(
     sampler = UnitPoissonSampler(
         units, sample_rate=sample_rate, steps=total - start, generator=sample_gen
     )
-    loader = _loader(dataset, sampler, collate)
     before = _trainable_snapshot(model)
     run = _Run(
         model=model,
@@ -397,6 +396,7 @@ def train_private(
         )
     else:
         assert mode is not None
+        loader = _loader(dataset, sampler, collate)
         private = _make_private(
             model,
             optimizer,
