@@ -5,8 +5,9 @@ and then ``AnalyzerEngine.analyze`` per text with the precomputed artifacts. We 
 same, with three savings (``tests/test_pii_batch.py`` compares the findings with
 :meth:`PIIDetector.detect` text by text):
 
-- the batch runs only the entity recognizer (``ner``, which has its own embedding layer);
-  the dependency parser, whose output Presidio never reads, never runs;
+- the batch runs only the entity recognizer (``ner``) and the shared embedding layer if it
+  listens to one (the small English pipeline's ``ner`` has its own); the dependency
+  parser, whose output Presidio never reads, never runs;
 - lemmas (shared ``tok2vec``, POS tagger, attribute ruler, lemmatizer) are computed per
   text, only when Presidio's context enhancer asks for them, i.e. when a recognizer with
   context words matched something in that text. Texts likely to need them (a digit or an
@@ -104,8 +105,15 @@ class BatchPIIDetector:
         self._nlp = self._engine.nlp[config.language]
         names = set(self._nlp.pipe_names)
         self._uses_ner = config.spacy_model != PATTERN_ONLY and "ner" in names
-        self._batch_disable = [n for n in self._nlp.pipe_names if n not in _NER_COMPONENTS]
-        self._lemma_components = [n for n in _LEMMA_COMPONENTS if n in names]
+        batch = set(_NER_COMPONENTS)
+        for name, component in self._nlp.pipeline:
+            # A shared embedding layer the recognizer listens to must run before it.
+            if "ner" in getattr(component, "listening_components", ()):
+                batch.add(name)
+        self._batch_disable = [n for n in self._nlp.pipe_names if n not in batch]
+        # Without a lemmatizer every lemma is "" (as in the full pipeline): nothing to fill.
+        lemmatizes = "lemmatizer" in names
+        self._lemma_components = [n for n in _LEMMA_COMPONENTS if n in names and lemmatizes]
         ner_labels = set(self._ner_labels()) & set(self._entities)
         self._fast_path = self._uses_ner and ner_labels <= _LETTER_LABELS
         self._name_run = re.compile(rf"[^\W\d_]{{{max(1, name_min_letters)},}}")
@@ -155,6 +163,7 @@ class BatchPIIDetector:
 
     def _embed(self, docs: list[Any]) -> None:
         """The shared ``tok2vec`` pass, batched, for docs that will probably need lemmas."""
+        docs = [d for d in docs if not d.tensor.size]  # not embedded in the batch already
         if docs and "tok2vec" in self._lemma_components:
             for _ in self._nlp.get_pipe("tok2vec").pipe(docs, batch_size=self.batch_size):
                 pass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from faker import Faker
 
@@ -91,3 +93,42 @@ def test_lemmas_are_computed_only_for_texts_whose_matches_use_context(
     batch._fill_lemmas = spy  # type: ignore[method-assign]
     batch.detect_batch(["Nothing personal here at all.", "My SSN is 536-90-4512."])
     assert filled == ["My SSN is 536-90-4512."]
+
+
+def test_a_recognizer_listening_to_a_shared_embedding_gets_it_in_the_batch(
+    tmp_path: Path,
+) -> None:
+    """Pipelines like ``models/pii-ner`` (``tok2vec`` + ``ner`` listening to it): the batch
+    must run the embedding layer too, or the recognizer sees zeros."""
+    import spacy
+    from spacy.training import Example
+
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("tok2vec")
+    listener = {
+        "@architectures": "spacy.Tok2VecListener.v1",
+        "width": 96,
+        "upstream": "*",
+    }
+    nlp.add_pipe("ner", config={"model": {"tok2vec": listener}})
+    train = [
+        (f"Yesterday {name} asked us about invoice {i}.", name)
+        for i, name in enumerate(["Ann Lee", "Bob Stone", "Cara Diaz", "Dan Moss"])
+    ]
+    examples = []
+    for text, name in train:
+        start = text.index(name)
+        entities = [(start, start + len(name), "PERSON")]
+        examples.append(Example.from_dict(nlp.make_doc(text), {"entities": entities}))
+    nlp.initialize(lambda: examples)
+    for _ in range(25):  # just enough that the recognizer labels something
+        nlp.update(examples, drop=0.0)
+    nlp.to_disk(tmp_path / "model")
+    detector = PIIDetector(PIIConfig(spacy_model=str(tmp_path / "model"), entities=ENTITIES))
+    batch = BatchPIIDetector(detector, batch_size=5)
+    assert "tok2vec" not in batch._batch_disable
+    corpus = [t for t in texts() if batch.needs_ner(t)]
+    found = batch.detect_batch(corpus)
+    assert found == [detector.detect(t) for t in corpus]
+    assert any(f.label == "PERSON" for fs in found for f in fs)  # the model does label
