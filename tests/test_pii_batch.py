@@ -102,8 +102,9 @@ def test_a_recognizer_listening_to_a_shared_embedding_gets_it_in_the_batch(
     must run the embedding layer too, or the recognizer sees zeros."""
     import spacy
     from spacy.training import Example
+    from thinc.api import fix_random_seed
 
-    spacy.util.fix_random_seed(0)
+    fix_random_seed(0)
     nlp = spacy.blank("en")
     nlp.add_pipe("tok2vec")
     listener = {
