@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from texts import assistant_text  # noqa: E402
+from texts import assistant_text
 
-from leakguard.config import LeakGuardConfig  # noqa: E402
-from leakguard.guard import Guard  # noqa: E402
-from leakguard.pii import vanilla_analyzer  # noqa: E402
+from leakguard.config import VANILLA_SPACY_MODEL, LeakGuardConfig
+from leakguard.guard import Guard
+from leakguard.pii import vanilla_analyzer
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -36,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
     config = LeakGuardConfig()
     guard = Guard(config)
-    vanilla = vanilla_analyzer(config.pii.spacy_model, language=config.pii.language)
+    vanilla = vanilla_analyzer(VANILLA_SPACY_MODEL, language=config.pii.language)
     entities = list(config.pii.entities)
     systems: dict[str, Callable[[str], object]] = {
         "leakguard Guard.scan": guard.scan,
@@ -45,7 +45,11 @@ def main() -> None:
             text=t, language="en", entities=entities
         ),
     }
-    print(f"{'chars':>6}  " + "  ".join(f"{name:>36}" for name in systems) + "  ratio(all)  ratio(same)")
+    print(
+        f"{'chars':>6}  "
+        + "  ".join(f"{name:>36}" for name in systems)
+        + "  ratio(all)  ratio(same)"
+    )
     for length in (200, 1000, 5000):
         texts = [assistant_text(length, seed=s) for s in range(args.repeats)]
         for fn in systems.values():  # warm up

@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "leakguard.commands.eval",
     "leakguard.commands.index",
     "leakguard.commands.sanitize",
+    "leakguard.commands.devset",
     "leakguard.commands.audit",
     "leakguard.commands.review",
     "leakguard.commands.dp",

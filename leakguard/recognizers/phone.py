@@ -1,0 +1,106 @@
+"""Phone numbers in international and national formats, any region, with near misses
+(dates, times, versions, IP addresses, card numbers, SSNs, ISBNs, year ranges) left alone.
+
+One regex pass finds digit runs with phone-like separators; each candidate is scored by its
+shape: ``+``/``00`` numbers that ``phonenumbers`` accepts score high, grouped national
+numbers medium, bare digit runs low (they need a context word such as "phone" or "call").
+"""
+
+from __future__ import annotations
+
+import re
+
+from leakguard.recognizers.base import Recognizer
+
+_CANDIDATE = re.compile(
+    r"(?<![\w.+/#@-])(?<!\d[:,])"
+    r"(?P<number>(?:\+\s?\(?|\(\+?|00)?\d[\d \t().\-/]{4,22}\d)"
+    r"(?P<ext>\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?"
+    r"(?![\w@]|[.,/-]\d)"
+)
+_DATE = re.compile(r"\d{1,4}([-/.])\d{1,2}\1\d{2,4}")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+_SSN = re.compile(r"\d{3}[- ]\d{2}[- ]\d{4}")
+# Dotted numbers with a one-digit group are versions ("11.12.9.14"); phones group by 2+.
+_VERSIONISH = re.compile(r"(?=(?:.*\.)?\d(?:\.|$))\d{1,4}(?:\.\d{1,4}){2,}")
+_YEARS = re.compile(r"(?:19|20)\d{2}\s?[-/]\s?(?:19|20)\d{2}")
+_ISBN = re.compile(r"97[89][- ]\d{1,5}[- ]\d{1,7}[- ]\d{1,7}[- ]\d")
+_GROUPED_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+")
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _rejected(number: str, digits: str) -> bool:
+    if not 7 <= len(digits) <= 15:
+        return True
+    if len(set(digits)) == 1 or number.count("(") != number.count(")"):
+        return True
+    shapes = (_DATE, _IPV4, _SSN, _VERSIONISH, _YEARS, _ISBN, _GROUPED_THOUSANDS)
+    if any(p.fullmatch(number) for p in shapes):
+        return True
+    return len(digits) >= 13 and _luhn(digits) and not number.startswith(("+", "00"))
+
+
+def _international_valid(number: str) -> bool:
+    import phonenumbers
+
+    text = "+" + number[2:] if number.startswith("00") else number
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return bool(phonenumbers.is_possible_number(parsed))
+
+
+def _national_shape(digits: str) -> bool:
+    if digits.startswith("0") and not digits.startswith("00"):
+        return len(digits) in (10, 11)
+    if len(digits) != 10 or digits[0] in "01":
+        return False
+    import phonenumbers
+
+    return bool(phonenumbers.is_valid_number(phonenumbers.parse(digits, "US")))
+
+
+def score(number: str) -> float | None:
+    """The confidence that ``number`` (the digits and separators only) is a phone number."""
+    digits = re.sub(r"\D", "", number)
+    if _rejected(number, digits):
+        return None
+    if number.startswith(("+", "00", "(+")):
+        return 0.85 if _international_valid(number.replace("(", "").replace(")", "")) else 0.6
+    separators = len(re.findall(r"[ \t().\-/]+", number))
+    if separators == 0:
+        # A bare digit run: order numbers, epochs, ids ... only with context, unless it has
+        # a national phone shape (trunk prefix 0 and 10-11 digits, or a valid US number).
+        return 0.45 if _national_shape(digits) else 0.3
+    if separators == 1 and len(digits) < 9:
+        return 0.35
+    return 0.6
+
+
+class LeakGuardPhoneRecognizer(Recognizer):
+    """Phone numbers of any region; extensions are part of the span."""
+
+    ENTITY = "PHONE_NUMBER"
+    CONTEXT = (
+        "phone", "telephone", "tel", "mobile", "mob", "cell", "call", "fax", "contact", "reach",
+        "whatsapp", "text", "dial", "ring", "hotline", "ph", "landline", "sms", "reached",
+    )  # fmt: skip
+
+    def find(self, text: str) -> list[tuple[int, int, float, str]]:
+        found = []
+        for m in _CANDIDATE.finditer(text):
+            number = m.group("number").rstrip(" \t(-./")
+            value = score(number)
+            if value is None:
+                continue
+            end = m.end() if m.group("ext") else m.start() + len(number)
+            found.append((m.start(), end, value, "phone"))
+        return found
