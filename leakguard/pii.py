@@ -1,8 +1,10 @@
 """PII detection around Presidio's ``AnalyzerEngine``, built once, fully offline.
 
-Nothing here downloads: the spaCy pipeline must be installed (a missing one raises
-:class:`ModelNotInstalledError` naming the package), and e-mail validation uses
-tldextract's bundled public-suffix snapshot instead of fetching the list.
+Nothing here downloads: the spaCy pipeline must be installed or shipped (by default the
+name/address NER in ``models/pii-ner``; a missing one raises :class:`ModelNotInstalledError`),
+and e-mail validation uses tldextract's bundled public-suffix snapshot instead of fetching
+the list. leakguard's own recognizers (``leakguard.recognizers``) join Presidio's, and the
+rules in :func:`ner_spans` clean up what the NER reports.
 """
 
 from __future__ import annotations
@@ -181,7 +183,8 @@ def _keep_scanned_text_out_of_presidio_logs() -> None:
 
 
 def build_analyzer(config: PIIConfig) -> Any:
-    """A Presidio ``AnalyzerEngine`` for ``config``: offline e-mail check, custom recognizers."""
+    """A Presidio ``AnalyzerEngine`` for ``config``: offline e-mail check, leakguard's
+    recognizers (unless ``builtin_recognizers`` is off), custom recognizers."""
     from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
 
     _keep_scanned_text_out_of_presidio_logs()
