@@ -91,6 +91,7 @@ class Values:
         self._us = Faker(_US)
         for i, fake in enumerate([*self._fakers, *self._romanized, self._us]):
             fake.seed_instance(seed * 1009 + i)
+            _stable_word_lists(fake)
 
     # -- helpers --------------------------------------------------------------------
     def fake(self) -> Any:
@@ -411,6 +412,15 @@ _IBAN_LENGTHS = {
     "FR": 27, "GB": 22, "HR": 21, "HU": 28, "IE": 22, "IS": 26, "IT": 27, "NL": 18, "NO": 15,
     "PL": 28, "PT": 25, "RO": 24, "SE": 24, "SI": 19, "SK": 24, "TR": 26,
 }  # fmt: skip
+
+
+def _stable_word_lists(fake: Any) -> None:
+    """Sort provider lists that Faker builds from a set (it_IT's ``cities``): their order, and
+    so the values a seed picks, would change with Python's hash seed from run to run."""
+    for provider in fake.get_providers():
+        cities = getattr(provider, "cities", None)
+        if isinstance(cities, list):
+            provider.cities = sorted(cities)
 
 
 def _valid_iban(value: str) -> bool:

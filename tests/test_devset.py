@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +77,22 @@ def test_devset_command_writes_a_data_set_eval_can_read(
     assert main(["devset", str(out), "--split", "tune", "--count", "7", "--seed", "2"]) == 0
     assert len(load_dataset(out)) == 7
     assert "wrote 7 texts" in capsys.readouterr().out
+
+
+def test_texts_do_not_depend_on_the_python_hash_seed() -> None:
+    """Faker builds some word lists from sets; the generator must not inherit their order."""
+    script = (
+        "from leakguard.devset import generate\n"
+        "print(repr([(i.text, i.spans) for i in generate('tune', count=1500, seed=5)]))"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outputs) == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -28,10 +29,13 @@ def main() -> None:
     args = parser.parse_args()
     data = args.work / "data"
     python = sys.executable
+    # A fixed hash seed as well: nothing may depend on set order (see devset._stable_word_lists).
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
     subprocess.run(
         [python, str(HERE / "training_data.py"), str(data), "--train", str(args.train),
          "--seed", str(args.seed)],
         check=True,
+        env=env,
     )  # fmt: skip
     subprocess.run(
         [python, "-m", "spacy", "train", str(HERE / "config.cfg"),
@@ -39,6 +43,7 @@ def main() -> None:
          "--paths.train", str(data / "train.spacy"), "--paths.dev", str(data / "dev.spacy"),
          "--system.seed", str(args.seed), "--training.max_steps", str(args.max_steps)],
         check=True,
+        env=env,
     )  # fmt: skip
     best = args.work / "output" / "model-best"
     meta = json.loads((best / "meta.json").read_text(encoding="utf-8"))
