@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,8 @@ _SINGLE_LINE = frozenset({"PERSON", "NRP", "ORGANIZATION", "LOCATION"})
 
 
 # The project root: relative model paths (the default ``models/pii-ner/model``) are looked
-# up in the working directory first, then here, so the shipped model loads from anywhere.
+# up in the working directory first, then here (a checkout), then under <prefix>/share/leakguard
+# (where a wheel install puts models/), so the shipped model loads from anywhere.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _LEMMA_FACTORY = "leakguard_norm_lemmas"
 
@@ -46,8 +48,11 @@ def resolve_model(model: str) -> str:
     path = Path(model)
     if path.exists() or path.is_absolute() or len(path.parts) < 2:
         return model
-    shipped = PROJECT_ROOT / path
-    return str(shipped) if shipped.exists() else model
+    for root in (PROJECT_ROOT, Path(sys.prefix) / "share" / "leakguard"):
+        shipped = root / path
+        if shipped.exists():
+            return str(shipped)
+    return model
 
 
 def load_spacy_pipeline(model: str, *, language: str) -> Any:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -140,3 +142,18 @@ def test_a_failing_detector_blocks_by_default() -> None:
 
 def test_pii_config_defaults_detect_the_documented_entities() -> None:
     assert "PERSON" in PIIConfig().entities
+
+
+def test_shipped_model_path_resolves_under_the_install_prefix_outside_a_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wheel install puts models/ under <prefix>/share/leakguard (pyproject data-files)."""
+    from leakguard import pii
+
+    shipped = tmp_path / "share" / "leakguard" / "models" / "pii-ner" / "model"
+    shipped.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pii, "PROJECT_ROOT", tmp_path / "not-a-checkout")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    assert pii.resolve_model("models/pii-ner/model") == str(shipped)
+    assert pii.resolve_model("models/other/model") == "models/other/model"
