@@ -6,6 +6,8 @@ The curated public API. Importing this package is cheap: models load when a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from leakguard.config import LeakGuardConfig, PIIConfig, PolicyConfig, load_config
 from leakguard.exceptions import (
     ConfigError,
@@ -18,6 +20,9 @@ from leakguard.findings import Action, Finding, Outcome, OutcomeAction
 from leakguard.guard import Detector, Guard, scan
 from leakguard.policy import Numbering
 
+if TYPE_CHECKING:
+    from leakguard.middleware import LeakGuardMiddleware
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -29,6 +34,7 @@ __all__ = [
     "Guard",
     "LeakGuardConfig",
     "LeakGuardError",
+    "LeakGuardMiddleware",
     "MissingExtraError",
     "ModelNotInstalledError",
     "Numbering",
@@ -40,3 +46,13 @@ __all__ = [
     "load_config",
     "scan",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The ASGI middleware pulls in anyio and the streaming machinery: load it on first use,
+    # so that `import leakguard` stays cheap for the CLI and the offline tools.
+    if name == "LeakGuardMiddleware":
+        from leakguard.middleware import LeakGuardMiddleware
+
+        return LeakGuardMiddleware
+    raise AttributeError(f"module 'leakguard' has no attribute {name!r}")

@@ -16,6 +16,7 @@ def test_public_api_is_curated() -> None:
         "Guard",
         "LeakGuardConfig",
         "LeakGuardError",
+        "LeakGuardMiddleware",
         "MissingExtraError",
         "ModelNotInstalledError",
         "Numbering",
@@ -29,12 +30,16 @@ def test_public_api_is_curated() -> None:
     ]
     for name in leakguard.__all__:
         assert hasattr(leakguard, name)
+    from leakguard.middleware import LeakGuardMiddleware
+
+    assert leakguard.LeakGuardMiddleware is LeakGuardMiddleware
 
 
 def test_importing_leakguard_loads_no_models_or_heavy_extras() -> None:
     code = (
         "import sys, leakguard; "
-        "heavy = [m for m in ('spacy', 'presidio_analyzer', 'torch', 'opacus', 'dask') "
+        "heavy = [m for m in ('spacy', 'presidio_analyzer', 'torch', 'opacus', 'dask', "
+        "'anyio', 'leakguard.middleware') "
         "if m in sys.modules]; print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
