@@ -13,7 +13,7 @@ import json
 import re
 import string
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -76,6 +76,9 @@ DEFAULT_ENTITIES: tuple[str, ...] = (
     "STREET_ADDRESS",
     "SECRET",
 )
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class _Section(BaseModel):
@@ -467,19 +470,37 @@ def _describe(error: dict[str, Any]) -> str:
     return f"key {key!r} got {shown}: {message}"
 
 
-def parse_config(data: object, *, source: str = "<config>") -> LeakGuardConfig:
-    """Validate a plain mapping (e.g. parsed YAML) into a frozen config."""
+def validate_mapping(
+    model: type[_Model], data: object, *, source: str, what: str = "configuration"
+) -> _Model:
+    """Validate a plain mapping (e.g. parsed YAML) into a frozen config model. Every error
+    names the key, the bad value and what is allowed."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(
-            f"{source}: the top level must be a mapping of sections, got {type(data).__name__}"
-        )
+        raise ConfigError(f"{source}: the top level must be a mapping, got {type(data).__name__}")
     try:
-        return LeakGuardConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         lines = "\n  ".join(_describe(dict(e)) for e in exc.errors())
-        raise ConfigError(f"invalid configuration in {source}:\n  {lines}") from None
+        raise ConfigError(f"invalid {what} in {source}:\n  {lines}") from None
+
+
+def read_yaml(path: Path, *, what: str = "config file") -> object:
+    """Parse a YAML file; unreadable files and bad YAML are :class:`ConfigError`."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {str(path)!r}: {exc.strerror}") from None
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {str(path)!r} is not valid YAML: {exc}") from None
+
+
+def parse_config(data: object, *, source: str = "<config>") -> LeakGuardConfig:
+    """Validate a plain mapping (e.g. parsed YAML) into a frozen config."""
+    return validate_mapping(LeakGuardConfig, data, source=source)
 
 
 def load_config(path: str | Path | None = None) -> LeakGuardConfig:
@@ -487,15 +508,7 @@ def load_config(path: str | Path | None = None) -> LeakGuardConfig:
     if path is None:
         return LeakGuardConfig()
     path = Path(path)
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
-    return parse_config(data, source=str(path))
+    return parse_config(read_yaml(path), source=str(path))
 
 
 def config_fingerprint(config: BaseModel) -> str:

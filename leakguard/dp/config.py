@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from leakguard.config import _describe
+from leakguard.config import read_yaml, validate_mapping
 from leakguard.exceptions import ConfigError
 
 __all__ = [
@@ -158,13 +157,7 @@ def parse_dp_config(
     data: object, *, source: str = "<dp config>", base: Path | None = None
 ) -> DPConfig:
     """Validate a mapping; a relative data path is relative to ``base`` (the YAML's folder)."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping, got {type(data).__name__}")
-    try:
-        config = DPConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = "\n  ".join(_describe(dict(e)) for e in exc.errors())
-        raise ConfigError(f"invalid DP configuration in {source}:\n  {lines}") from None
+    config = validate_mapping(DPConfig, data, source=source, what="DP configuration")
     if base is None:
         return config
     data_cfg = config.data.model_copy(update={"path": base / config.data.path})
@@ -174,14 +167,7 @@ def parse_dp_config(
 def load_dp_config(path: str | Path) -> DPConfig:
     """Load a DP job from YAML. A relative data path is relative to the file."""
     path = Path(path)
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read DP config {str(path)!r}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"DP config {str(path)!r} is not valid YAML: {exc}") from None
+    data = read_yaml(path, what="DP config")
     return parse_dp_config(data, source=str(path), base=path.parent)
 
 
