@@ -19,12 +19,18 @@ class ConfigError(LeakGuardError, ValueError):
 class ModelNotInstalledError(LeakGuardError, ImportError):
     """A spaCy pipeline named in the config is not installed."""
 
-    def __init__(self, model: str, package: str) -> None:
+    def __init__(self, model: str, package: str | None) -> None:
+        """``package`` is the pip package to suggest; ``None`` when ``model`` is a path."""
+        how = (
+            f"Install it with 'pip install {package}'"
+            if package
+            else "No pipeline directory exists at that path (relative paths are looked up in "
+            "the working directory, the leakguard checkout and <prefix>/share/leakguard)"
+        )
         super().__init__(
-            f"spaCy pipeline {model!r} is not installed. Install it with "
-            f"'pip install {package}' (leakguard never downloads models at run time), "
-            f"or set pii.spacy_model to another installed pipeline, or to 'none' for "
-            f"pattern-only detection."
+            f"spaCy pipeline {model!r} is not installed. {how} (leakguard never downloads "
+            f"models at run time), or set pii.spacy_model to another installed pipeline, or "
+            f"to 'none' for pattern-only detection."
         )
         self.model = model
         self.package = package

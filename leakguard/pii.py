@@ -68,7 +68,9 @@ def load_spacy_pipeline(model: str, *, language: str) -> Any:
     else:
         resolved = resolve_model(model)
         if not (spacy.util.is_package(resolved) or Path(resolved).exists()):
-            raise ModelNotInstalledError(model, package=model.replace("_", "-"))
+            is_path = len(Path(model).parts) > 1 or model.startswith(".")
+            package = None if is_path else model.replace("_", "-")
+            raise ModelNotInstalledError(model, package=package)
         nlp = spacy.load(resolved)
     if "lemmatizer" not in nlp.pipe_names:
         _register_norm_lemmas()

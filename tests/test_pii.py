@@ -127,6 +127,12 @@ def test_missing_spacy_model_names_the_package_to_install() -> None:
         load_spacy_pipeline("xx_missing_model_sm", language="en")
 
 
+def test_missing_spacy_model_path_says_no_directory_exists_there() -> None:
+    with pytest.raises(ModelNotInstalledError, match="No pipeline directory exists") as info:
+        load_spacy_pipeline("models/missing/model", language="en")
+    assert "pip install" not in str(info.value)
+
+
 def test_a_failing_detector_blocks_by_default() -> None:
     class Broken:
         name = "broken"
