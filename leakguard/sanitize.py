@@ -39,7 +39,7 @@ from typing import IO, Any, cast
 from leakguard.config import LeakGuardConfig, PolicyConfig, config_fingerprint
 from leakguard.corpus import Format, Record, Shard, plan_shards, read_shard
 from leakguard.events import EventSink, context_snippet
-from leakguard.exceptions import ConfigError, CorpusError
+from leakguard.exceptions import ConfigError, CorpusError, LeakGuardError
 from leakguard.findings import Action, Finding, Outcome
 from leakguard.policy import Numbering, Policy, resolve_hash_key
 from leakguard.pseudonyms import Pseudonymizer, build_pseudonymizer, key_check
@@ -478,7 +478,7 @@ class Progress:
 class FailedShard:
     shard_id: str
     source: str
-    error: str  # exception type and message; never record text
+    error: str  # exception type (and message for OSError/leakguard errors); never record text
 
 
 @dataclass(frozen=True, slots=True)
@@ -669,7 +669,14 @@ def sanitize_corpus(
 
 def _failure(task: ShardTask, completed: Completed[ShardReport]) -> FailedShard:
     error = completed.error
-    message = f"{type(error).__name__}: {error}" if error is not None else "no result"
+    if error is None:
+        message = "no result"
+    elif isinstance(error, OSError | LeakGuardError):
+        # File-system and leakguard errors name paths and settings, never scanned text.
+        message = f"{type(error).__name__}: {error}"
+    else:
+        # Any other exception (e.g. from a third-party recognizer) may quote the record.
+        message = type(error).__name__
     logger.error("shard %s (%s) failed: %s", task.shard.id, task.shard.path, message)
     return FailedShard(task.shard.id, task.shard.path, message)
 

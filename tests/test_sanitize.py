@@ -484,3 +484,23 @@ def test_a_failed_shard_is_reported_and_retried_by_the_next_run(tmp_path: Path) 
     third = sanitize_corpus([tmp_path / "in"], out, config=cfg, key=b"k", workers=1)
     assert (third.resumed, len(third.failed), third.records_out) == (2, 0, 3)
     assert "bee@corp.io" not in (out / "data" / "in" / "b.jsonl").read_text()
+
+
+def test_a_failed_shard_reports_foreign_exceptions_by_type_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A third-party exception may quote the record it failed on: only its type is kept."""
+    from types import SimpleNamespace
+
+    from leakguard.sanitize import _failure
+    from leakguard.scale import Completed
+
+    task: Any = SimpleNamespace(shard=SimpleNamespace(id="s1", path="corpus.jsonl"))
+    leaky: Completed[Any] = Completed(
+        0, error=ValueError("Did not find word 'jane.doe@example.com'")
+    )
+    disk: Completed[Any] = Completed(0, error=OSError(28, "No space left on device"))
+    with caplog.at_level("ERROR", logger="leakguard"):
+        assert _failure(task, leaky).error == "ValueError"
+        assert _failure(task, disk).error == "OSError: [Errno 28] No space left on device"
+    assert "jane.doe" not in caplog.text
