@@ -28,13 +28,7 @@ from leakguard.dp.config import ModelConfig, TrainingConfig
 from leakguard.dp.data import encode
 from leakguard.dp.jobs import lm_collate, lm_losses
 from leakguard.dp.models import TinyLM, apply_trainable
-from leakguard.dp.training import (
-    UnitPoissonSampler,
-    _backward,
-    _loader,
-    _make_private,
-    _probe_engines,
-)
+from leakguard.dp.training import _backward, _one_batch_private, _probe_engines
 
 warnings.filterwarnings("ignore")
 torch.set_num_threads(1)
@@ -62,21 +56,15 @@ def stepper(trainable: str, mode: str, items: list[list[int]]) -> Callable[[], f
     ids = lm_collate(items)
     private = None
     if mode != "plain":
-        sampler = UnitPoissonSampler(
-            [[i] for i in range(len(items))], sample_rate=1.0, steps=1, generator=torch.Generator()
-        )
-        private = _make_private(
+        private = _one_batch_private(
             model,
             optimizer,
-            _loader(items, sampler, lm_collate),
+            items,
+            lm_collate,
             noise_multiplier=1.0,
             max_grad_norm=1.0,
-            unit_cap=1,
             mode=mode,  # type: ignore[arg-type]
-            accountant="rdp",
-            generator=torch.Generator(),
         )
-        private.optimizer.expected_batch_size = len(items)
         optimizer = private.optimizer
 
     def step() -> float:

@@ -190,6 +190,37 @@ def _loader(
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)  # type: ignore[arg-type]
 
 
+def _one_batch_private(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    items: Sequence[Any],
+    collate: Collate,
+    *,
+    noise_multiplier: float,
+    max_grad_norm: float,
+    mode: Engine,
+    unit_cap: int = 1,
+) -> _Private:
+    """The trainer's private wrapping for one fixed batch (every item sampled, one step):
+    used to check clipping, to probe engines and by the step benchmark."""
+    sampler = UnitPoissonSampler(
+        [[i] for i in range(len(items))], sample_rate=1.0, steps=1, generator=torch.Generator()
+    )
+    private = _make_private(
+        model,
+        optimizer,
+        _loader(items, sampler, collate),
+        noise_multiplier=noise_multiplier,
+        max_grad_norm=max_grad_norm,
+        unit_cap=unit_cap,
+        mode=mode,
+        accountant="rdp",
+        generator=torch.Generator(),
+    )
+    private.optimizer.expected_batch_size = len(items)
+    return private
+
+
 def clipped_gradient_sum(
     model: nn.Module,
     items: Sequence[Any],
@@ -205,22 +236,16 @@ def clipped_gradient_sum(
     σ = 0 and returns the un-scaled sum per trainable parameter; the model is left as it was.
     """
     optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.0)
-    sampler = UnitPoissonSampler(
-        [[i] for i in range(len(items))], sample_rate=1.0, steps=1, generator=torch.Generator()
-    )
-    private = _make_private(
+    private = _one_batch_private(
         model,
         optimizer,
-        _loader(items, sampler, collate),
+        items,
+        collate,
         noise_multiplier=0.0,
         max_grad_norm=max_grad_norm,
-        unit_cap=1,
         mode=mode,
-        accountant="rdp",
-        generator=torch.Generator(),
     )
     try:
-        private.optimizer.expected_batch_size = len(items)
         _backward(mode, private, per_sample_loss(model, collate(list(items))))
         private.optimizer.pre_step()
         return [p.grad.detach() * len(items) for p in private.optimizer.params]
@@ -244,21 +269,16 @@ def _probe_engines(
     seconds = {}
     for mode in ("hooks", "ghost"):
         trial = copy.deepcopy(model)
-        sampler = UnitPoissonSampler(
-            [[i] for i in range(size)], sample_rate=1.0, steps=1, generator=torch.Generator()
-        )
-        private = _make_private(
+        private = _one_batch_private(
             trial,
             _optimizer(trial, training),
-            _loader(items, sampler, collate),
+            items,
+            collate,
             noise_multiplier=plan.noise_multiplier,
             max_grad_norm=plan.max_grad_norm,
-            unit_cap=plan.unit_cap,
             mode=mode,
-            accountant="rdp",
-            generator=torch.Generator(),
+            unit_cap=plan.unit_cap,
         )
-        private.optimizer.expected_batch_size = size
         times = []
         for _ in range(PROBE_STEPS + 1):
             start = time.perf_counter()
