@@ -43,8 +43,17 @@ def _manual_clipped_sum(model: nn.Module, items: list[list[int]], c: float) -> l
     return total
 
 
-@pytest.mark.parametrize("mode", ["hooks", "ghost"])
-def test_zero_noise_clipped_sum_equals_a_per_example_loop(mode: str) -> None:
+@pytest.mark.parametrize("mode", ["hooks", "opacus-hooks", "ghost"])
+def test_zero_noise_clipped_sum_equals_a_per_example_loop(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hooks: leakguard's output-gradient sampler; opacus-hooks: the fallback for models
+    with layers it does not handle (Opacus' own GradSampleHooks); ghost: Opacus' ghost."""
+    from leakguard.dp import training
+
+    if mode == "opacus-hooks":
+        monkeypatch.setattr(training, "supports", lambda _: False)
+        mode = "hooks"
     torch.manual_seed(0)
     model = TinyLM(TINY, max_length=24).double()
     items = _items(6)

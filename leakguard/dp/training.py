@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from leakguard.dp.accounting import PrivacyPlan, epsilon, epsilons, plan_privacy
 from leakguard.dp.config import PrivacyConfig, TrainingConfig
+from leakguard.dp.grad_sample import OutputGradSampler, supports
 from leakguard.exceptions import ConfigError, IncompatibleModelError, TrainingError
 
 __all__ = [
@@ -132,6 +133,14 @@ class _Private:
     hooks: Any
     optimizer: DPOptimizer
     engine: PrivacyEngine
+    # Hooks mode on layers leakguard.dp.grad_sample handles: per-sample gradients without
+    # the ordinary weight gradients (Opacus then runs in its no_op mode: clip and noise only).
+    sampler: OutputGradSampler | None = None
+
+    def cleanup(self) -> None:
+        if self.sampler is not None:
+            self.sampler.remove()
+        self.hooks.cleanup()
 
 
 def _make_private(
@@ -150,6 +159,7 @@ def _make_private(
         # secure_mode needs torchcsprng; the report states that it is off.
         warnings.filterwarnings("ignore", message=_SECURE_RNG_WARNING)
         engine = PrivacyEngine(accountant=accountant)
+    direct = mode == "hooks" and supports(model)
     try:
         hooks, dp_optimizer, *_ = engine.make_private(
             module=model,
@@ -160,18 +170,22 @@ def _make_private(
             max_grad_norm=max_grad_norm / unit_cap,
             # The loader already samples (Poisson over units); Opacus must not replace it.
             poisson_sampling=False,
-            grad_sample_mode=mode,
+            grad_sample_mode="no_op" if direct else mode,
             # Hooks on the model itself: the caller keeps a plain module (HF-friendly).
             wrap_model=False,
             noise_generator=generator,
         )
     except NotImplementedError as exc:
         raise IncompatibleModelError([str(exc)]) from None
-    return _Private(hooks, dp_optimizer, engine)
+    return _Private(hooks, dp_optimizer, engine, OutputGradSampler(model) if direct else None)
 
 
 def _backward(mode: Engine | None, private: _Private | None, losses: torch.Tensor) -> None:
-    """One physical batch. Loss is the mean over the batch, as Opacus' 'mean' reduction expects."""
+    """One physical batch. Loss is the mean over the batch, as Opacus' 'mean' reduction expects
+    (our own sampler takes the per-sample losses and needs no rescaling)."""
+    if private is not None and private.sampler is not None:
+        private.sampler.backward(losses)
+        return
     with warnings.catch_warnings():
         # Opacus' hooks on the first layer (an Embedding, whose integer input needs no
         # gradient) make torch note that the hook sees module outputs only: expected here.
@@ -251,7 +265,7 @@ def clipped_gradient_sum(
         return [p.grad.detach() * len(items) for p in private.optimizer.params]
     finally:
         private.optimizer.zero_grad()
-        private.hooks.cleanup()
+        private.cleanup()
 
 
 def _probe_engines(
@@ -286,7 +300,7 @@ def _probe_engines(
             private.optimizer.step()
             private.optimizer.zero_grad()
             times.append(time.perf_counter() - start)
-        private.hooks.cleanup()
+        private.cleanup()
         seconds[mode] = statistics.median(times[1:])
     return seconds
 
@@ -450,7 +464,7 @@ def train_private(
                 training=training,
             )
         finally:
-            private.hooks.cleanup()
+            private.cleanup()
     if run.step > start and run.step == total:
         _check_moved(model, before)
     return _result(run, plan, probe)
