@@ -106,7 +106,10 @@ def run_train(args: argparse.Namespace) -> int:
     result = run_training(
         config, out_dir=out, resume=args.resume, progress=_Progress(quiet=args.quiet)
     )
-    print(f"{_describe(result.report)}; wrote {out}/model.pt, privacy_report.json, PRIVACY.md")
+    print(
+        f"{_describe(result.report)}; wrote {result.model_path}, {out}/privacy_report.json, "
+        f"PRIVACY.md"
+    )
     return EXIT_OK
 
 

@@ -109,6 +109,11 @@ def run_audit(
     """Train DP and non-DP on the data plus canaries; write both models and the audit."""
     if config.task != "causal_lm":
         raise ConfigError("the canary audit needs task: causal_lm (canaries are text secrets)")
+    if config.model.kind != "builtin":
+        raise ConfigError(
+            "the canary audit scores canaries with the built-in byte-level model; it does not "
+            "support model.kind 'hf' yet"
+        )
     examples = read_examples(config.data, need_label=False, need_user=config.privacy.unit == "user")
     planted, secrets, included = plant_canaries(examples, config)
 

@@ -8,9 +8,9 @@ A DP job has its own YAML file (``leakguard dp train CONFIG.yaml``), loaded with
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from leakguard.config import read_yaml, validate_mapping
 from leakguard.exceptions import ConfigError
@@ -19,6 +19,8 @@ __all__ = [
     "AuditConfig",
     "DPConfig",
     "DataConfig",
+    "HFModelConfig",
+    "LoRAConfig",
     "ModelConfig",
     "PrivacyConfig",
     "TrainingConfig",
@@ -70,6 +72,43 @@ class ModelConfig(_Section):
                 f"model.top_layers ({self.top_layers}) exceeds model.layers ({self.layers})"
             )
         return self
+
+
+class LoRAConfig(_Section):
+    """peft LoRA adapters on a Hugging Face model: only the adapters train."""
+
+    r: int = Field(default=8, ge=1, le=1024)
+    alpha: int = Field(default=16, ge=1)
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+    # Module names (suffixes) to adapt, e.g. [q_proj, v_proj]; unset: peft's default for
+    # the architecture.
+    target_modules: tuple[str, ...] | None = Field(default=None, min_length=1)
+
+
+class HFModelConfig(_Section):
+    """A Hugging Face causal LM in a local directory (written by ``save_pretrained``, with
+    its tokenizer). Never downloaded: a hub id is refused."""
+
+    kind: Literal["hf"]
+    path: Path
+    # Unset: full fine-tuning (tied input/output embeddings are untied for DP).
+    lora: LoRAConfig | None = None
+
+
+def _model_kind(value: object) -> str:
+    if isinstance(value, dict):
+        return str(value.get("kind", "builtin"))
+    return str(getattr(value, "kind", "builtin"))
+
+
+AnyModelConfig = Annotated[
+    Annotated[ModelConfig, Tag("builtin")] | Annotated[HFModelConfig, Tag("hf")],
+    Discriminator(
+        _model_kind,
+        custom_error_type="model_kind",
+        custom_error_message="model.kind must be 'builtin' or 'hf'",
+    ),
+]
 
 
 class PrivacyConfig(_Section):
@@ -147,21 +186,35 @@ class DPConfig(_Section):
     version: Literal[1] = 1
     task: Literal["causal_lm", "classification"] = "causal_lm"
     data: DataConfig
-    model: ModelConfig = Field(default_factory=ModelConfig)
+    model: AnyModelConfig = Field(default_factory=ModelConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+
+    @model_validator(mode="after")
+    def _hf_is_causal_lm(self) -> DPConfig:
+        if isinstance(self.model, HFModelConfig) and self.task != "causal_lm":
+            raise ValueError(
+                f"model.kind 'hf' fine-tunes causal language models only; task {self.task!r} "
+                f"needs the built-in model (model.kind: builtin)"
+            )
+        return self
 
 
 def parse_dp_config(
     data: object, *, source: str = "<dp config>", base: Path | None = None
 ) -> DPConfig:
-    """Validate a mapping; a relative data path is relative to ``base`` (the YAML's folder)."""
+    """Validate a mapping; relative data and model paths are relative to ``base`` (the
+    YAML's folder)."""
     config = validate_mapping(DPConfig, data, source=source, what="DP configuration")
     if base is None:
         return config
-    data_cfg = config.data.model_copy(update={"path": base / config.data.path})
-    return config.model_copy(update={"data": data_cfg})
+    update: dict[str, object] = {
+        "data": config.data.model_copy(update={"path": base / config.data.path})
+    }
+    if isinstance(config.model, HFModelConfig):
+        update["model"] = config.model.model_copy(update={"path": base / config.model.path})
+    return config.model_copy(update=update)
 
 
 def load_dp_config(path: str | Path) -> DPConfig:

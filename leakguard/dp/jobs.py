@@ -1,6 +1,7 @@
-"""The two ready tasks behind ``leakguard dp train``: causal-LM fine-tuning and text
-classification on the built-in small transformer, from a :class:`DPConfig` to an output
-directory with the model, the resumable checkpoint, ``privacy_report.json`` and ``PRIVACY.md``.
+"""The two ready tasks behind ``leakguard dp train``: causal-LM fine-tuning (the built-in
+small transformer, or a Hugging Face model from a local directory: :mod:`leakguard.dp.hf`) and
+text classification on the built-in model, from a :class:`DPConfig` to an output directory
+with the model, the resumable checkpoint, ``privacy_report.json`` and ``PRIVACY.md``.
 
 Imports torch: load it only after :func:`leakguard.dp.require_dp`.
 """
@@ -8,7 +9,8 @@ Imports torch: load it only after :func:`leakguard.dp.require_dp`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from leakguard.config import config_fingerprint
-from leakguard.dp.config import DPConfig
+from leakguard.dp.config import DPConfig, HFModelConfig
 from leakguard.dp.data import (
     PAD,
     VOCAB_SIZE,
@@ -45,6 +47,7 @@ __all__ = [
 
 CHECKPOINT_NAME = "checkpoint.pt"
 MODEL_NAME = "model.pt"
+HF_MODEL_DIR = "model"  # save_pretrained output of a Hugging Face model (LoRA: the adapter)
 
 
 def lm_collate(items: list[list[int]]) -> torch.Tensor:
@@ -85,10 +88,35 @@ class Task:
     collate: Callable[[list[Any]], Any]
     per_sample_loss: Callable[[nn.Module, Any], torch.Tensor]
     labels: tuple[str, ...]
+    # What the report says about the model (kind, architecture, parameter counts, LoRA).
+    info: dict[str, Any] = field(default_factory=dict)
+    # Hugging Face models only: saved next to the model.
+    tokenizer: Any = None
+
+
+def _model_info(model: nn.Module) -> dict[str, Any]:
+    return {
+        "kind": "builtin",
+        "architecture": type(model).__name__,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+    }
+
+
+def _hf_task(config: DPConfig, examples: Sequence[Example], units: list[list[int]]) -> Task:
+    from leakguard.dp.hf import HFCollate, dataset_ids, hf_losses, load_hf
+
+    assert isinstance(config.model, HFModelConfig)
+    loaded = load_hf(config.model, seed=config.training.seed)
+    tokenizer = loaded.tokenizer
+    dataset = dataset_ids(tokenizer, [e.text for e in examples], max_length=config.data.max_length)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return Task(loaded.model, dataset, units, HFCollate(pad), hf_losses, (), loaded.info, tokenizer)
 
 
 def build_task(config: DPConfig, examples: Sequence[Example]) -> Task:
-    """The built-in model for ``config.task`` and its tokenized examples."""
+    """The model for ``config.task`` (built-in, or a local Hugging Face model) and its
+    tokenized examples."""
     torch.manual_seed(config.training.seed)
     length = config.data.max_length
     units = privacy_units(
@@ -97,18 +125,20 @@ def build_task(config: DPConfig, examples: Sequence[Example]) -> Task:
         max_per_user=config.privacy.max_examples_per_user,
         seed=config.training.seed,
     )
+    if isinstance(config.model, HFModelConfig):
+        return _hf_task(config, examples, units)
     model: TinyLM | TinyClassifier
     if config.task == "causal_lm":
         model = TinyLM(config.model, max_length=length)
         apply_trainable(model, config.model)
         dataset: list[Any] = [encode(e.text, max_length=length) for e in examples]
-        return Task(model, dataset, units, lm_collate, lm_losses, ())
+        return Task(model, dataset, units, lm_collate, lm_losses, (), _model_info(model))
     labels = tuple(sorted({e.label for e in examples if e.label is not None}))
     index = {label: i for i, label in enumerate(labels)}
     model = TinyClassifier(config.model, max_length=length, classes=len(labels))
     apply_trainable(model, config.model)
     dataset = [(encode(e.text, max_length=length), index[e.label or ""]) for e in examples]
-    return Task(model, dataset, units, cls_collate, cls_losses, labels)
+    return Task(model, dataset, units, cls_collate, cls_losses, labels, _model_info(model))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,15 +149,24 @@ class JobResult:
     train: TrainResult
     report: dict[str, Any]
     model: nn.Module
+    # model.pt, or the save_pretrained directory of a Hugging Face model.
+    model_path: Path | None = None
 
 
 def job_fingerprint(config: DPConfig) -> str:
     return config_fingerprint(config)
 
 
-def make_report(config: DPConfig, result: TrainResult) -> dict[str, Any]:
+def make_report(config: DPConfig, result: TrainResult, task: Task) -> dict[str, Any]:
     plan = result.plan
     steps = result.steps
+    versions = library_versions()
+    if task.info.get("kind") == "hf":
+        for name in ("transformers", "peft"):
+            try:
+                versions[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                versions[name] = "not installed"
     report: dict[str, Any] = {
         "task": config.task,
         "private": plan is not None,
@@ -142,7 +181,8 @@ def make_report(config: DPConfig, result: TrainResult) -> dict[str, Any]:
         "engine_probe_seconds": result.probe_seconds,
         "stopped": result.stopped,
         "secure_mode": False,
-        "versions": library_versions(),
+        "versions": versions,
+        "model": task.info,
         "config_fingerprint": job_fingerprint(config),
         "final_loss": result.final_loss,
     }
@@ -264,7 +304,13 @@ def run_training(
         fingerprint=job_fingerprint(config),
         progress=progress,
     )
-    save_model(task.model, config, task, out_dir / MODEL_NAME)
-    report = make_report(config, result)
+    if task.tokenizer is not None:
+        from leakguard.dp.hf import save_hf
+
+        model_path = save_hf(task.model, task.tokenizer, out_dir / HF_MODEL_DIR)
+    else:
+        model_path = out_dir / MODEL_NAME
+        save_model(task.model, config, task, model_path)
+    report = make_report(config, result, task)
     write_report(report, out_dir)
-    return JobResult(out_dir, result, report, task.model)
+    return JobResult(out_dir, result, report, task.model, model_path)

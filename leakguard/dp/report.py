@@ -88,6 +88,7 @@ def render_privacy_md(report: dict[str, Any]) -> str:
         f"| clipping norm C | {report['max_grad_norm']:g} |",
         f"| dataset size | {report['dataset_size']} {unit}s, {report['examples']} examples |",
         f"| per-sample gradient engine | {report['engine']} |",
+        *_model_rows(report.get("model")),
         f"| secure RNG | {'on' if report['secure_mode'] else 'off (torch PRNG)'} |",
         "| libraries | " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()) + " |",
         "",
@@ -115,6 +116,27 @@ def render_privacy_md(report: dict[str, Any]) -> str:
     if audit:
         lines += ["", *_audit_md(audit)]
     return "\n".join(lines) + "\n"
+
+
+def _model_rows(model: dict[str, Any] | None) -> list[str]:
+    """What was trained: architecture, where from, parameter counts, LoRA, embeddings."""
+    if not model:
+        return []
+    where = f" from `{model['path']}`" if model.get("path") else ""
+    rows = [
+        f"| model | {model['architecture']} ({model['kind']}{where}) |",
+        f"| parameters | {model['trainable_parameters']:,} trainable of {model['parameters']:,} |",
+    ]
+    lora = model.get("lora")
+    if lora:
+        rows.append(
+            f"| LoRA | r = {lora['r']}, α = {lora['alpha']:g}, dropout {lora['dropout']:g}, on "
+            + ", ".join(lora["target_modules"])
+            + f"; {lora['trainable_parameters']:,} adapter parameters |"
+        )
+    if model.get("embeddings"):
+        rows.append(f"| input/output embeddings | {model['embeddings']} |")
+    return rows
 
 
 def _audit_md(audit: dict[str, Any]) -> list[str]:
