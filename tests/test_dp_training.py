@@ -21,7 +21,7 @@ from leakguard.dp.data import encode  # noqa: E402
 from leakguard.dp.jobs import lm_collate, lm_losses, run_training  # noqa: E402
 from leakguard.dp.models import LoRALinear, TinyLM, apply_trainable  # noqa: E402
 from leakguard.dp.training import clipped_gradient_sum, train_private  # noqa: E402
-from leakguard.exceptions import IncompatibleModelError, TrainingError  # noqa: E402
+from leakguard.exceptions import ConfigError, IncompatibleModelError, TrainingError  # noqa: E402
 
 TINY = ModelConfig(d_model=16, layers=1, heads=2)
 TEXTS = [f"order {i} ships {'today' if i % 2 else 'monday'}" for i in range(48)]
@@ -361,3 +361,44 @@ def test_example_script_runs_and_the_guard_sees_its_completions(tmp_path: Path) 
     results = json.loads((tmp_path / "example_results.json").read_text(encoding="utf-8"))
     assert set(results) == {"DP", "non-DP"}
     assert results["DP"]["epsilon"] <= 8.0
+
+
+def test_device_cuda_without_a_gpu_is_a_clear_error() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ConfigError, match=r"training\.device is 'cuda' but this torch"):
+        train_private(
+            TinyLM(TINY, max_length=24),
+            _items(),
+            per_sample_loss=lm_losses,
+            collate=lm_collate,
+            privacy=PrivacyConfig(accountant="rdp"),
+            training=TrainingConfig(batch_size=8, steps=1, device="cuda"),
+        )
+
+
+def test_batches_of_any_shape_move_to_the_device_and_the_model_comes_back() -> None:
+    import dataclasses
+
+    from leakguard.dp.devices import model_device, resolve_device, to_device
+
+    @dataclasses.dataclass(frozen=True)
+    class Batch:
+        ids: Any
+        name: str
+
+    device = resolve_device("auto")
+    moved = to_device({"a": (torch.ones(2), [Batch(torch.zeros(1), "x")])}, device)
+    assert moved["a"][0].device.type == device.type
+    assert moved["a"][1][0].ids.device.type == device.type
+    assert moved["a"][1][0].name == "x"
+    model = TinyLM(TINY, max_length=24)
+    train_private(
+        model,
+        _items(),
+        per_sample_loss=lm_losses,
+        collate=lm_collate,
+        privacy=PrivacyConfig(accountant="rdp"),
+        training=TrainingConfig(batch_size=8, steps=1, engine="hooks"),
+    )
+    assert model_device(model).type == "cpu"

@@ -157,6 +157,9 @@ class TrainingConfig(_Section):
     checkpoint_every: int = Field(default=0, ge=0)
     # Train without DP (for comparisons and audits only; the report says so).
     private: bool = True
+    # Where the model, the batches and Opacus' clipping and noise run. auto: CUDA if torch
+    # sees a GPU, else the CPU. The trained model is handed back where it was.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
 
     @model_validator(mode="after")
     def _one_length(self) -> TrainingConfig:

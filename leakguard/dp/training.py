@@ -14,6 +14,7 @@ Imports torch and opacus: load it only after :func:`leakguard.dp.require_dp`.
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 import statistics
 import time
@@ -34,6 +35,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from leakguard.dp.accounting import PrivacyPlan, epsilon, epsilons, plan_privacy
 from leakguard.dp.config import PrivacyConfig, TrainingConfig
+from leakguard.dp.devices import model_device, resolve_device, to_device
 from leakguard.dp.grad_sample import OutputGradSampler, supports
 from leakguard.exceptions import ConfigError, IncompatibleModelError, TrainingError
 
@@ -229,7 +231,7 @@ def _one_batch_private(
         unit_cap=unit_cap,
         mode=mode,
         accountant="rdp",
-        generator=torch.Generator(),
+        generator=torch.Generator(model_device(model)),
     )
     private.optimizer.expected_batch_size = len(items)
     return private
@@ -299,6 +301,8 @@ def _probe_engines(
             _backward(mode, private, per_sample_loss(trial, collate(items)))
             private.optimizer.step()
             private.optimizer.zero_grad()
+            if model_device(trial).type == "cuda":  # GPU work is asynchronous: wait for it
+                torch.cuda.synchronize()
             times.append(time.perf_counter() - start)
         private.cleanup()
         seconds[mode] = statistics.median(times[1:])
@@ -353,7 +357,47 @@ def train_private(
     (same ``fingerprint`` and plan required), restoring the accountant and the random
     generators, so a resumed run ends with the same ε (and weights) as one without a break.
     ``stop_after`` ends the run after that many steps in total (status ``paused``).
+    ``training.device`` says where it trains; the model is handed back where it was.
     """
+    device = resolve_device(training.device)
+    home = model_device(model)
+    model.to(device)
+    try:
+        return _train_private(
+            model,
+            dataset,
+            per_sample_loss=per_sample_loss,
+            collate=lambda items: to_device(collate(items), device),
+            privacy=privacy,
+            training=training,
+            units=units,
+            checkpoint=checkpoint,
+            resume=resume,
+            stop_after=stop_after,
+            fingerprint=fingerprint,
+            progress=progress,
+            device=device,
+        )
+    finally:
+        model.to(home)
+
+
+def _train_private(
+    model: nn.Module,
+    dataset: Sequence[Any],
+    *,
+    per_sample_loss: PerSampleLoss,
+    collate: Collate,
+    privacy: PrivacyConfig,
+    training: TrainingConfig,
+    units: Sequence[Sequence[int]] | None,
+    checkpoint: Path | None,
+    resume: bool,
+    stop_after: int | None,
+    fingerprint: str,
+    progress: Callable[[StepInfo], None] | None,
+    device: torch.device,
+) -> TrainResult:
     units = [list(u) for u in units] if units is not None else [[i] for i in range(len(dataset))]
     examples = sum(len(u) for u in units)
     if training.private:
@@ -371,7 +415,7 @@ def train_private(
     )
     torch.manual_seed(training.seed)
     sample_gen = torch.Generator().manual_seed(training.seed)
-    noise_gen = torch.Generator().manual_seed(training.seed + 1)
+    noise_gen = torch.Generator(device).manual_seed(training.seed + 1)
     optimizer = _optimizer(model, training)
     probe: dict[str, float] = {}
     mode: Engine | None = None
@@ -394,8 +438,14 @@ def train_private(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         sample_gen.set_state(state["sample_rng"])
-        noise_gen.set_state(state["noise_rng"])
         start = int(state["step"])
+        if state.get("device", "cpu") == device.type:
+            noise_gen.set_state(state["noise_rng"])
+        else:
+            # Another device's generator state does not fit this one. Never replay the
+            # noise already used (identical noise in two steps would cancel out in their
+            # difference): draw from a generator seeded afresh for this step.
+            noise_gen.manual_seed(_moved_noise_seed(training.seed, start))
         mode = state["engine"] if plan else None
     sampler = UnitPoissonSampler(
         units, sample_rate=sample_rate, steps=total - start, generator=sample_gen
@@ -535,8 +585,14 @@ class _Run:
                 "accountant": self.accountant.state_dict() if self.accountant is not None else None,
                 "sample_rng": self.sample_gen.get_state(),
                 "noise_rng": self.noise_gen.get_state(),
+                "device": self.noise_gen.device.type,
             },
         )
+
+
+def _moved_noise_seed(seed: int, step: int) -> int:
+    digest = hashlib.sha256(f"leakguard-dp-noise:{seed}:{step}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
 
 
 def _load_checkpoint(
@@ -544,7 +600,8 @@ def _load_checkpoint(
 ) -> dict[str, Any]:
     if path is None or not path.exists():
         raise TrainingError(f"cannot resume: no checkpoint at {str(path)!r}")
-    state: dict[str, Any] = torch.load(path, weights_only=True)
+    # On the CPU first: a checkpoint written on a GPU resumes on a CPU and the other way round.
+    state: dict[str, Any] = torch.load(path, weights_only=True, map_location="cpu")
     if state.get("fingerprint") != fingerprint:
         raise TrainingError(
             f"cannot resume from {str(path)!r}: it was written by another job (config "
