@@ -9,6 +9,8 @@ Measures, on the built-in small transformer with one physical batch:
     allocator, so we compare ru_maxrss growth in fresh subprocesses);
   * which engine ``auto`` picks, and its step time against the best engine.
 Reports medians and ratios. Run niced: ``nice .venv/bin/python bench/bench_dp.py``.
+On a GPU: ``--device cuda`` (memory is then the CUDA allocator's peak over the set-up),
+with ``--d-model/--layers/--length`` for a model size where the GPU has work to do.
 """
 
 from __future__ import annotations
@@ -35,6 +37,13 @@ from leakguard.dp.training import _backward, _one_batch_private, _probe_engines
 
 warnings.filterwarnings("ignore")
 torch.set_num_threads(1)
+# The model and where it runs; main() sets it from the command line.
+SHAPE: dict[str, Any] = {"device": "cpu", "d_model": 64, "layers": 2, "heads": 4, "length": 96}
+
+
+def _sync() -> None:
+    if SHAPE["device"] == "cuda":  # GPU work is asynchronous: time it when it is done
+        torch.cuda.synchronize()
 
 
 def batch(size: int, length: int) -> list[list[int]]:
@@ -44,10 +53,16 @@ def batch(size: int, length: int) -> list[list[int]]:
 
 def model_for(trainable: str) -> TinyLM:
     torch.manual_seed(0)
-    config = ModelConfig(d_model=64, layers=2, heads=4, trainable=trainable, top_layers=1)  # type: ignore[arg-type]
-    model = TinyLM(config, max_length=96)
+    config = ModelConfig(
+        d_model=SHAPE["d_model"],
+        layers=SHAPE["layers"],
+        heads=SHAPE["heads"],
+        trainable=trainable,  # type: ignore[arg-type]
+        top_layers=1,
+    )
+    model = TinyLM(config, max_length=SHAPE["length"])
     apply_trainable(model, config)
-    return model
+    return model.to(SHAPE["device"])
 
 
 def stepper(trainable: str, mode: str, items: list[list[int]]) -> Callable[[], float]:
@@ -56,7 +71,7 @@ def stepper(trainable: str, mode: str, items: list[list[int]]) -> Callable[[], f
     model = model_for(trainable)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer: Any = torch.optim.Adam(params, lr=1e-3)
-    ids = lm_collate(items)
+    ids = lm_collate(items).to(SHAPE["device"])
     private = None
     engine = "hooks" if mode == "opacus-hooks" else mode
     if mode != "plain":
@@ -86,6 +101,7 @@ def stepper(trainable: str, mode: str, items: list[list[int]]) -> Callable[[], f
             _backward(engine, private, losses)  # type: ignore[arg-type]
         optimizer.step()
         optimizer.zero_grad()
+        _sync()
         return time.perf_counter() - start
 
     step()  # warm-up
@@ -117,16 +133,30 @@ def measure_memory(trainable: str, mode: str, size: int) -> None:
     """In a fresh process: KiB of peak RSS the steps add on top of the set-up process."""
     import resource
 
-    items = batch(size, 96)
+    items = batch(size, SHAPE["length"])
     # One tiny plain step first: torch's one-off start-up allocations are not the step's.
-    time_steps(trainable, "plain", batch(2, 96), 1)
+    time_steps(trainable, "plain", batch(2, SHAPE["length"]), 1)
     before = _rss_kib()
     time_steps(trainable, mode, items, 2)
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
 
 
+def cuda_peak_kib(trainable: str, mode: str, size: int) -> float:
+    """KiB the steps add to the CUDA allocator's peak over the set-up (model, optimizer)."""
+    step = stepper(trainable, mode, batch(size, SHAPE["length"]))
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    step()
+    step()
+    return (torch.cuda.max_memory_allocated() - before) / 1024
+
+
 def peak_rss(trainable: str, mode: str, size: int) -> float:
-    command = [sys.executable, __file__, "--memory", trainable, mode, str(size)]
+    if SHAPE["device"] == "cuda":
+        return cuda_peak_kib(trainable, mode, size)
+    shape = [f"--{k.replace('_', '-')}={v}" for k, v in SHAPE.items()]
+    command = [sys.executable, __file__, *shape, "--memory", trainable, mode, str(size)]
     out = subprocess.run(command, capture_output=True, text=True, check=True)
     return float(out.stdout.split()[-1])
 
@@ -138,12 +168,24 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--memory-batch", type=int, default=128)
     parser.add_argument("--memory", nargs=3, metavar=("TRAINABLE", "MODE", "SIZE"))
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--d-model", type=int, default=64)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--length", type=int, default=96)
     args = parser.parse_args()
+    SHAPE.update(
+        device=args.device,
+        d_model=args.d_model,
+        layers=args.layers,
+        heads=args.heads,
+        length=args.length,
+    )
     if args.memory:
         measure_memory(args.memory[0], args.memory[1], int(args.memory[2]))
         return
-    items = batch(args.batch, 96)
-    results: dict[str, Any] = {}
+    items = batch(args.batch, SHAPE["length"])
+    results: dict[str, Any] = {"shape": dict(SHAPE), "batch": args.batch}
     for trainable in ("all", "top", "lora"):
         row: dict[str, Any] = interleaved(trainable, items, args.repeats)
         row["ratio_vs_plain"] = {m: row[m] / row["plain"] for m in row if m != "plain"}
@@ -156,7 +198,7 @@ def main() -> None:
         model_for("all"),
         items,
         per_sample_loss=lm_losses,
-        collate=lm_collate,
+        collate=lambda chunk: lm_collate(chunk).to(SHAPE["device"]),
         training=training,
         plan=plan,
     )
