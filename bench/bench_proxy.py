@@ -6,8 +6,9 @@ The fake model server and the proxy (pattern-only PII, the fast mode) run in the
 processes; the client is httpx's async client in this one.
 
 1. Throughput: non-streamed chat requests with 1 KB answers, ``--concurrency`` at a time
-   for ``--seconds``, alternating direct and proxied rounds (3 each). Requests/s, median;
-   target proxied / direct >= 0.5.
+   for ``--seconds``, alternating direct and proxied rounds (3 each), once per
+   ``--proxy-workers`` value (default: 1 and 2 proxy processes; the fake model server is
+   one process). Requests/s, median; target proxied / direct >= 0.5.
 2. Memory in process: one streamed answer of 2,000, 32,000 and 128,000 characters through
    the middleware, tracemalloc peak: bounded memory per stream means about the same peak.
 3. Memory: ``--streams`` concurrent streamed answers through the proxy, once with short
@@ -150,6 +151,13 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=256)
     parser.add_argument("--token-ms", type=float, default=5.0)
     parser.add_argument("--skip-servers", action="store_true", help="in-process part only")
+    parser.add_argument(
+        "--proxy-workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="`leakguard serve --workers N` for the throughput part, one measurement each",
+    )
     args = parser.parse_args()
     from leakguard.config import parse_config
     from leakguard.guard import Guard
@@ -164,24 +172,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.yaml"
         config.write_text("pii: {spacy_model: none}\n")
-        with (
-            upstream_process(0) as (upstream, _),
-            proxy_process(upstream, str(config)) as (
-                proxy,
-                proc,
-            ),
-        ):
-            text = assistant_text(1024, seed=7)
-            asyncio.run(hammer(proxy, text, 1.0, 4))  # warm-up
-            direct, proxied = [], []
-            for _ in range(3):
-                direct.append(asyncio.run(hammer(upstream, text, args.seconds, args.concurrency)))
-                proxied.append(asyncio.run(hammer(proxy, text, args.seconds, args.concurrency)))
-            d, p = statistics.median(direct), statistics.median(proxied)
-            print(f"Throughput, 1 KB answers, {args.concurrency} concurrent, pattern-only:")
-            print(f"  direct   median {d:8.1f} req/s  {[round(x) for x in direct]}")
-            print(f"  proxied  median {p:8.1f} req/s  {[round(x) for x in proxied]}")
-            print(f"  ratio    {p / d:.2f}  (target >= 0.5)")
+        text = assistant_text(1024, seed=7)
+        for workers in args.proxy_workers:
+            with (
+                upstream_process(0) as (upstream, _),
+                proxy_process(upstream, str(config), workers) as (proxy, _),
+            ):
+                asyncio.run(hammer(proxy, text, 2.0, 2 * workers))  # warm-up (every worker)
+                direct, proxied = [], []
+                for _ in range(3):
+                    direct.append(
+                        asyncio.run(hammer(upstream, text, args.seconds, args.concurrency))
+                    )
+                    proxied.append(asyncio.run(hammer(proxy, text, args.seconds, args.concurrency)))
+                d, p = statistics.median(direct), statistics.median(proxied)
+                print(
+                    f"Throughput, 1 KB answers, {args.concurrency} concurrent, pattern-only, "
+                    f"proxy --workers {workers}:"
+                )
+                print(f"  direct   median {d:8.1f} req/s  {[round(x) for x in direct]}")
+                print(f"  proxied  median {p:8.1f} req/s  {[round(x) for x in proxied]}")
+                print(f"  ratio    {p / d:.2f}  (target >= 0.5)")
         with (
             upstream_process(args.token_ms) as (upstream, _),
             proxy_process(upstream, str(config)) as (proxy, proc),

@@ -112,6 +112,8 @@ _CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("dash_signature", rf"(?:^|[ \t])--[ \t]*(?P<name>{_CAP_NAME})[ \t]*$"),
     )
 )  # fmt: skip
+# What a text must contain for a cue to match at all: a substring test skips the regex.
+_CUE_NEEDS: dict[str, tuple[str, ...]] = {"display_name": ("<", "@"), "dash_signature": ("--",)}
 # Words that follow the same cues but are not names ("Dear Customer", "To: All Staff").
 _NOT_NAMES = frozenset(
     [
@@ -248,6 +250,8 @@ class LeakGuardNameCueRecognizer(Recognizer):
     def find(self, text: str) -> list[tuple[int, int, float, str]]:
         found = []
         for kind, pattern in _CUES:
+            if not all(needle in text for needle in _CUE_NEEDS.get(kind, ())):
+                continue
             for m in pattern.finditer(text):
                 start, end = m.span("name")
                 name = text[start:end]

@@ -13,23 +13,29 @@ from collections import Counter
 
 from leakguard.recognizers.base import Recognizer
 
-# Vendor formats: prefix + charset + length make them certain on their own.
-_TOKENS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(pattern))
-    for kind, pattern in (
-        ("private_key", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
+# Vendor formats: prefix + charset + length make them certain on their own. Each comes with
+# the literals one of which any match contains: a substring test (C speed) skips the regex
+# pass over a text that cannot match, which most texts are.
+_TOKENS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = tuple(
+    (kind, needles, re.compile(pattern))
+    for kind, needles, pattern in (
+        ("private_key", ("-----BEGIN ",),
+                        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
                         r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)"),
-        ("aws_access_key", r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b"),
-        ("github_token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
-        ("gitlab_token", r"\bglpat-[A-Za-z0-9_-]{20,}\b"),
-        ("slack_token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"),
-        ("slack_webhook", r"https://hooks\.slack\.com/services/[A-Za-z0-9/]{20,}"),
-        ("stripe_key", r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}\b"),
-        ("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}\b"),
-        ("openai_key", r"\bsk-(?:proj-|svcacct-|ant-)?[A-Za-z0-9_-]{32,}\b"),
-        ("npm_token", r"\bnpm_[A-Za-z0-9]{36}\b"),
-        ("sendgrid_key", r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b"),
-        ("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}"),
+        ("aws_access_key", ("AKIA", "ASIA", "ABIA", "ACCA"),
+                           r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b"),
+        ("github_token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+                         r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
+        ("gitlab_token", ("glpat-",), r"\bglpat-[A-Za-z0-9_-]{20,}\b"),
+        ("slack_token", ("xox",), r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"),
+        ("slack_webhook", ("https://hooks.slack.com/services/",),
+                          r"https://hooks\.slack\.com/services/[A-Za-z0-9/]{20,}"),
+        ("stripe_key", ("k_live_", "k_test_"), r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}\b"),
+        ("google_api_key", ("AIza",), r"\bAIza[0-9A-Za-z_-]{35}\b"),
+        ("openai_key", ("sk-",), r"\bsk-(?:proj-|svcacct-|ant-)?[A-Za-z0-9_-]{32,}\b"),
+        ("npm_token", ("npm_",), r"\bnpm_[A-Za-z0-9]{36}\b"),
+        ("sendgrid_key", ("SG.",), r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b"),
+        ("jwt", ("eyJ",), r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}"),
     )
 )  # fmt: skip
 
@@ -44,6 +50,9 @@ _KEY = (
     r"|(?:stripe|aws|slack|github|gitlab|openai|google|azure|twilio|sendgrid|licen[cs]e)[ _-]key"
     r"|key)"
 )
+# A key always contains one of these words: the cheap test before _KEY_VALUE runs (a regex,
+# so that case folds exactly as in _KEY_VALUE).
+_KEY_HINT = re.compile(r"(?i)pass|pwd|secret|token|key|auth|credential|jwt")
 # "password for jane@corp.io is ...": one word may name what the credential is for.
 _KEY_VALUE = re.compile(
     rf"(?i)(?<![A-Za-z0-9])(?:[A-Za-z0-9]+[_-])*{_KEY}(?:[ \t]+(?:for|of|to)[ \t]+\S{{1,64}}?)?"
@@ -52,6 +61,7 @@ _KEY_VALUE = re.compile(
 )
 _BARE_KEY = re.compile(r"(?i)[\"']?\s*key[\"']?\s*(?::|=|=>)\s*[\"'`]?")
 _BEARER = re.compile(r"(?i)\b(?:bearer|token)\s+([A-Za-z0-9._~+/-]{20,}=*)")
+_BEARER_HINT = re.compile(r"(?i)bearer|token")
 # A lone random-looking string: long, mixed case and digits, high entropy, not hex.
 _CANDIDATE = re.compile(r"(?<![A-Za-z0-9+/=_.-])[A-Za-z0-9+/_-]{32,200}={0,2}(?![A-Za-z0-9+/=_-])")
 _HEX = re.compile(r"[0-9a-fA-F-]+")
@@ -107,11 +117,14 @@ class LeakGuardSecretRecognizer(Recognizer):
 
     def find(self, text: str) -> list[tuple[int, int, float, str]]:
         found: list[tuple[int, int, float, str]] = []
-        for kind, pattern in _TOKENS:
-            found += [(m.start(), m.end(), 0.95, kind) for m in pattern.finditer(text)]
-        for m in _URL_PASSWORD.finditer(text):
-            found.append((m.start(1), m.end(1), 0.9, "url_password"))
-        for m in _KEY_VALUE.finditer(text):
+        for kind, needles, pattern in _TOKENS:
+            if any(needle in text for needle in needles):
+                found += [(m.start(), m.end(), 0.95, kind) for m in pattern.finditer(text)]
+        if "://" in text:
+            for m in _URL_PASSWORD.finditer(text):
+                found.append((m.start(1), m.end(1), 0.9, "url_password"))
+        # Every credential key names one of these words (see _KEY); most texts name none.
+        for m in _KEY_VALUE.finditer(text) if _KEY_HINT.search(text) else ():
             value = m.group(1).rstrip(".!?:")
             key = m.group(0)[: m.start(1) - m.start(0)].lower()
             password = "pass" in key or "pwd" in key
@@ -120,7 +133,7 @@ class LeakGuardSecretRecognizer(Recognizer):
                 continue
             if plausible_value(value, password=password):
                 found.append((m.start(1), m.start(1) + len(value), 0.8, "key_value"))
-        for m in _BEARER.finditer(text):
+        for m in _BEARER.finditer(text) if _BEARER_HINT.search(text) else ():
             found.append((m.start(1), m.end(1), 0.85, "bearer"))
         for m in _CANDIDATE.finditer(text):
             if random_looking(m.group(0)) and not _inside_data_uri(text, m.start()):
