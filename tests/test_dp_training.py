@@ -402,3 +402,21 @@ def test_batches_of_any_shape_move_to_the_device_and_the_model_comes_back() -> N
         training=TrainingConfig(batch_size=8, steps=1, engine="hooks"),
     )
     assert model_device(model).type == "cpu"
+
+
+@pytest.mark.parametrize(
+    ("peaks", "limit", "expected"),
+    [
+        ({}, 0.25, "hooks"),  # CPU: the probe only times, the fastest wins
+        ({"plain": 100.0, "hooks": 200.0, "ghost": 110.0}, None, "hooks"),  # no limit set
+        ({"plain": 100.0, "hooks": 200.0, "ghost": 110.0}, 0.25, "ghost"),
+        ({"plain": 100.0, "hooks": 120.0, "ghost": 110.0}, 0.25, "hooks"),
+        ({"plain": 100.0, "hooks": 200.0, "ghost": 150.0}, 0.25, "ghost"),  # none fits: leanest
+    ],
+)
+def test_auto_picks_the_fastest_engine_within_the_memory_limit(
+    peaks: dict[str, float], limit: float | None, expected: str
+) -> None:
+    from leakguard.dp.training import EngineProbe
+
+    assert EngineProbe({"hooks": 1.0, "ghost": 2.0}, peaks).pick(limit) == expected

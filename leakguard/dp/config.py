@@ -152,6 +152,10 @@ class TrainingConfig(_Section):
     learning_rate: float = Field(default=1e-3, gt=0)
     # Per-sample clipping: ghost clipping, per-sample gradient hooks, or a short probe of both.
     engine: Literal["auto", "ghost", "hooks"] = "auto"
+    # engine auto on a GPU: pass over an engine whose probe peak memory exceeds a non-private
+    # step's by more than this fraction (0.25 = +25%); if none fits, the leanest. Unset: the
+    # fastest engine. On the CPU the probe only times.
+    max_memory_overhead: float | None = Field(default=None, ge=0)
     seed: int = 0
     # Write a resumable checkpoint every this many steps (0: only at the end).
     checkpoint_every: int = Field(default=0, ge=0)

@@ -87,11 +87,12 @@ class OutputGradSampler:
 
     ``backward`` takes the per-sample losses (shape ``[B]``) and differentiates their sum,
     so each example's gradient is its own, unscaled. Each layer's per-sample gradients are
-    computed inside the backward pass, as soon as its output gradient exists, so no output
-    gradient outlives its layer. A layer used several times in one forward gets the sum of
-    its uses; a layer that ran but that the loss does not depend on gets zeros; a trainable
-    layer that never ran is an error (it cannot train). Forward passes that no backward
-    consumed (e.g. an evaluation pass in training mode) are dropped at the next backward.
+    computed inside the backward pass, as soon as its output gradient exists, and its saved
+    input is dropped then: neither outlives the layer's backward. A layer used several
+    times in one forward gets the sum of its uses; a layer that ran but that the loss does
+    not depend on gets zeros; a trainable layer that never ran is an error (it cannot
+    train). Forward passes that no backward consumed (e.g. an evaluation pass in training
+    mode) are dropped at the next backward.
     """
 
     def __init__(self, model: nn.Module) -> None:
@@ -116,6 +117,7 @@ class OutputGradSampler:
 
     def _collect(self, index: int, grad: torch.Tensor) -> None:
         module, inputs = self._records[index]
+        self._records[index] = (module, [])  # free the saved input as soon as it is used
         sampler: GradSampler = GradSampleModule.GRAD_SAMPLERS[type(module)]
         for param, sample in sampler(module, inputs, grad).items():
             old = self._samples.get(param)

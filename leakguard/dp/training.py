@@ -40,6 +40,7 @@ from leakguard.dp.grad_sample import OutputGradSampler, supports
 from leakguard.exceptions import ConfigError, IncompatibleModelError, TrainingError
 
 __all__ = [
+    "EngineProbe",
     "StepInfo",
     "TrainResult",
     "UnitPoissonSampler",
@@ -79,6 +80,9 @@ class TrainResult:
     stopped: Literal["completed", "budget", "paused"]
     final_loss: float
     probe_seconds: dict[str, float] = field(default_factory=dict)
+    # Peak GPU memory (MiB over the set-up) per engine and for a non-private step ("plain");
+    # empty on the CPU, where the probe only times.
+    probe_peak_mib: dict[str, float] = field(default_factory=dict)
 
     @property
     def epsilon(self) -> float:
@@ -270,6 +274,29 @@ def clipped_gradient_sum(
         private.cleanup()
 
 
+@dataclass(frozen=True, slots=True)
+class EngineProbe:
+    """What the short probe of ``engine: auto`` measured: median seconds per physical step
+    of each engine and, on a GPU, peak memory (MiB over the set-up) of each engine and of a
+    non-private step (``plain``)."""
+
+    seconds: dict[str, float]
+    peak_mib: dict[str, float]
+
+    def pick(self, max_memory_overhead: float | None) -> Engine:
+        """The fastest engine; with a memory limit (and GPU figures), the fastest whose peak
+        stays within ``(1 + max_memory_overhead)`` times the non-private step's, or, if none
+        does, the one with the lowest peak."""
+        engines: list[Engine] = ["hooks", "ghost"]
+        if max_memory_overhead is not None and self.peak_mib:
+            limit = self.peak_mib["plain"] * (1 + max_memory_overhead)
+            fits = [e for e in engines if self.peak_mib[e] <= limit]
+            if not fits:
+                return min(engines, key=lambda e: self.peak_mib[e])
+            engines = fits
+        return min(engines, key=lambda e: self.seconds[e])
+
+
 def _probe_engines(
     model: nn.Module,
     dataset: Sequence[Any],
@@ -278,35 +305,52 @@ def _probe_engines(
     collate: Collate,
     training: TrainingConfig,
     plan: PrivacyPlan,
-) -> dict[str, float]:
-    """Median seconds per physical step of each engine, on copies of the model."""
+) -> EngineProbe:
+    """Time each engine (and, on a GPU, measure its peak memory) on copies of the model."""
     size = min(training.max_physical_batch_size, len(dataset))
     items = [dataset[i] for i in range(size)]
-    seconds = {}
-    for mode in ("hooks", "ghost"):
+    cuda = model_device(model).type == "cuda"
+    seconds: dict[str, float] = {}
+    peaks: dict[str, float] = {}
+    for mode in ("plain", "hooks", "ghost") if cuda else ("hooks", "ghost"):
         trial = copy.deepcopy(model)
-        private = _one_batch_private(
-            trial,
-            _optimizer(trial, training),
-            items,
-            collate,
-            noise_multiplier=plan.noise_multiplier,
-            max_grad_norm=plan.max_grad_norm,
-            mode=mode,
-            unit_cap=plan.unit_cap,
-        )
+        optimizer = _optimizer(trial, training)
+        private = None
+        if mode != "plain":
+            private = _one_batch_private(
+                trial,
+                optimizer,
+                items,
+                collate,
+                noise_multiplier=plan.noise_multiplier,
+                max_grad_norm=plan.max_grad_norm,
+                mode=mode,  # type: ignore[arg-type]
+                unit_cap=plan.unit_cap,
+            )
+            optimizer = private.optimizer
+        if cuda:  # GPU work is asynchronous: wait for it before reading clocks and memory
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            before = torch.cuda.memory_allocated()
         times = []
         for _ in range(PROBE_STEPS + 1):
             start = time.perf_counter()
-            _backward(mode, private, per_sample_loss(trial, collate(items)))
-            private.optimizer.step()
-            private.optimizer.zero_grad()
-            if model_device(trial).type == "cuda":  # GPU work is asynchronous: wait for it
+            losses = per_sample_loss(trial, collate(items))
+            if private is None:
+                torch.autograd.backward(losses.mean())
+            else:
+                _backward(mode, private, losses)  # type: ignore[arg-type]
+            optimizer.step()
+            optimizer.zero_grad()
+            if cuda:
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - start)
-        private.cleanup()
+        if cuda:
+            peaks[mode] = (torch.cuda.max_memory_allocated() - before) / 2**20
+        if private is not None:
+            private.cleanup()
         seconds[mode] = statistics.median(times[1:])
-    return seconds
+    return EngineProbe(seconds, peaks)
 
 
 def _save(path: Path, state: dict[str, Any]) -> None:
@@ -417,7 +461,7 @@ def _train_private(
     sample_gen = torch.Generator().manual_seed(training.seed)
     noise_gen = torch.Generator(device).manual_seed(training.seed + 1)
     optimizer = _optimizer(model, training)
-    probe: dict[str, float] = {}
+    probe = EngineProbe({}, {})
     mode: Engine | None = None
     if plan is not None:
         mode = training.engine if training.engine != "auto" else None
@@ -430,7 +474,7 @@ def _train_private(
                 training=training,
                 plan=plan,
             )
-            mode = "hooks" if probe["hooks"] <= probe["ghost"] else "ghost"
+            mode = probe.pick(training.max_memory_overhead)
     start = 0
     state: dict[str, Any] | None = None
     if resume:
@@ -674,16 +718,23 @@ def _train_plain(
     run.save()
 
 
-def _result(run: _Run, plan: PrivacyPlan | None, probe: dict[str, float]) -> TrainResult:
+def _result(run: _Run, plan: PrivacyPlan | None, probe: EngineProbe) -> TrainResult:
     if plan is None:
         stopped: Literal["completed", "budget", "paused"] = (
             "completed" if run.step == run.total else "paused"
         )
-        return TrainResult(None, run.step, {}, "none", stopped, run.last_loss, probe)
+        return TrainResult(None, run.step, {}, "none", stopped, run.last_loss)
     if run.step < run.total:
         stopped = "paused"
     else:
         stopped = "budget" if plan.steps < plan.planned_steps else "completed"
     return TrainResult(
-        plan, run.step, epsilons(plan, run.step), run.engine, stopped, run.last_loss, probe
+        plan,
+        run.step,
+        epsilons(plan, run.step),
+        run.engine,
+        stopped,
+        run.last_loss,
+        probe.seconds,
+        probe.peak_mib,
     )
