@@ -2,17 +2,22 @@
 
 Label values are closed sets chosen by leakguard (entity labels, actions, reason kinds),
 never text from a request or response: nothing here can carry PII. Thread-safe; one
-registry per process (with ``--workers N`` each worker reports its own).
+registry per process. With ``leakguard serve --workers N`` the workers share a directory
+(:meth:`Metrics.share`): each publishes its exposition there, and ``/metrics`` on any
+worker sums every worker's series, so a scrape sees the whole server.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import math
+import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
-__all__ = ["Counter", "Histogram", "Metrics"]
+__all__ = ["Counter", "Histogram", "Metrics", "merge_expositions"]
 
 LabelValues = tuple[str, ...]
 
@@ -132,12 +137,68 @@ class Metrics:
             HOLD_BUCKETS,
         )
         self._collectors: list[Callable[[], list[str]]] = []
+        self._shared: Path | None = None
+        self._stop = threading.Event()
 
     def add_collector(self, collect: Callable[[], list[str]]) -> None:
         """Add exposition lines from elsewhere (e.g. the audit sink's counters)."""
         self._collectors.append(collect)
 
+    def share(
+        self, directory: str | Path, *, interval_s: float = 1.0, worker: str | None = None
+    ) -> None:
+        """Publish this process's metrics in ``directory`` (one file per process, rewritten
+        every ``interval_s`` by a daemon thread and on every render) and make :meth:`render`
+        report the sum over every file there: the server's ``--workers`` together.
+
+        A worker that exits leaves its last file, so counters never go backwards; a gauge
+        keeps its last value from such a worker. ``worker`` names this process's file
+        (default: its process id).
+        """
+        self._shared = Path(directory)
+        self._own = self._shared / f"worker-{worker or os.getpid()}.prom"
+        self.publish()
+        thread = threading.Thread(
+            target=self._publish_every, args=(interval_s,), name="leakguard-metrics", daemon=True
+        )
+        thread.start()
+
+    def close(self) -> None:
+        """Stop publishing (the last state stays in the shared directory)."""
+        if self._shared is not None and not self._stop.is_set():
+            self._stop.set()
+            self.publish()
+
+    def _publish_every(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            self.publish()
+
+    def publish(self) -> str:
+        """Write this process's exposition to the shared directory (if any); return it."""
+        text = self.render_own()
+        if self._shared is not None:
+            tmp = self._own.with_suffix(".tmp")
+            # An unwritable directory must not break the response path: the next
+            # round (and this worker's own numbers on its /metrics) still work.
+            with contextlib.suppress(OSError):
+                tmp.write_text(text, encoding="utf-8")
+                os.replace(tmp, self._own)
+        return text
+
     def render(self) -> str:
+        """The exposition text: this process's metrics, or with :meth:`share` every
+        worker's, summed series by series."""
+        if self._shared is None:
+            return self.render_own()
+        own = self.publish()
+        texts = [own]
+        for path in sorted(self._shared.glob("worker-*.prom")):
+            if path != self._own:
+                with contextlib.suppress(OSError):  # a worker replacing its file right now
+                    texts.append(path.read_text(encoding="utf-8"))
+        return merge_expositions(texts)
+
+    def render_own(self) -> str:
         lines: list[str] = []
         for metric in (
             self.responses,
@@ -154,6 +215,38 @@ class Metrics:
         for collect in self._collectors:
             lines += collect()
         return "\n".join(lines) + "\n"
+
+
+def merge_expositions(texts: Iterable[str]) -> str:
+    """Sum Prometheus text expositions series by series (counters, histogram buckets, sums
+    and counts, and gauges such as queue depths: totals over the workers). Families keep
+    the order in which they first appear, and a series only some workers have joins its
+    family's block, so each family stays contiguous as the format requires."""
+    families: dict[str, tuple[list[str], dict[str, float]]] = {}
+    for text in texts:
+        family: tuple[list[str], dict[str, float]] | None = None
+        for line in text.splitlines():
+            if line.startswith("# "):
+                parts = line.split(" ", 3)
+                if len(parts) < 3:
+                    continue
+                family = families.setdefault(parts[2], ([], {}))
+                if line not in family[0]:
+                    family[0].append(line)
+            elif line.strip():
+                series, _, value = line.rpartition(" ")
+                if family is None:
+                    family = families.setdefault(series.split("{", 1)[0], ([], {}))
+                try:
+                    number = float(value)
+                except ValueError:
+                    continue
+                family[1][series] = family[1].get(series, 0.0) + number
+    lines: list[str] = []
+    for meta, samples in families.values():
+        lines += meta
+        lines += [f"{series} {_number(value)}" for series, value in samples.items()]
+    return "\n".join(lines) + "\n"
 
 
 def reason_kind(reason: str | None) -> str:

@@ -174,6 +174,7 @@ def build_app(
             try:
                 yield
             finally:
+                metrics.close()  # a shared registry publishes its last numbers
                 if sink is not None:
                     sink.close()
 

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 
 from leakguard.cli import EXIT_ERROR, main
 from leakguard.demo import run_demo
+from leakguard.metrics import Metrics
 from leakguard.upstream import fake_upstream, serve_in_thread
 
 PLANTED = (
@@ -101,13 +103,61 @@ def test_serve_command_proxies_a_model_server(tmp_path: Path, workers: int) -> N
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
             body = {"model": "m", "messages": [{"role": "user", "content": "mail a@corp.io"}]}
-            r = httpx.post(base + "/v1/chat/completions", json=body)
-            assert r.json()["choices"][0]["message"]["content"] == "mail <EMAIL_ADDRESS>"
+            sent = 24
+            with ThreadPoolExecutor(8) as pool:  # a new connection each: any worker may answer
+                answers = list(
+                    pool.map(
+                        lambda _: httpx.post(base + "/v1/chat/completions", json=body),
+                        range(sent),
+                    )
+                )
+            for r in answers:
+                assert r.json()["choices"][0]["message"]["content"] == "mail <EMAIL_ADDRESS>"
+            # /metrics counts every worker's responses (published at least once a second).
+            series = 'leakguard_responses_total{kind="json",action="redact"}'
+            deadline = time.monotonic() + 15
+            while (count := _metric(httpx.get(base + "/metrics").text, series)) < sent:
+                assert time.monotonic() < deadline, f"{series} = {count}, expected {sent}"
+                time.sleep(0.2)
+            assert count == sent
         finally:
             proc.terminate()
             proc.wait(timeout=30)
             if proc.stdout:
                 proc.stdout.close()
+
+
+def _metric(page: str, series: str) -> float:
+    values = [
+        float(line.rsplit(" ", 1)[1]) for line in page.splitlines() if line.startswith(series)
+    ]
+    return sum(values)
+
+
+def test_workers_sharing_a_directory_report_their_sum(tmp_path: Path) -> None:
+    one, two = Metrics(), Metrics()
+    one.share(tmp_path, worker="1")
+    two.share(tmp_path, worker="2")
+    try:
+        one.responses.inc("json", "redact")
+        two.responses.inc("json", "redact", amount=2)
+        two.responses.inc("sse", "block")
+        one.scan_seconds.observe(0.003)
+        two.scan_seconds.observe(0.2)
+        assert _metric(one.render(), "leakguard_responses_total") == 1  # two: not yet published
+        two.publish()  # what its thread does every second
+        for page in (one.render(), two.render()):
+            assert _metric(page, 'leakguard_responses_total{kind="json",action="redact"}') == 3
+            assert _metric(page, 'leakguard_responses_total{kind="sse",action="block"}') == 1
+            assert _metric(page, "leakguard_scan_seconds_count") == 2
+            assert _metric(page, 'leakguard_scan_seconds_bucket{le="0.005"}') == 1
+            assert _metric(page, 'leakguard_scan_seconds_bucket{le="+Inf"}') == 2
+            # One HELP/TYPE pair per family, its samples right after it.
+            assert page.count("# TYPE leakguard_responses_total counter") == 1
+        assert one.render_own().count("leakguard_responses_total{") == 1
+    finally:
+        one.close()
+        two.close()
 
 
 def test_serve_without_an_upstream_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import tempfile
 from typing import Any
 
 from leakguard.cli import EXIT_OK
@@ -28,7 +30,12 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--config", metavar="PATH", help="YAML config (default: embedded defaults)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (1); one per CPU core scans the most; /metrics sums them all",
+    )
     p.add_argument(
         "--audit-log",
         metavar="DIR",
@@ -58,24 +65,27 @@ def load_settings(
     return config.model_copy(update={"proxy": parse_config(data, source="--upstream").proxy})
 
 
-def build(config: Any, *, open_log: bool = True) -> Any:
+def build(config: Any, *, open_log: bool = True, metrics_dir: str | None = None) -> Any:
     """The proxy app, writing the redaction log when ``audit.enabled`` (its sink's counters
     join ``/metrics``; the app's lifespan closes it). ``open_log=False`` only checks that
-    the log could be written (key and directory), for a dry build."""
+    the log could be written (key and directory), for a dry build. With ``metrics_dir``
+    (``--workers N``) ``/metrics`` reports every worker's numbers summed."""
     from leakguard.metrics import Metrics
     from leakguard.proxy import build_app
 
+    metrics = Metrics()
+    if metrics_dir is not None:
+        metrics.share(metrics_dir)
     if not config.audit.enabled:
-        return build_app(config)
+        return build_app(config, metrics=metrics)
     from leakguard.audit import resolve_audit_key
     from leakguard.audit_sinks import check_writable, open_sink
 
     if not open_log:
         resolve_audit_key(config.audit)
         check_writable(config.audit.path)
-        return build_app(config)
+        return build_app(config, metrics=metrics)
     sink = open_sink(config)
-    metrics = Metrics()
     metrics.add_collector(sink.prometheus)
     try:
         return build_app(config, sink=sink, metrics=metrics)
@@ -87,30 +97,43 @@ def build(config: Any, *, open_log: bool = True) -> Any:
 def worker_app() -> Any:
     """uvicorn factory for ``--workers N``: rebuilds the app in each worker."""
     settings = json.loads(os.environ[_SETTINGS_ENV])
-    return build(load_settings(settings["config"], settings["upstream"], settings["audit_log"]))
+    config = load_settings(settings["config"], settings["upstream"], settings["audit_log"])
+    return build(config, metrics_dir=settings["metrics_dir"])
 
 
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     config = load_settings(args.config, args.upstream, args.audit_log)
+    metrics_dir: str | None = None
     if args.workers > 1:
+        # Fail here, once, on a bad config rather than in every worker (no log stream opened).
+        build(config, open_log=False)
+        # Where the workers publish their metrics, so /metrics on any of them sums all.
+        metrics_dir = tempfile.mkdtemp(prefix="leakguard-metrics-")
         os.environ[_SETTINGS_ENV] = json.dumps(
-            {"config": args.config, "upstream": args.upstream, "audit_log": args.audit_log}
+            {
+                "config": args.config,
+                "upstream": args.upstream,
+                "audit_log": args.audit_log,
+                "metrics_dir": metrics_dir,
+            }
         )
         app: Any = "leakguard.commands.serve:worker_app"
         factory = True
-        # Fail here, once, on a bad config rather than in every worker (no log stream opened).
-        build(config, open_log=False)
     else:
         app, factory = build(config), False
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        factory=factory,
-        log_level="info",
-        access_log=False,
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            factory=factory,
+            log_level="info",
+            access_log=False,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return EXIT_OK
