@@ -396,6 +396,7 @@ def test_full_dp_fine_tuning_of_a_tied_gpt2_through_the_api(gpt2_dir: Path, tmp_
     )
 
 
+@pytest.mark.heavy
 def test_example_lora_config_trains_a_local_model(llama_dir: Path, tmp_path: Path) -> None:
     """examples/dp_hf_lora.yaml, pointed at the tiny model, for a few steps."""
     config = load_dp_config(EXAMPLES / "dp_hf_lora.yaml")
