@@ -420,3 +420,20 @@ def test_auto_picks_the_fastest_engine_within_the_memory_limit(
     from leakguard.dp.training import EngineProbe
 
     assert EngineProbe({"hooks": 1.0, "ghost": 2.0}, peaks).pick(limit) == expected
+
+
+def test_engine_auto_probes_both_engines_and_trains_with_the_one_it_picks() -> None:
+    torch.manual_seed(0)
+    result = train_private(
+        TinyLM(TINY, max_length=24),
+        _items(),
+        per_sample_loss=lm_losses,
+        collate=lm_collate,
+        privacy=PrivacyConfig(accountant="rdp"),
+        training=TrainingConfig(batch_size=8, steps=1, max_physical_batch_size=8),
+    )
+    assert {"hooks", "ghost"} <= set(result.probe_seconds)
+    from leakguard.dp.training import EngineProbe
+
+    picked = EngineProbe(result.probe_seconds, result.probe_peak_mib).pick(None)
+    assert result.engine == picked

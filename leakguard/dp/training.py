@@ -327,30 +327,47 @@ def _probe_engines(
                 mode=mode,  # type: ignore[arg-type]
                 unit_cap=plan.unit_cap,
             )
-            optimizer = private.optimizer
-        if cuda:  # GPU work is asynchronous: wait for it before reading clocks and memory
-            torch.cuda.synchronize()
+        batch = collate(items)
+        # The warm-up step also makes the one-off allocations (optimizer state, library
+        # workspaces): the memory peak counts only what the timed steps add on top.
+        _probe_step(trial, batch, per_sample_loss, private, mode, cuda=cuda, opt=optimizer)
+        if cuda:
             torch.cuda.reset_peak_memory_stats()
             before = torch.cuda.memory_allocated()
-        times = []
-        for _ in range(PROBE_STEPS + 1):
-            start = time.perf_counter()
-            losses = per_sample_loss(trial, collate(items))
-            if private is None:
-                torch.autograd.backward(losses.mean())
-            else:
-                _backward(mode, private, losses)  # type: ignore[arg-type]
-            optimizer.step()
-            optimizer.zero_grad()
-            if cuda:
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
+        seconds[mode] = statistics.median(
+            _probe_step(trial, batch, per_sample_loss, private, mode, cuda=cuda, opt=optimizer)
+            for _ in range(PROBE_STEPS)
+        )
         if cuda:
             peaks[mode] = (torch.cuda.max_memory_allocated() - before) / 2**20
         if private is not None:
             private.cleanup()
-        seconds[mode] = statistics.median(times[1:])
     return EngineProbe(seconds, peaks)
+
+
+def _probe_step(
+    model: nn.Module,
+    batch: Any,
+    per_sample_loss: PerSampleLoss,
+    private: _Private | None,
+    mode: str,
+    *,
+    cuda: bool,
+    opt: torch.optim.Optimizer,
+) -> float:
+    """Seconds of one full step: non-private when ``private`` is None."""
+    start = time.perf_counter()
+    losses = per_sample_loss(model, batch)
+    if private is None:
+        torch.autograd.backward(losses.mean())
+    else:
+        _backward(mode, private, losses)  # type: ignore[arg-type]
+        opt = private.optimizer
+    opt.step()
+    opt.zero_grad()
+    if cuda:  # GPU work is asynchronous: wait for it before reading the clock
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
 
 
 def _save(path: Path, state: dict[str, Any]) -> None:
