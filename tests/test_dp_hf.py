@@ -347,7 +347,7 @@ def test_dp_train_cli_fine_tunes_a_local_llama_with_lora(llama_dir: Path, tmp_pa
     assert model_info["parameters"] > 10 * model_info["trainable_parameters"]
     assert {"transformers", "peft"} <= set(report["versions"])
     privacy_md = (out / "PRIVACY.md").read_text(encoding="utf-8")
-    assert f"| model | LlamaForCausalLM (hf from `{llama_dir.name}`) |" in privacy_md
+    assert f"| model | LlamaForCausalLM (hf, directory `{llama_dir.name}`) |" in privacy_md
     assert "| LoRA | r = 4, α = 8, dropout 0, on q_proj, v_proj; 896 adapter parameters |" in (
         privacy_md
     )

@@ -122,7 +122,7 @@ def _model_rows(model: dict[str, Any] | None) -> list[str]:
     """What was trained: architecture, where from, parameter counts, LoRA, embeddings."""
     if not model:
         return []
-    where = f" from `{model['path']}`" if model.get("path") else ""
+    where = f", directory `{model['path']}`" if model.get("path") else ""
     rows = [
         f"| model | {model['architecture']} ({model['kind']}{where}) |",
         f"| parameters | {model['trainable_parameters']:,} trainable of {model['parameters']:,} |",
