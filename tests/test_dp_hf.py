@@ -414,3 +414,24 @@ def test_example_lora_config_trains_a_local_model(llama_dir: Path, tmp_path: Pat
     result = run_training(config, out_dir=tmp_path / "out", examples=examples)
     assert result.train.steps == 2
     assert result.report["model"]["lora"]["target_modules"] == ["q_proj", "v_proj"]
+
+
+def test_resuming_a_lora_run_reproduces_epsilon_and_adapters(
+    llama_dir: Path, tmp_path: Path
+) -> None:
+    from safetensors.torch import load_file
+
+    config = load_dp_config(_job_yaml(tmp_path, f"{{kind: hf, path: {llama_dir}, lora: {{r: 2}}}}"))
+    config = config.model_copy(
+        update={"training": config.training.model_copy(update={"steps": 4, "checkpoint_every": 1})}
+    )
+    whole = run_training(config, out_dir=tmp_path / "whole")
+    paused = run_training(config, out_dir=tmp_path / "resumed", stop_after=2)
+    assert paused.train.stopped == "paused"
+    resumed = run_training(config, out_dir=tmp_path / "resumed", resume=True)
+    assert resumed.train.steps == whole.train.steps == 4
+    assert resumed.report["epsilon"] == whole.report["epsilon"]
+    a = load_file(tmp_path / "whole" / "model" / "adapter_model.safetensors")
+    b = load_file(tmp_path / "resumed" / "model" / "adapter_model.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
