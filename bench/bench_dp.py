@@ -9,6 +9,7 @@ Measures, on the built-in small transformer with one physical batch:
     allocator, so we compare ru_maxrss growth in fresh subprocesses);
   * which engine ``auto`` picks, and its step time against the best engine (on a GPU also
     with ``max_memory_overhead: 0.25``, from the probe's peak memory).
+Step times are CPU seconds of the process on the CPU (wall seconds on a GPU).
 Reports medians and ratios. Run niced: ``nice .venv/bin/python bench/bench_dp.py``.
 On a GPU: ``--device cuda`` (memory is then the CUDA allocator's peak over the set-up),
 with ``--d-model/--layers/--length`` for a model size where the GPU has work to do.
@@ -40,6 +41,12 @@ warnings.filterwarnings("ignore")
 torch.set_num_threads(1)
 # The model and where it runs; main() sets it from the command line.
 SHAPE: dict[str, Any] = {"device": "cpu", "d_model": 64, "layers": 2, "heads": 4, "length": 96}
+
+
+def _clock() -> float:
+    """CPU seconds of this process on the CPU (one torch thread, so a step's own cost, and
+    far less disturbed than wall time by other jobs on a shared machine); wall time on a GPU."""
+    return time.perf_counter() if SHAPE["device"] == "cuda" else time.process_time()
 
 
 def _sync() -> None:
@@ -94,7 +101,7 @@ def stepper(trainable: str, mode: str, items: list[list[int]]) -> Callable[[], f
         optimizer = private.optimizer
 
     def step() -> float:
-        start = time.perf_counter()
+        start = _clock()
         losses = lm_losses(model, ids)
         if private is None:
             (losses.sum() / len(items)).backward()
@@ -103,7 +110,7 @@ def stepper(trainable: str, mode: str, items: list[list[int]]) -> Callable[[], f
         optimizer.step()
         optimizer.zero_grad()
         _sync()
-        return time.perf_counter() - start
+        return _clock() - start
 
     step()  # warm-up
     return step
