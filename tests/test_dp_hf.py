@@ -29,6 +29,8 @@ else:
     pytest.importorskip("transformers")
     pytest.importorskip("peft")
 
+from torch import nn  # noqa: E402
+
 from leakguard.cli import main  # noqa: E402
 from leakguard.dp import HFModelConfig, load_dp_config, parse_dp_config, run_training  # noqa: E402
 from leakguard.dp.data import read_examples  # noqa: E402
@@ -200,6 +202,46 @@ def test_lora_keeps_tied_embeddings_frozen(gpt2_dir: Path) -> None:
     trainable = [n for n, p in loaded.model.named_parameters() if p.requires_grad]
     assert trainable
     assert all("lora_" in n for n in trainable)
+
+
+def test_llama_rmsnorm_is_computed_by_torch_rmsnorm_with_the_same_outputs(
+    llama_dir: Path,
+) -> None:
+    """So that every layer has a grad sampler (LlamaRMSNorm would fall back to functorch)."""
+    from transformers import AutoModelForCausalLM
+
+    loaded = load_hf(_model(llama_dir))
+    assert loaded.info["norm_layers"] == "LlamaRMSNorm computed as torch.nn.RMSNorm"
+    norms = [m for m in loaded.model.modules() if type(m).__name__.endswith("RMSNorm")]
+    assert len(norms) == 5  # 2 per layer + the final one
+    assert all(type(m) is torch.nn.RMSNorm for m in norms)
+    original = AutoModelForCausalLM.from_pretrained(llama_dir, local_files_only=True)
+    assert loaded.model.state_dict().keys() == original.state_dict().keys()
+    batch = HFCollate(loaded.tokenizer.pad_token_id)(
+        dataset_ids(loaded.tokenizer, TEXTS[:3], max_length=48)
+    )
+    with torch.no_grad():
+        got = loaded.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+        want = original(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_an_rmsnorm_of_another_form_is_kept() -> None:
+    from leakguard.dp.hf import torch_rmsnorm
+
+    class OnePlusRMSNorm(nn.Module):  # Gemma's form: (1 + weight)
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(torch.zeros(8))
+            self.eps = 1e-6
+
+        def forward(self, x: Any) -> Any:
+            scale = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+            return x * scale * (1 + self.weight)
+
+    model = nn.Sequential(OnePlusRMSNorm())
+    assert torch_rmsnorm(model) == []
+    assert type(model[0]) is OnePlusRMSNorm
 
 
 def test_collate_pads_right_with_per_sample_positions_and_ignored_labels() -> None:

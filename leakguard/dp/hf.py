@@ -5,8 +5,11 @@ What DP-SGD with Opacus needs from a ``transformers`` model, and what this modul
 - **Per-sample gradients of every trainable layer.** Opacus 1.6 has grad samplers for
   ``nn.Linear``, ``nn.Embedding``, ``nn.LayerNorm``, ``nn.RMSNorm`` and friends; for other
   layers (GPT-2's ``Conv1D``, Llama's ``LlamaRMSNorm``) it falls back to functorch
-  (``torch.func``), which is exact but slower. A trainable layer with buffers is refused by
-  Opacus' validator (``IncompatibleModelError``, from the trainer).
+  (``torch.func``), which is exact but slower. For full fine-tuning, RMSNorm layers that
+  compute exactly what ``nn.RMSNorm`` computes (Llama, Mistral, Qwen2: checked on a probe
+  input, the same weight kept) are replaced by ``nn.RMSNorm``, so every layer of such a model
+  has a grad sampler. A trainable layer with buffers is refused by Opacus' validator
+  (``IncompatibleModelError``, from the trainer).
 - **No tied weights.** GPT-2-style models share one matrix between the input embedding and
   the output head. Ghost clipping refuses a parameter used twice; and the per-sample
   gradient of a shared weight is the sum of two layers' contributions. When the embedding is
@@ -51,6 +54,7 @@ __all__ = [
     "require_hf",
     "save_hf",
     "tokenize",
+    "torch_rmsnorm",
     "untie_embeddings",
 ]
 
@@ -129,6 +133,66 @@ def untie_embeddings(model: nn.Module) -> bool:
     return True
 
 
+def _same_as_torch_rmsnorm(module: nn.Module) -> nn.RMSNorm | None:
+    """An ``nn.RMSNorm`` sharing ``module``'s weight if it gives the same output, else None."""
+    weight = getattr(module, "weight", None)
+    eps = getattr(module, "variance_epsilon", getattr(module, "eps", None))
+    if (
+        not isinstance(weight, nn.Parameter)
+        or weight.dim() != 1
+        or not isinstance(eps, float)
+        or len(list(module.parameters())) != 1
+    ):
+        return None
+    norm = nn.RMSNorm(weight.shape[0], eps=eps, device=weight.device, dtype=weight.dtype)
+    norm.weight = weight  # the same Parameter: names and the saved model are unchanged
+    probe = torch.randn(
+        2, 3, weight.shape[0], generator=torch.Generator().manual_seed(0), dtype=weight.dtype
+    ).to(weight.device)
+    with torch.no_grad():
+        try:
+            expected = module(probe)
+        except (TypeError, RuntimeError):
+            return None
+        scaled = torch.nn.init.uniform_(torch.empty_like(weight), 0.5, 1.5)
+        with _swapped_weight(weight, scaled):  # a weight of ones would hide a (1 + w) form
+            expected_scaled, got_scaled = module(probe), norm(probe)
+        same = torch.allclose(norm(probe), expected, rtol=1e-5, atol=1e-6) and torch.allclose(
+            got_scaled, expected_scaled, rtol=1e-5, atol=1e-6
+        )
+    return norm if same else None
+
+
+@contextmanager
+def _swapped_weight(weight: nn.Parameter, value: torch.Tensor) -> Iterator[None]:
+    saved = weight.detach().clone()
+    weight.copy_(value)
+    try:
+        yield
+    finally:
+        weight.copy_(saved)
+
+
+def torch_rmsnorm(model: nn.Module) -> list[str]:
+    """Replace each RMSNorm layer that computes exactly ``nn.RMSNorm`` by one (same weight).
+
+    Opacus (and leakguard's own per-sample gradient path) has a grad sampler for
+    ``nn.RMSNorm`` but not for e.g. ``LlamaRMSNorm``, which falls back to slower functorch.
+    Returns the class names replaced. Forms that differ (Gemma's ``1 + weight``) are kept.
+    """
+    replaced = []
+    for name, module in list(model.named_modules()):
+        if isinstance(module, nn.RMSNorm) or not type(module).__name__.endswith("RMSNorm"):
+            continue
+        norm = _same_as_torch_rmsnorm(module)
+        if norm is None:
+            continue
+        parent_name, _, child = name.rpartition(".")
+        setattr(model.get_submodule(parent_name), child, norm)
+        replaced.append(type(module).__name__)
+    return sorted(set(replaced))
+
+
 @dataclass(frozen=True, slots=True)
 class LoadedHF:
     """A model ready for :func:`leakguard.dp.training.train_private`, and what the report says."""
@@ -190,6 +254,9 @@ def load_hf(config: HFModelConfig, *, seed: int = 0) -> LoadedHF:
     torch.manual_seed(seed)  # LoRA's A matrices are drawn at random
     if config.lora is None:
         info["embeddings"] = "untied" if untie_embeddings(model) else "not tied"
+        replaced = torch_rmsnorm(model)
+        if replaced:
+            info["norm_layers"] = ", ".join(replaced) + " computed as torch.nn.RMSNorm"
     else:
         model = _add_lora(model, config)
         info["embeddings"] = "frozen"
