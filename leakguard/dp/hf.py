@@ -45,10 +45,12 @@ from leakguard.dp.config import HFModelConfig
 from leakguard.exceptions import ConfigError, MissingExtraError
 
 __all__ = [
+    "IGNORE",
     "HFBatch",
     "HFCollate",
     "LoadedHF",
     "check_model_dir",
+    "dataset_ids",
     "hf_losses",
     "load_hf",
     "require_hf",
