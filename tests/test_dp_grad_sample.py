@@ -114,3 +114,31 @@ def test_models_with_other_trainable_layers_are_left_to_opacus_hooks() -> None:
     assert supports(TinyLM(TINY, max_length=24))
     assert not supports(nn.Sequential(nn.Linear(3, 3), Scale()))
     assert not supports(nn.Linear(3, 3).requires_grad_(False))
+
+
+class _EveryLayer(nn.Module):
+    """One of each other layer type the sampler handles: Conv1d, Conv2d, GroupNorm, RMSNorm."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(3, 4, 3)
+        self.conv2 = nn.Conv2d(2, 4, 3, padding=1)
+        self.group = nn.GroupNorm(2, 4)
+        self.rms = nn.RMSNorm(4)
+        self.head = nn.Linear(4, 1)
+
+    def forward(self, x: Any) -> Any:
+        a = self.conv1(x[:, :3, :, 0]).mean(-1)
+        b = self.group(self.conv2(x[:, :2])).mean((-1, -2))
+        return self.head(self.rms(a + b)).squeeze(-1)
+
+
+def test_conv_and_norm_layers_match_a_per_example_loop() -> None:
+    torch.manual_seed(0)
+    model = _EveryLayer().double()
+    x = torch.randn(5, 3, 6, 6, dtype=torch.float64)
+    assert supports(model)
+    expected = _per_example(model, lambda i: model(x[i : i + 1])[0], 5)
+    OutputGradSampler(model).backward(model(x))
+    for name, p in model.named_parameters():
+        assert torch.allclose(_sample(p), expected[name], rtol=1e-10, atol=1e-12), name

@@ -3,11 +3,11 @@
 Opacus' ``hooks`` mode lets autograd compute every trainable parameter's ordinary
 ``.grad`` *and* computes per-sample gradients in module backward hooks; the DP optimizer
 then throws ``.grad`` away (it rebuilds it from the clipped per-sample gradients plus
-noise). :class:`OutputGradSampler` asks autograd only for the gradients with respect to
-the *outputs* of the layers that own trainable parameters (``torch.autograd.grad``), so
-the weight-gradient products are never run, and gets each layer's per-sample gradients
-from Opacus' own per-layer grad samplers (``GradSampleModule.GRAD_SAMPLERS``) on the
-saved layer inputs and those output gradients. The per-sample gradients, and so the
+noise). :class:`OutputGradSampler` taps the *output* of each layer that owns trainable
+parameters and asks autograd (``torch.autograd.grad``) only for what reaches those taps,
+so the weight-gradient products are never run; inside the backward pass, each tap turns
+its layer's output gradient and saved input into per-sample gradients with Opacus' own
+per-layer grad samplers (``GradSampleModule.GRAD_SAMPLERS``). The per-sample gradients, and so the
 clipping, the noise and the privacy accounting, are exactly those of Opacus' hooks mode;
 Opacus runs in its ``no_op`` mode and only clips and noises. Models with a trainable layer
 of another type keep Opacus' hooks (:func:`supports`).
