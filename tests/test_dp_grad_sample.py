@@ -142,3 +142,10 @@ def test_conv_and_norm_layers_match_a_per_example_loop() -> None:
     OutputGradSampler(model).backward(model(x))
     for name, p in model.named_parameters():
         assert torch.allclose(_sample(p), expected[name], rtol=1e-10, atol=1e-12), name
+
+
+def test_a_model_in_eval_mode_is_an_error_that_says_so() -> None:
+    model = TinyLM(TINY, max_length=24).eval()
+    sampler = OutputGradSampler(model)
+    with pytest.raises(TrainingError, match=r"eval mode.*model\.train\(\)"):
+        sampler.backward(lm_losses(model, lm_collate([encode("hi", max_length=24)])))

@@ -100,6 +100,7 @@ class OutputGradSampler:
         self._samples: dict[nn.Parameter, torch.Tensor] = {}
         self._anchors: dict[torch.device, torch.Tensor] = {}
         self._params = {p: name for name, p in model.named_parameters() if p.requires_grad}
+        self._model = model
         self._handles: list[RemovableHandle] = [
             m.register_forward_hook(self._tap) for m in _trainable_layers(model)
         ]
@@ -136,6 +137,11 @@ class OutputGradSampler:
             return
         ran = {p for module, _ in self._records for p in module.parameters(recurse=False)}
         idle = [name for p, name in self._params.items() if p not in ran]
+        if idle and not self._model.training:
+            raise TrainingError(
+                "the model is in eval mode: per-sample gradients are recorded in training "
+                "mode only. Call model.train() before DP training"
+            )
         if idle:
             raise TrainingError(
                 f"trainable parameter(s) {', '.join(idle[:5])} were not used in forward(): "
