@@ -163,3 +163,33 @@ def test_shipped_model_path_resolves_under_the_install_prefix_outside_a_checkout
     monkeypatch.setattr(sys, "prefix", str(tmp_path))
     assert pii.resolve_model("models/pii-ner/model") == str(shipped)
     assert pii.resolve_model("models/other/model") == "models/other/model"
+
+
+def test_spacy_vocabulary_stays_bounded_in_a_long_running_guard() -> None:
+    # spaCy adds every new token string to its vocabulary for good: names, numbers and
+    # e-mail addresses of every scanned response would pile up in memory. Past a budget the
+    # pipeline is reloaded (in the background) and the old one, with all it saw, is freed.
+    import random
+    import string
+    import time
+
+    from leakguard.pii import PIIDetector
+
+    detector = PIIDetector(PIIConfig(spacy_model="none"))
+    engine = detector.analyzer.nlp_engine
+    engine.vocab_budget = 2_000
+    first = engine.get_nlp("en")
+    start = len(first.vocab.strings)
+    sentence = "Mail jane.doe@example.com or call 212-555-0147 today."
+    expected = [(f.label, f.start, f.end, f.score) for f in detector.detect(sentence)]
+    rng = random.Random(3)
+    for _ in range(60):  # ~6,000 new strings: three budgets' worth
+        words = ("".join(rng.choices(string.ascii_lowercase, k=9)) for _ in range(100))
+        detector.detect(" ".join(words))
+    deadline = time.monotonic() + 30
+    while engine.get_nlp("en") is first and time.monotonic() < deadline:
+        time.sleep(0.05)
+    current = engine.get_nlp("en")
+    assert current is not first
+    assert len(current.vocab.strings) < start + 2 * engine.vocab_budget
+    assert [(f.label, f.start, f.end, f.score) for f in detector.detect(sentence)] == expected
