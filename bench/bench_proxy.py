@@ -33,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
-from bench_stream import proxy_process, upstream_process
+from bench_stream import proxy_process, upstream_process, wait_idle
 from texts import assistant_text
 
 
@@ -176,9 +176,10 @@ def main() -> None:
         for workers in args.proxy_workers:
             with (
                 upstream_process(0) as (upstream, _),
-                proxy_process(upstream, str(config), workers) as (proxy, _),
+                proxy_process(upstream, str(config), workers) as (proxy, proc),
             ):
-                asyncio.run(hammer(proxy, text, 2.0, 2 * workers))  # warm-up (every worker)
+                wait_idle(proc.pid)  # every worker has loaded its models
+                asyncio.run(hammer(proxy, text, 2.0, 8))  # warm-up
                 direct, proxied = [], []
                 for _ in range(3):
                     direct.append(

@@ -123,6 +123,42 @@ def process(args: list[str], url: str) -> Iterator[tuple[str, subprocess.Popen[b
             proc.wait()
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and all its descendants (Linux /proc)."""
+    import os
+
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = fields
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        if current in stats:
+            total += (int(stats[current][11]) + int(stats[current][12])) / os.sysconf("SC_CLK_TCK")
+        todo += children.get(current, [])
+    return total
+
+
+def wait_idle(pid: int, *, below: float = 0.05, timeout: float = 120) -> None:
+    """Until a server and its workers have finished starting up (used less than ``below``
+    CPU seconds in the last second): /healthz answers as soon as the first worker is up."""
+    deadline = time.monotonic() + timeout
+    last = tree_cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = tree_cpu_seconds(pid)
+        if now - last < below:
+            return
+        last = now
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
