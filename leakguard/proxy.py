@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 from starlette.applications import Starlette
@@ -84,6 +85,10 @@ class Forwarder:
             limits=httpx.Limits(max_connections=cfg.max_connections),
             follow_redirects=False,
             trust_env=False,
+            # One client serves every user of the proxy: a cookie it kept from one user's
+            # response would go upstream with the next user's requests. Set-Cookie still
+            # reaches the client it was meant for; the proxy itself stores nothing.
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
         try:
             yield

@@ -287,3 +287,29 @@ def test_the_fake_upstream_really_sends_gzip() -> None:
         )
     assert r.headers["content-encoding"] == "gzip"
     assert "jane.doe" in r.text  # httpx inflated it
+
+
+def test_a_cookie_the_upstream_sets_for_one_client_never_goes_upstream_for_another(
+    make_guard: Callable[..., Guard],
+) -> None:
+    # The proxy's HTTP client is shared by every client of the proxy: a cookie jar in it
+    # would hand one user's session cookie to the next user's requests.
+    from starlette.testclient import TestClient
+
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        headers = {"set-cookie": "session=alice-secret; Path=/"} if len(seen) == 1 else {}
+        return httpx.Response(204, headers=headers)
+
+    config = parse_config({**PATTERNS, "proxy": {"upstream": "http://upstream.internal:8000"}})
+    app = build_app(config, guard=make_guard(PATTERNS), transport=httpx.MockTransport(answer))
+    with TestClient(app) as tc:
+        first = tc.get("/v1/models")  # Alice
+        assert first.headers["set-cookie"].startswith("session=alice-secret")  # passed through
+        tc.cookies.clear()  # the next requests are Bob's, from another client
+        tc.get("/v1/models")
+        tc.get("/v1/models", headers={"cookie": "theme=dark"})
+    assert "cookie" not in seen[1].headers
+    assert seen[2].headers["cookie"] == "theme=dark"
