@@ -133,3 +133,22 @@ def test_a_recognizer_listening_to_a_shared_embedding_gets_it_in_the_batch(
     found = batch.detect_batch(corpus)
     assert found == [detector.detect(t) for t in corpus]
     assert any(f.label == "PERSON" for fs in found for f in fs)  # the model does label
+
+
+def test_a_corpus_of_unique_tokens_does_not_grow_the_vocabulary_without_bound() -> None:
+    # A corpus full of IDs and numbers adds every one of them to spaCy's vocabulary for good.
+    detector = PIIDetector(PIIConfig(entities=ENTITIES))
+    detector.analyzer.nlp_engine.vocab_budget = 1_000
+    batch = BatchPIIDetector(detector, batch_size=8)
+    first = detector.analyzer.nlp_engine.get_nlp("en")
+    start = len(first.vocab.strings)
+    corpus = texts()
+    expected = batch.detect_batch(corpus)
+    fake = Faker("en_US")
+    fake.seed_instance(5)
+    for _ in range(6):  # ~3,000 unique tokens: three budgets' worth
+        batch.detect_batch([fake.pystr(12, 12) + " " + fake.uuid4() for _ in range(250)])
+    current = detector.analyzer.nlp_engine.get_nlp("en")
+    assert current is not first
+    assert len(current.vocab.strings) < start + 2 * 1_000
+    assert batch.detect_batch(corpus) == expected
