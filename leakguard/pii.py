@@ -18,7 +18,7 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import yaml
 
@@ -176,15 +176,6 @@ def _nlp_engine(config: PIIConfig) -> Any:
     return engine
 
 
-class _Entity(NamedTuple):
-    """A NER entity as Presidio's SpacyRecognizer reads it, detached from its doc."""
-
-    label_: str
-    start_char: int
-    end_char: int
-    text: str
-
-
 def _lean_engine_class() -> type[Any]:
     """Presidio's spaCy engine with cheaper artifacts; the same results.
 
@@ -204,7 +195,7 @@ def _lean_engine_class() -> type[Any]:
     loaded in the background and swapped in (scans in flight finish on the old one, which
     is then freed). spaCy's memory zones would bound it too, but they switch off the
     tokenizer's cache and rebuild every word's lexeme on every text: +58% scan time,
-    measured. Presidio reads plain copies of the tokens, lemmas and entities, never the doc.
+    measured.
     """
     from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
     from spacy.attrs import IDX, IS_PUNCT, IS_STOP, LEMMA, LENGTH, NORM
@@ -268,9 +259,21 @@ def _lean_engine_class() -> type[Any]:
             nlp = self.get_nlp(language)
             doc = nlp(text, disable=["lemmatizer"] if norms else [])
             artifacts = self._artifacts(doc, text, language, norms)
-            if len(nlp.vocab.strings) > self._limit(nlp):
+            if self.over_budget(nlp):
                 self._renew(language, nlp)
             return artifacts
+
+        def over_budget(self, nlp: Any) -> bool:
+            """Has ``nlp``'s vocabulary grown by ``vocab_budget`` strings since it was loaded?"""
+            return self.loader is not None and len(nlp.vocab.strings) > self._limit(nlp)
+
+        def reload(self, language: str) -> Any:
+            """Load a fresh pipeline for ``language``, swap it in and return it."""
+            assert self.loader is not None
+            fresh = self.loader(language)
+            self._limits[fresh] = len(fresh.vocab.strings) + self.vocab_budget
+            self.nlp[language] = fresh  # type: ignore[index]
+            return fresh
 
         @functools.cached_property
         def _limits(self) -> weakref.WeakKeyDictionary[Any, int]:
@@ -288,16 +291,14 @@ def _lean_engine_class() -> type[Any]:
             return threading.Lock()
 
         def _renew(self, language: str, old: Any) -> None:
-            """Load a fresh pipeline in the background and swap it in (once at a time)."""
-            if self.loader is None or not self._renewing.acquire(blocking=False):
+            """:meth:`reload` in the background (once at a time); scans go on meanwhile."""
+            if not self._renewing.acquire(blocking=False):
                 return
 
             def run() -> None:
                 try:
-                    if self.loader is not None and self.get_nlp(language) is old:
-                        fresh = self.loader(language)
-                        self._limits[fresh] = len(fresh.vocab.strings) + self.vocab_budget
-                        self.nlp[language] = fresh  # type: ignore[index]
+                    if self.get_nlp(language) is old:
+                        self.reload(language)
                 except Exception:  # keep scanning on the old one; retried later
                     _log.warning("reloading the spaCy pipeline failed; will retry", exc_info=True)
                 finally:
@@ -313,13 +314,10 @@ def _lean_engine_class() -> type[Any]:
             entities = self._get_entities(doc)
             scores = self._get_scores_for_entities(doc)
             entities, scores = self._get_updated_entities(entities, scores)
-            # Plain copies of what Presidio's SpacyRecognizer reads: a Span would point into
-            # the doc, whose memory the zone frees.
-            detached = [_Entity(e.label_, e.start_char, e.end_char, e.text) for e in entities]
             return LeanArtifacts(
                 doc=doc,
                 text=text,
-                entities=detached,
+                entities=entities,
                 scores=scores,
                 engine=self,
                 language=language,

@@ -103,8 +103,6 @@ class BatchPIIDetector:
         self._entities = list(config.entities)
         self._floor = min([config.score_threshold, *config.thresholds.values()])
         self._nlp = self._engine.nlp[config.language]
-        self._vocab_budget: int = getattr(self._engine, "vocab_budget", 100_000)
-        self._vocab_limit = len(self._nlp.vocab.strings) + self._vocab_budget
         names = set(self._nlp.pipe_names)
         self._uses_ner = config.spacy_model != PATTERN_ONLY and "ner" in names
         batch = set(_NER_COMPONENTS)
@@ -151,14 +149,11 @@ class BatchPIIDetector:
     def _bound_vocabulary(self) -> None:
         """spaCy keeps every token string it sees (IDs, numbers, names of a whole corpus):
         past the engine's ``vocab_budget`` the pipeline is replaced by a fresh copy, between
-        batches, when no doc of the old one is left (see ``pii._lean_engine_class``)."""
-        loader = getattr(self._engine, "loader", None)
-        if loader is None or len(self._nlp.vocab.strings) <= self._vocab_limit:
-            return
-        fresh = loader(self._language)
-        self._engine.nlp[self._language] = fresh
-        self._nlp = fresh
-        self._vocab_limit = len(fresh.vocab.strings) + self._vocab_budget
+        batches, when no doc of the old one is left (see ``pii._lean_engine_class``; an
+        analyzer built elsewhere, without that engine, is left as it is)."""
+        engine = self._engine
+        if hasattr(engine, "over_budget") and engine.over_budget(self._nlp):
+            self._nlp = engine.reload(self._language)
 
     def _analyze(self, text: str, doc: Any) -> list[Finding]:
         engine = self._engine
