@@ -28,6 +28,7 @@ from leakguard.guard import Guard
 from leakguard.metrics import Metrics
 from leakguard.middleware import LeakGuardMiddleware
 from leakguard.payloads import error_body
+from leakguard.upstream_pool import UpstreamTransport
 
 __all__ = ["build_app"]
 
@@ -74,15 +75,16 @@ class Forwarder:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         cfg = self.config
+        limits = httpx.Limits(max_connections=cfg.max_connections)
         self.client = httpx.AsyncClient(
-            transport=self.transport,
+            transport=self.transport or UpstreamTransport(limits=limits),
             timeout=httpx.Timeout(
                 connect=cfg.connect_timeout_s,
                 read=cfg.read_timeout_s,
                 write=cfg.write_timeout_s,
                 pool=cfg.connect_timeout_s,
             ),
-            limits=httpx.Limits(max_connections=cfg.max_connections),
+            limits=limits,
             follow_redirects=False,
             trust_env=False,
             # One client serves every user of the proxy: a cookie it kept from one user's

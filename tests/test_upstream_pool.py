@@ -1,0 +1,222 @@
+"""The proxy's upstream pool against a raw HTTP/1.1 server that counts its connections."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from leakguard.upstream_pool import UpstreamPool, UpstreamTransport
+
+
+class RawServer:
+    """HTTP/1.1 on 127.0.0.1 in a thread. Paths: ``/`` a small body; ``/big`` 1 MB;
+    ``/close`` answers with ``Connection: close``; ``/hold`` answers once ``release`` is set;
+    ``/hangup`` answers, then closes the connection a moment later (idle keep-alive lost)."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        self.open = 0
+        self.most_open = 0
+        self.requests = 0
+        self.loop = asyncio.new_event_loop()
+        self.release = asyncio.Event()
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self.server = self.loop.run_until_complete(
+            asyncio.start_server(self._connection, sock=sock)
+        )
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        self.open += 1
+        self.most_open = max(self.most_open, self.open)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode().split("\r\n")
+                path = lines[0].split()[1]
+                length = next(
+                    (int(x.split(":")[1]) for x in lines if x.lower().startswith("content-length")),
+                    0,
+                )
+                await reader.readexactly(length)
+                self.requests += 1
+                if path == "/hold":
+                    await self.release.wait()
+                body = b"x" * (1 << 20) if path == "/big" else b"ok"
+                extra = b"connection: close\r\n" if path == "/close" else b""
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n%s\r\n" % (len(body), extra) + body
+                )
+                await writer.drain()
+                if path == "/close":
+                    break
+                if path == "/hangup":
+                    await asyncio.sleep(0.05)
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self.open -= 1
+            writer.close()
+
+    def set_release(self) -> None:
+        self.loop.call_soon_threadsafe(self.release.set)
+
+    def stop(self) -> None:
+        async def shut() -> None:
+            self.server.close()
+            await self.server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(shut(), self.loop).result(timeout=5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        self.loop.close()
+
+
+@pytest.fixture
+def server() -> Iterator[RawServer]:
+    raw = RawServer()
+    yield raw
+    raw.stop()
+
+
+def run(
+    body: Callable[[httpx.AsyncClient, UpstreamPool], Awaitable[Any]],
+    *,
+    max_connections: int = 8,
+    keepalive_expiry: float = 5.0,
+    pool_timeout: float = 5.0,
+) -> Any:
+    async def main() -> Any:
+        limits = httpx.Limits(max_connections=max_connections, keepalive_expiry=keepalive_expiry)
+        transport = UpstreamTransport(limits=limits)
+        pool = transport._pool
+        assert isinstance(pool, UpstreamPool)
+        timeout = httpx.Timeout(5.0, pool=pool_timeout)
+        async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
+            return await body(client, pool)
+
+    return asyncio.run(main())
+
+
+def test_sequential_requests_reuse_one_connection(server: RawServer) -> None:
+    async def body(client: httpx.AsyncClient, pool: UpstreamPool) -> None:
+        for _ in range(20):
+            response = await client.get(server.url + "/")
+            assert response.text == "ok"
+        assert pool.idle_connections == 1
+
+    run(body)
+    assert (server.accepted, server.requests) == (1, 20)
+
+
+def test_concurrency_is_capped_and_every_request_answered(server: RawServer) -> None:
+    async def body(client: httpx.AsyncClient, pool: UpstreamPool) -> list[str]:
+        async def one() -> str:
+            return (await client.post(server.url + "/", content=b"q" * 100)).text
+
+        return await asyncio.gather(*(one() for _ in range(200)))
+
+    assert run(body, max_connections=3) == ["ok"] * 200
+    assert server.most_open <= 3
+    assert server.accepted <= 3 * 2  # connections are kept, not one per request
+
+
+def test_waiting_past_the_pool_timeout_raises_pool_timeout(server: RawServer) -> None:
+    async def body(client: httpx.AsyncClient, pool: UpstreamPool) -> None:
+        held = asyncio.create_task(client.get(server.url + "/hold"))
+        await asyncio.sleep(0.2)
+        with pytest.raises(httpx.PoolTimeout):
+            await client.get(server.url + "/")
+        server.set_release()
+        assert (await held).text == "ok"
+        # The slot the timed-out request never had is not lost: this one gets it.
+        assert (await client.get(server.url + "/")).text == "ok"
+
+    run(body, max_connections=1, pool_timeout=0.2)
+
+
+def test_a_response_closed_unread_frees_its_slot_and_is_not_reused(server: RawServer) -> None:
+    async def body(client: httpx.AsyncClient, pool: UpstreamPool) -> None:
+        for _ in range(3):
+            async with client.stream("GET", server.url + "/big") as response:
+                async for _chunk in response.aiter_raw():
+                    break  # abandon the rest of the megabyte
+            assert pool.idle_connections == 0
+        assert (await client.get(server.url + "/")).text == "ok"
+        assert pool.idle_connections == 1
+
+    run(body, max_connections=1)
+    assert server.accepted == 4
+
+
+def test_a_cancelled_request_frees_its_slot(server: RawServer) -> None:
+    async def body(client: httpx.AsyncClient, pool: UpstreamPool) -> None:
+        held = asyncio.create_task(client.get(server.url + "/hold"))
+        await asyncio.sleep(0.2)
+        held.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await held
+        server.set_release()
+        assert (await client.get(server.url + "/")).text == "ok"
+
+    run(body, max_connections=1, pool_timeout=2.0)
+
+
+def test_connection_close_and_server_hangups_are_not_reused(server: RawServer) -> None:
+    async def body(client: httpx.AsyncClient, pool: UpstreamPool) -> None:
+        assert (await client.get(server.url + "/close")).text == "ok"
+        assert pool.idle_connections == 0
+        assert (await client.get(server.url + "/hangup")).text == "ok"
+        assert pool.idle_connections == 1
+        await asyncio.sleep(0.3)  # the server has closed that idle connection by now
+        assert (await client.get(server.url + "/")).text == "ok"
+
+    run(body)
+    assert server.accepted == 3
+
+
+def test_idle_connections_past_the_keepalive_expiry_are_closed(server: RawServer) -> None:
+    async def body(client: httpx.AsyncClient, pool: UpstreamPool) -> None:
+        await asyncio.gather(*(client.get(server.url + "/") for _ in range(4)))
+        assert pool.idle_connections >= 2
+        await asyncio.sleep(0.4)
+        assert (await client.get(server.url + "/")).text == "ok"
+        assert pool.idle_connections == 1
+
+    run(body, keepalive_expiry=0.2)
+
+
+def test_an_unreachable_upstream_is_a_connect_error_and_frees_the_slot() -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()  # nothing listens there
+
+    async def body(client: httpx.AsyncClient, pool: UpstreamPool) -> None:
+        for _ in range(3):
+            with pytest.raises(httpx.ConnectError):
+                await client.get(url + "/")
+
+    run(body, max_connections=1, pool_timeout=0.5)
+
+
+def test_a_closed_pool_refuses_requests(server: RawServer) -> None:
+    async def body(client: httpx.AsyncClient, pool: UpstreamPool) -> None:
+        assert (await client.get(server.url + "/")).text == "ok"
+        await pool.aclose()
+        assert pool.idle_connections == 0
+        with pytest.raises(RuntimeError, match="closed"):
+            await client.get(server.url + "/")
+
+    run(body)
