@@ -102,6 +102,14 @@ def test_phone_near_misses_stay_clean(text: str) -> None:
     assert found(LeakGuardPhoneRecognizer(), text) == []
 
 
+def test_an_international_number_does_not_swallow_the_next_numbers_digits() -> None:
+    # Found by the streaming property test: the digit run "+1 415 555 0134 4111" (too long
+    # for +1) lost to the card after it, and the second phone number went out unredacted.
+    text = "+1 415 555 0134 +1 415 555 0134 4111 1111 1111 1111"
+    spans = [(s, e) for s, e, *_ in LeakGuardPhoneRecognizer().find(text)]
+    assert spans == [(0, 15), (16, 31)]
+
+
 @pytest.mark.parametrize(
     ("text", "secret"),
     [

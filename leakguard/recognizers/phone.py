@@ -73,8 +73,8 @@ def score(number: str) -> float | None:
     digits = re.sub(r"\D", "", number)
     if _rejected(number, digits):
         return None
-    if number.startswith(("+", "00", "(+")):
-        return 0.85 if _international_valid(number.replace("(", "").replace(")", "")) else 0.6
+    if _international(number):
+        return 0.85 if _international_valid(_bare(number)) else 0.6
     separators = len(re.findall(r"[ \t().\-/]+", number))
     if separators == 0:
         # A bare digit run: order numbers, epochs, ids ... only with context, unless it has
@@ -96,11 +96,38 @@ class LeakGuardPhoneRecognizer(Recognizer):
 
     def find(self, text: str) -> list[tuple[int, int, float, str]]:
         found = []
-        for m in _CANDIDATE.finditer(text):
+        pos = 0
+        while (m := _CANDIDATE.search(text, pos)) is not None:
+            pos = m.end()
             number = m.group("number").rstrip(" \t(-./")
+            has_ext = m.group("ext") is not None
+            if _international(number) and not _international_valid(_bare(number)):
+                # "+1 415 555 0134 4111 1111 ...": the run took in the next number's
+                # digits; the longest prefix (whole groups) that is a valid number wins.
+                shorter = _valid_international_prefix(number)
+                if shorter is not None:
+                    number, has_ext = shorter, False
+                    pos = m.start() + len(number)
             value = score(number)
             if value is None:
                 continue
-            end = m.end() if m.group("ext") else m.start() + len(number)
+            end = m.end() if has_ext else m.start() + len(number)
             found.append((m.start(), end, value, "phone"))
         return found
+
+
+def _international(number: str) -> bool:
+    return number.startswith(("+", "00", "(+"))
+
+
+def _bare(number: str) -> str:
+    return number.replace("(", "").replace(")", "")
+
+
+def _valid_international_prefix(number: str) -> str | None:
+    cuts = [m.start() for m in re.finditer(r"[ \t]+", number)]
+    for cut in reversed(cuts):
+        prefix = number[:cut].rstrip(" \t(-./")
+        if len(re.sub(r"\D", "", prefix)) >= 7 and _international_valid(_bare(prefix)):
+            return prefix
+    return None
