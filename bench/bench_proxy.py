@@ -8,7 +8,10 @@ processes; the client is httpx's async client in this one.
 1. Throughput: non-streamed chat requests with 1 KB answers, ``--concurrency`` at a time
    for ``--seconds``, alternating direct and proxied rounds (3 each), once per
    ``--proxy-workers`` value (default: 1 and 2 proxy processes; the fake model server is
-   one process). Requests/s, median; target proxied / direct >= 0.5.
+   one process); ``--client lean`` swaps the load generator's httpx pool for a cheaper
+   one. Requests/s, median; target proxied / direct >= 0.5. Also the CPU each process
+   (client, fake upstream, proxy) spends per request: on a small machine all three share
+   the cores, so the ratio is mostly a CPU budget.
 2. Memory in process: one streamed answer of 2,000, 32,000 and 128,000 characters through
    the middleware, tracemalloc peak: bounded memory per stream means about the same peak.
 3. Memory: ``--streams`` concurrent streamed answers through the proxy, once with short
@@ -33,16 +36,23 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
-from bench_stream import proxy_process, upstream_process, wait_idle
+from bench_stream import proxy_process, tree_cpu_seconds, upstream_process, wait_idle
 from texts import assistant_text
 
+from leakguard.upstream_pool import UpstreamTransport
 
-async def hammer(url: str, text: str, seconds: float, concurrency: int) -> float:
+
+async def hammer(
+    url: str, text: str, seconds: float, concurrency: int, *, client_kind: str = "httpx"
+) -> float:
     body = {"model": "m", "messages": [{"role": "user", "content": text}]}
     done = 0
     stop = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    # httpx: its stock pool, as the openai SDK uses it; lean: leakguard's upstream pool,
+    # which spends less CPU per request in the client (the direct arm gains most).
+    transport = UpstreamTransport(limits=limits) if client_kind == "lean" else None
+    async with httpx.AsyncClient(timeout=60, limits=limits, transport=transport) as client:
 
         async def worker() -> None:
             nonlocal done
@@ -54,6 +64,11 @@ async def hammer(url: str, text: str, seconds: float, concurrency: int) -> float
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return done / (time.perf_counter() - start)
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """CPU seconds of a server and its workers, or of this process (the client)."""
+    return time.process_time() if pid is None else tree_cpu_seconds(pid)
 
 
 def rss_mb(pid: int) -> float:
@@ -152,6 +167,12 @@ def main() -> None:
     parser.add_argument("--token-ms", type=float, default=5.0)
     parser.add_argument("--skip-servers", action="store_true", help="in-process part only")
     parser.add_argument(
+        "--client",
+        choices=["httpx", "lean"],
+        default="httpx",
+        help="the load generator's connection pool (see hammer)",
+    )
+    parser.add_argument(
         "--proxy-workers",
         type=int,
         nargs="+",
@@ -175,24 +196,38 @@ def main() -> None:
         text = assistant_text(1024, seed=7)
         for workers in args.proxy_workers:
             with (
-                upstream_process(0) as (upstream, _),
+                upstream_process(0) as (upstream, up),
                 proxy_process(upstream, str(config), workers) as (proxy, proc),
             ):
                 wait_idle(proc.pid)  # every worker has loaded its models
                 asyncio.run(hammer(proxy, text, 2.0, 8))  # warm-up
-                direct, proxied = [], []
+                pids = {"client": None, "upstream": up.pid, "proxy": proc.pid}
+                rates: dict[str, list[float]] = {"direct": [], "proxied": []}
+                cpu: dict[str, dict[str, list[float]]] = {a: {k: [] for k in pids} for a in rates}
                 for _ in range(3):
-                    direct.append(
-                        asyncio.run(hammer(upstream, text, args.seconds, args.concurrency))
-                    )
-                    proxied.append(asyncio.run(hammer(proxy, text, args.seconds, args.concurrency)))
-                d, p = statistics.median(direct), statistics.median(proxied)
+                    for arm, url in (("direct", upstream), ("proxied", proxy)):
+                        before = {k: cpu_seconds(pid) for k, pid in pids.items()}
+                        start = time.perf_counter()
+                        rate = asyncio.run(
+                            hammer(
+                                url, text, args.seconds, args.concurrency, client_kind=args.client
+                            )
+                        )
+                        count = rate * (time.perf_counter() - start)
+                        rates[arm].append(rate)
+                        for k, pid in pids.items():
+                            cpu[arm][k].append((cpu_seconds(pid) - before[k]) / count * 1e3)
+                d, p = statistics.median(rates["direct"]), statistics.median(rates["proxied"])
                 print(
                     f"Throughput, 1 KB answers, {args.concurrency} concurrent, pattern-only, "
-                    f"proxy --workers {workers}:"
+                    f"proxy --workers {workers}, {args.client} client:"
                 )
-                print(f"  direct   median {d:8.1f} req/s  {[round(x) for x in direct]}")
-                print(f"  proxied  median {p:8.1f} req/s  {[round(x) for x in proxied]}")
+                for arm, runs in rates.items():
+                    per = "  ".join(f"{k} {statistics.median(v):.2f}" for k, v in cpu[arm].items())
+                    print(
+                        f"  {arm:8} median {statistics.median(runs):8.1f} req/s  "
+                        f"{[round(x) for x in runs]}  CPU ms/request: {per}"
+                    )
                 print(f"  ratio    {p / d:.2f}  (target >= 0.5)")
         with (
             upstream_process(args.token_ms) as (upstream, _),
