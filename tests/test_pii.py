@@ -193,3 +193,24 @@ def test_spacy_vocabulary_stays_bounded_in_a_long_running_guard() -> None:
     assert current is not first
     assert len(current.vocab.strings) < start + 2 * engine.vocab_budget
     assert [(f.label, f.start, f.end, f.score) for f in detector.detect(sentence)] == expected
+
+
+def test_remembered_keywords_are_presidios_keywords_and_the_memory_stays_bounded() -> None:
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+
+    from leakguard.pii import PIIDetector
+
+    engine = PIIDetector(PIIConfig(spacy_model="none")).analyzer.nlp_engine
+    engine.keyword_memory = 8
+    text = "The IP: 10.0.0.1, be it or not; e-mail Jane's PHONE ... it's me!"
+    lemmas = engine.process_text(text, "en").lemmas
+    odd = ["-PRON-", "be", "Be", "Host:Port", "a::b", ":", "THE", "Über"]
+    expected = NlpArtifacts.set_keywords(engine, lemmas, "en")
+    assert expected == ["ip", "10.0.0.1", "e", "mail", "jane", "phone"]
+    assert NlpArtifacts.set_keywords(engine, odd, "en") == ["host", "port", "a", "", "b", "über"]
+    for _ in range(2):  # filled from scratch, then partly remembered
+        assert engine.process_text(text, "en").keywords == expected
+        assert engine.keywords(lemmas + odd, "en") == NlpArtifacts.set_keywords(
+            engine, lemmas + odd, "en"
+        )
+        assert 0 < len(engine._keyword_parts["en"]) <= engine.keyword_memory

@@ -1,0 +1,177 @@
+"""Presidio pattern recognizers that search only where their patterns can match.
+
+A Presidio pattern recognizer tries each of its regexes at every position of the text, yet
+some of them can only ever match a run of characters from a class C that holds at least one
+character of a rarer class R ⊆ C: an e-mail address needs an ``@``, an IP address a ``.`` or
+``:``, a licence, passport or DEA number a digit. :func:`windowed` gives such a recognizer
+an ``analyze`` that finds the *windows* (the maximal runs of C-characters holding an
+R-character) with two linear scans, runs Presidio's own ``analyze`` over the windows joined
+by single spaces, and shifts the results back to offsets in the full text.
+
+Why the results are exactly the same: every match lies inside one window (it consists of
+C-characters and holds an R-character). The characters just outside a window are not in C,
+and no test in these patterns tells such a character from a space (which is not in C
+either) or from the ends of the text: consuming tests only accept C-characters, and the
+assertions (``\\b``, ``(?<![\\w:])``, ``(?![\\w:]|\\.\\d)``) only ask whether a character
+is in ``\\w``, ``\\d``, ``:`` or ``.``, all inside C. So at every position inside a window each
+pattern does the same thing on both texts, and ``finditer`` yields the same matches in the
+same order; the recognizer validates the same matched substrings, and Presidio's
+de-duplication only compares spans, whose order and nesting the shift keeps.
+
+The classes were derived from the regexes of presidio-analyzer 2.2.366, compiled with its
+``IGNORECASE | MULTILINE | DOTALL`` (under which ``[A-Z]`` also matches the long s, the
+Kelvin sign and the dotless i, all in ``\\w``). ``_SHAPES`` keeps a digest of those
+patterns; a recognizer whose patterns or flags differ is left as it is.
+
+One difference: Presidio gives each regex search 60 seconds (``REGEX_TIMEOUT_SECONDS``)
+before it skips the pattern; the windows are searched sooner, so a text on which the full
+search would time out may be searched to the end here.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import regex
+
+__all__ = ["patterns_digest", "windowed"]
+
+# The flags Presidio compiles pattern regexes with (PatternRecognizer.global_regex_flags).
+_FLAGS = regex.IGNORECASE | regex.MULTILINE | regex.DOTALL
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    chars: str  # C: a character class every character of a match belongs to
+    required: str  # R ⊆ C: a class at least one character of every match belongs to
+    digest: str  # patterns_digest() of the recognizer the classes were derived from
+
+
+# Keyed by Presidio's class name. A space must not be in any ``chars``.
+_SHAPES = {
+    # local part and domain: \w, '.', '-', '@' and the RFC 5322 specials; needs the '@'.
+    "EmailRecognizer": _Shape(r"[\w!#$%&'*+\-/=?^_`{|}~.@]", "@", "004723abbb67ff6c"),
+    # letters and ASCII digits; one alternative spells "A-Z]{2}" (a typo in Presidio), which
+    # matches a literal "A-Z]]", so '-' and ']' belong too; every alternative has [0-9].
+    "UsLicenseRecognizer": _Shape(r"[\w\-\]]", "[0-9]", "a5ad4472a28cc70f"),
+    "UsPassportRecognizer": _Shape(r"\w", "[0-9]", "4d39378952a1fd07"),
+    # DEA numbers: two letters (or a letter and 9) and seven \d, which is any Unicode digit.
+    "MedicalLicenseRecognizer": _Shape(r"\w", r"\d", "8b00da21c7ca480a"),
+    # hex and decimal digits, '.', ':', a '%' zone and a '/' prefix length; IPv4 forms need
+    # a '.', all IPv6 forms a ':'.
+    "IpRecognizer": _Shape(r"[\w.:%/]", "[.:]", "2e5b4e8ccce1e531"),
+}
+
+
+def patterns_digest(recognizer: Any) -> str:
+    """A short digest of a pattern recognizer's regexes (to notice when Presidio's change)."""
+    joined = "\n".join(pattern.regex for pattern in recognizer.patterns)
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()[:16]
+
+
+def windowed(recognizer: Any, *, stock: str | None = None) -> Any:
+    """``recognizer``, or a copy of it that searches only the windows where it can match.
+
+    ``stock`` names the Presidio class whose patterns the recognizer uses, for a subclass
+    that only changes validation (leakguard's offline e-mail check); by default the
+    recognizer must be an instance of Presidio's own class. Anything else (a deny list,
+    user-configured patterns, other flags, patterns that are not the ones the classes were
+    derived from) is returned unchanged.
+    """
+    name = stock
+    if name is None:
+        if not type(recognizer).__module__.startswith("presidio_analyzer."):
+            return recognizer
+        name = type(recognizer).__name__
+    shape = _SHAPES.get(name)
+    if (
+        shape is None
+        or getattr(recognizer, "deny_list", None)
+        or getattr(recognizer, "global_regex_flags", None) != _FLAGS
+        or patterns_digest(recognizer) != shape.digest
+    ):
+        return recognizer
+    twin = copy.copy(recognizer)
+    # Same state (name, id, patterns, context), one method more: a class of its own.
+    twin.__class__ = _windowed_class(type(recognizer), shape)
+    return twin
+
+
+_CLASSES: dict[tuple[type[Any], _Shape], type[Any]] = {}
+
+
+def _windowed_class(base: type[Any], shape: _Shape) -> type[Any]:
+    cls = _CLASSES.get((base, shape))
+    if cls is None:
+        cls = _CLASSES[base, shape] = _make_windowed_class(base, shape)
+    return cls
+
+
+def _make_windowed_class(base: type[Any], shape: _Shape) -> type[Any]:
+    find = _Windows(shape.chars, shape.required)
+
+    def analyze(
+        self: Any,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: Any = None,
+        regex_flags: int | None = None,
+    ) -> list[Any]:
+        if (regex_flags or self.global_regex_flags) != _FLAGS:
+            return base.analyze(self, text, entities, nlp_artifacts, regex_flags)  # type: ignore[no-any-return]
+        spans = find(text)
+        if not spans:
+            return []
+        # The NLP artifacts describe the full text; pattern recognizers do not read them.
+        results = base.analyze(
+            self, " ".join(text[a:b] for a, b in spans), entities, None, regex_flags
+        )
+        return _shift(results, spans)
+
+    return type(f"Windowed{base.__name__}", (base,), {"analyze": analyze, "__doc__": base.__doc__})
+
+
+class _Windows:
+    """The maximal runs of ``chars`` characters that hold a ``required`` character."""
+
+    __slots__ = ("_backward", "_forward", "_required")
+
+    def __init__(self, chars: str, required: str) -> None:
+        self._required = regex.compile(required)
+        self._forward = regex.compile(f"{chars}*")
+        self._backward = regex.compile(f"(?r){chars}*")  # matches backwards from endpos
+
+    def __call__(self, text: str) -> list[tuple[int, int]]:
+        spans = []
+        end = 0
+        while (hit := self._required.search(text, end)) is not None:
+            at = hit.start()
+            # C* matches the empty string, so both matches exist.
+            before = self._backward.match(text, end, at)
+            assert before is not None
+            after = self._forward.match(text, at)
+            assert after is not None
+            spans.append((before.start(), after.end()))
+            # R ⊆ C, so the run holds the hit; max() only keeps a wrong table from looping.
+            end = max(after.end(), at + 1)
+        return spans
+
+
+def _shift(results: list[Any], spans: Sequence[tuple[int, int]]) -> list[Any]:
+    """Move results from the joined windows back to offsets in the full text."""
+    joined_starts = []
+    offset = 0
+    for start, end in spans:
+        joined_starts.append(offset)
+        offset += end - start + 1
+    for result in results:
+        i = bisect.bisect_right(joined_starts, result.start) - 1
+        shift = spans[i][0] - joined_starts[i]
+        result.start += shift
+        result.end += shift
+    return results

@@ -1,0 +1,178 @@
+# ruff: noqa: RUF001, RUF003  (look-alike letters are the point of these tests)
+"""Windowed Presidio pattern recognizers give exactly the results of the unwindowed ones."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer.predefined_recognizers import (
+    IpRecognizer,
+    MedicalLicenseRecognizer,
+    UsLicenseRecognizer,
+    UsPassportRecognizer,
+)
+
+from leakguard.config import PIIConfig
+from leakguard.pattern_windows import _SHAPES, _Shape, _windowed_class, windowed
+from leakguard.pii import PIIDetector, _offline_email_recognizer
+
+
+@functools.cache
+def _plain(name: str) -> Any:
+    if name == "EmailRecognizer":
+        return _offline_email_recognizer("en")  # Presidio's own one would go online
+    classes = (IpRecognizer, MedicalLicenseRecognizer, UsLicenseRecognizer, UsPassportRecognizer)
+    return {cls.__name__: cls for cls in classes}[name]()
+
+
+@functools.cache
+def _windowed(name: str) -> Any:
+    recognizer = windowed(_plain(name), stock=name if name == "EmailRecognizer" else None)
+    assert type(recognizer).__name__.startswith("Windowed"), "Presidio's patterns changed"
+    return recognizer
+
+
+def _results(recognizer: Any, text: str) -> list[tuple[str, int, int, float, str]]:
+    found = recognizer.analyze(text, recognizer.supported_entities)
+    return [
+        (r.entity_type, r.start, r.end, r.score, r.analysis_explanation.pattern_name) for r in found
+    ]
+
+
+# Characters the classes turn on: letters that case-fold into [A-Z] ("ſ", "K", "ı"), other
+# letters, ASCII and Arabic-Indic digits, every character these patterns consume or test.
+_ALPHABET = "aAbdefFHkKRsVXzZſKıéß0123456789٣٤@@..::--]]%%//  \n\t,;!#$&'*+=?^_`{|}~()[<>\"x"
+_PLANTED = [
+    "jane.doe@example.com",
+    "o'brien+tag@mail.example.co.uk",
+    "a@b.c",
+    "user@xn--80ak6aa92e.com",
+    "x@münchen.de",
+    "192.168.12.7",
+    "10.0.0.1/24",
+    "256.1.1.1",
+    "1.2.3.4.5",
+    "::ffff:10.0.0.1",
+    "::ffff:0:192.0.2.1",
+    "64:ff9b::192.0.2.33",
+    "fe80::1%eth0",
+    "2001:db8::8a2e:370:7334",
+    "2001:0db8:0000:0000:0000:ff00:0042:8329/64",
+    "::",
+    "::/0",
+    "A1234567",
+    "AB123456",
+    "A-Z]]123",
+    "12ABC12345",
+    "123456789",
+    "C12345678",
+    "AB1234563",
+    "BM9123456",
+    "١٢٣٤٥٦٧",
+    "AB١٢٣٤٥٦٣",
+]
+_TEXTS = st.lists(
+    st.one_of(st.text(alphabet=_ALPHABET, max_size=10), st.sampled_from(_PLANTED)),
+    max_size=14,
+).map("".join)
+
+
+_EVERY_CHARACTER = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
+
+
+@pytest.mark.parametrize("name", sorted(_SHAPES))
+def test_required_characters_lie_in_the_window_class_and_spaces_do_not(name: str) -> None:
+    shape = _SHAPES[name]
+    assert regex.search(f"(?V1)[{shape.required}--{shape.chars}]", _EVERY_CHARACTER) is None
+    assert not regex.fullmatch(shape.chars, " ")
+
+
+@pytest.mark.parametrize("name", sorted(_SHAPES))
+@settings(max_examples=250, deadline=None)
+@given(text=_TEXTS)
+def test_windowed_recognizer_finds_what_presidio_finds(name: str, text: str) -> None:
+    assert _results(_windowed(name), text) == _results(_plain(name), text)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("EmailRecognizer", "Mail jane.doe@example.com, or not.", [(5, 25)]),
+        ("IpRecognizer", "at 10.0.0.1 or fe80::1%eth0.", [(3, 11), (15, 27)]),
+        ("UsLicenseRecognizer", "licence: (A-Z]]123) D1234567", [(10, 18), (20, 28)]),
+        ("MedicalLicenseRecognizer", "DEA: x AB1234563.", [(7, 16)]),
+        ("UsPassportRecognizer", "passport\n912803456", [(9, 18)]),
+    ],
+)
+def test_windowed_results_carry_offsets_into_the_full_text(
+    name: str, text: str, expected: list[tuple[int, int]]
+) -> None:
+    spans = [(start, end) for _, start, end, _, _ in _results(_windowed(name), text)]
+    assert spans == expected
+    assert spans == [(start, end) for _, start, end, _, _ in _results(_plain(name), text)]
+
+
+def test_a_character_class_that_misses_a_character_changes_results() -> None:
+    """The comparison can fail: without Presidio's stray "A-Z]" the licence class is wrong."""
+    narrow = _Shape(r"\w", "[0-9]", _SHAPES["UsLicenseRecognizer"].digest)
+    recognizer = UsLicenseRecognizer()
+    wrong = _windowed_class(UsLicenseRecognizer, narrow)
+    text = "code A-Z]]123 here"
+    name = "Driver License - Alphanumeric (weak)"
+    assert _results(recognizer, text) == [("US_DRIVER_LICENSE", 5, 13, 0.3, name)]
+    assert wrong.analyze(recognizer, text, ["US_DRIVER_LICENSE"]) == []
+
+
+def test_a_text_without_the_required_character_is_not_searched() -> None:
+    class Searching(UsPassportRecognizer):
+        def analyze(self, *args: Any, **kwargs: Any) -> list[Any]:
+            raise AssertionError("searched")
+
+    windowed_analyze = _windowed_class(Searching, _SHAPES["UsPassportRecognizer"]).analyze
+    assert windowed_analyze(Searching(), "no numbers in here", ["US_PASSPORT"]) == []
+    with pytest.raises(AssertionError, match="searched"):
+        windowed_analyze(Searching(), "one number: 7", ["US_PASSPORT"])
+
+
+def _with_flags(recognizer: Any, flags: int) -> Any:
+    recognizer.global_regex_flags = flags
+    return recognizer
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: IpRecognizer(patterns=[Pattern("IPv4 only", r"\b\d+\.\d+\.\d+\.\d+\b", 0.6)]),
+        lambda: _with_flags(IpRecognizer(), regex.MULTILINE),
+        lambda: PatternRecognizer(supported_entity="X", deny_list=["secret"]),
+        lambda: _offline_email_recognizer("en"),  # a subclass, unless named as the stock class
+    ],
+    ids=["changed patterns", "other flags", "deny list", "subclass"],
+)
+def test_recognizers_the_classes_were_not_derived_for_are_left_alone(
+    make: Callable[[], Any],
+) -> None:
+    recognizer = make()
+    assert windowed(recognizer) is recognizer
+
+
+def test_pattern_only_analyzer_windows_the_five_recognizers() -> None:
+    analyzer = PIIDetector(PIIConfig(spacy_model="none")).analyzer
+    names = [type(r).__name__ for r in analyzer.registry.recognizers]
+    assert sorted(n for n in names if n.startswith("Windowed")) == [
+        "WindowedIpRecognizer",
+        "WindowedMedicalLicenseRecognizer",
+        "WindowedOfflineEmailRecognizer",
+        "WindowedUsLicenseRecognizer",
+        "WindowedUsPassportRecognizer",
+    ]
+    # Same names as before: results carry them in their metadata.
+    assert "UsLicenseRecognizer" in [r.name for r in analyzer.registry.recognizers]
