@@ -191,8 +191,9 @@ def test_batchnorm_model_is_refused_with_the_layer_named() -> None:
 
 def test_lora_adapters_change_while_the_base_stays_frozen() -> None:
     torch.manual_seed(0)
-    model = TinyLM(TINY.model_copy(update={"trainable": "lora", "lora_rank": 2}), max_length=24)
-    apply_trainable(model, TINY.model_copy(update={"trainable": "lora", "lora_rank": 2}))
+    lora = TINY.model_copy(update={"trainable": "lora", "lora_rank": 2})
+    model = TinyLM(lora, max_length=24)
+    apply_trainable(model, lora)
     base = model.encoder.tokens.weight.detach().clone()
     train_private(
         model,
