@@ -149,12 +149,13 @@ class _Windows:
     def __call__(self, text: str) -> list[tuple[int, int]]:
         spans = []
         end = 0
-        while (hit := self._required.search(text, end)) is not None:
+        # concurrent=False: keep the GIL while matching (see leakguard.regex_gil).
+        while (hit := self._required.search(text, end, concurrent=False)) is not None:
             at = hit.start()
             # C* matches the empty string, so both matches exist.
-            before = self._backward.match(text, end, at)
+            before = self._backward.match(text, end, at, concurrent=False)
             assert before is not None
-            after = self._forward.match(text, at)
+            after = self._forward.match(text, at, concurrent=False)
             assert after is not None
             spans.append((before.start(), after.end()))
             # R ⊆ C, so the run holds the hit; max() only keeps a wrong table from looping.

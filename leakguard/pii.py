@@ -434,6 +434,7 @@ def build_analyzer(config: PIIConfig) -> Any:
     from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
 
     from leakguard.pattern_windows import windowed
+    from leakguard.regex_gil import hold_gil
 
     _keep_scanned_text_out_of_presidio_logs()
 
@@ -466,6 +467,8 @@ def build_analyzer(config: PIIConfig) -> Any:
         )
     for spec in config.recognizers:
         registry.add_recognizer(_custom_recognizer(spec, config.language))
+    # Regex matches keep the GIL: scans in threads do not hand it over at every search.
+    registry.recognizers = [hold_gil(r) for r in registry.recognizers]
     return AnalyzerEngine(
         registry=registry,
         nlp_engine=engine,
