@@ -9,6 +9,7 @@ rules in :func:`ner_spans` clean up what the NER reports.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import functools
 import logging
@@ -223,10 +224,19 @@ def _lean_engine_class() -> type[Any]:
                 doc.to_array([IDX, LENGTH, NORM if norms else LEMMA]).tolist() if len(doc) else []
             )
             strings = doc.vocab.strings
+            self._rows = rows
             self.tokens_indices = [row[0] for row in rows]
             # Token texts stand in for the Doc: the enhancer only takes their lengths.
             self.tokens = [text[row[0] : row[0] + row[1]] for row in rows]  # type: ignore[assignment]
             self.lemmas = [strings[row[2]] for row in rows]
+
+        @property
+        def token_ends(self) -> list[int] | None:
+            """Where each token ends (strictly increasing: spaCy's tokens are non-empty and
+            in order; None if one were empty)."""
+            if any(row[1] == 0 for row in self._rows):
+                return None
+            return [row[0] + row[1] for row in self._rows]
 
         @property
         def keywords(self) -> list[str]:
@@ -373,12 +383,18 @@ def _lean_engine_class() -> type[Any]:
 
 
 def _lean_enhancer() -> Any:
-    """Presidio's lemma context enhancer, but its copy of the results is shallow.
+    """Presidio's lemma context enhancer, with the same results for less work.
 
-    The enhancer deep-copies every result (with its explanation and recognizer metadata)
-    before it raises scores; what it changes is the score, the explanation's context fields
-    and one metadata key, so a copy of the result, its metadata dict and its explanation is
-    enough: the same results, a fraction of the copying.
+    * The enhancer deep-copies every result (with its explanation and recognizer metadata)
+      before it raises scores; what it changes is the score, the explanation's context
+      fields and one metadata key, so a copy of the result, its metadata dict and its
+      explanation is enough.
+    * For each result Presidio walks the tokens from the start of the text to find the one
+      the match starts in, and tests each lemma near it for membership in the text's keyword
+      *list*. Here the token is found by bisection over the token ends (computed once per
+      text: the first token ending after the match's start is the one Presidio's walk
+      stops at, as tokens are non-empty and in order) and membership is tested in a set of
+      the same keywords.
     """
     from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
@@ -405,7 +421,74 @@ def _lean_enhancer() -> Any:
                 text, _ResultsToCopy(raw_results), nlp_artifacts, recognizers, context
             )
 
+        def _extract_surrounding_words(
+            self, nlp_artifacts: Any, word: str, start: int
+        ) -> list[str]:
+            view = _ContextView.of(nlp_artifacts) if nlp_artifacts.tokens else None
+            ends = view.ends if view is not None else None
+            index = bisect.bisect_right(ends, start) if ends is not None else -1
+            if view is None or ends is None or index >= len(ends):
+                # No tokens, or tokens Presidio's own walk must handle (it raises
+                # ValueError for a start past the last token).
+                return super()._extract_surrounding_words(nlp_artifacts, word, start)
+            lemmas = nlp_artifacts.lemmas
+            words = view.near(lemmas, index, self.context_prefix_count, -1)
+            words += view.near(lemmas, index, self.context_suffix_count, 1)
+            return list(set(words))
+
     return LeanContextEnhancer()
+
+
+class _ContextView:
+    """What the context enhancer asks of one text's NLP artifacts, computed once: the
+    keywords as a set and the token ends (None when they are not strictly increasing,
+    i.e. some token is empty or out of order: then Presidio's walk is used)."""
+
+    __slots__ = ("ends", "keywords")
+    _ATTR = "_leakguard_context_view"
+
+    def __init__(self, nlp_artifacts: Any) -> None:
+        self.keywords = frozenset(nlp_artifacts.keywords)
+        self.ends: list[int] | None = (
+            nlp_artifacts.token_ends
+            if hasattr(nlp_artifacts, "token_ends")
+            else self._token_ends(nlp_artifacts)
+        )
+
+    @staticmethod
+    def _token_ends(nlp_artifacts: Any) -> list[int] | None:
+        ends: list[int] = []
+        last = -1
+        for idx, token in zip(nlp_artifacts.tokens_indices, nlp_artifacts.tokens, strict=False):
+            end = idx + len(token)
+            if end <= last or end <= idx:
+                return None
+            ends.append(end)
+            last = end
+        return ends
+
+    @classmethod
+    def of(cls, nlp_artifacts: Any) -> _ContextView | None:
+        # Cached on the artifacts: they belong to one text (and one thread).
+        view = getattr(nlp_artifacts, cls._ATTR, None)
+        if view is None:
+            view = cls(nlp_artifacts)
+            setattr(nlp_artifacts, cls._ATTR, view)
+        return view if view.ends is not None else None
+
+    def near(self, lemmas: Sequence[str], index: int, count: int, step: int) -> list[str]:
+        """Presidio's ``_add_n_words``: from ``index`` on (that token included), the first
+        ``count + 1`` lemmas, lower-cased, that are keywords."""
+        words: list[str] = []
+        remaining = count + 1
+        i = index
+        while 0 <= i < len(lemmas) and remaining > 0:
+            lemma = lemmas[i].lower()
+            if lemma in self.keywords:
+                words.append(lemma)
+                remaining -= 1
+            i += step
+        return words
 
 
 def _spacy_recognizer(language: str) -> Any:

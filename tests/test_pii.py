@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -223,3 +224,62 @@ def test_remembered_keywords_are_presidios_keywords_and_the_memory_stays_bounded
             engine, lemmas + odd, "en"
         )
         assert 0 < len(engine._keyword_parts["en"]) <= engine.keyword_memory
+
+
+def test_lean_context_enhancer_raises_the_scores_presidios_raises() -> None:
+    """leakguard's enhancer (token found by bisection, keywords as a set) against Presidio's
+    own, on the same raw results: the lean artifacts (token ends from spaCy's arrays) and
+    Presidio's plain ones (a spaCy Doc as tokens) give the same scores and context words."""
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+
+    from leakguard import devset
+    from leakguard.pii import build_analyzer
+
+    config = PIIConfig(spacy_model="none")
+    analyzer = build_analyzer(config)
+    engine, lean = analyzer.nlp_engine, analyzer.context_aware_enhancer
+    stock = LemmaContextAwareEnhancer()
+    recognizers = analyzer.registry.recognizers
+    texts = [
+        "Call me at 212-555-0147 or on my cell (646) 555-0199 tomorrow.",
+        "My SSN is 078-05-1120; the bank routing number 021000021 is on file.",
+        "Card number:4111111111111111, expires 04/29. IBAN GB95LTAC39624595711777 for the wire.",
+        "Driver license D1234567 and passport 912803456, US license plate aside.",
+        "\n\n  phone\t\t212-555-0147  \n",
+        "212-555-0147",  # a match at the very start: no words before it
+        # the context word is the 7th keyword before the match, counting the match's own
+        # token: out of reach; the "(" token ends where the match starts
+        "ssn alpha bravo charlie delta echo (078-05-1122) and ssn alpha bravo charlie 078-05-1121",
+    ] + [item.text for item in devset.generate("tune", count=150, seed=11)]
+
+    def key(results: list[Any]) -> list[tuple[Any, ...]]:
+        return sorted(
+            (
+                r.entity_type,
+                r.start,
+                r.end,
+                round(r.score, 9),
+                r.analysis_explanation.supportive_context_word,
+            )
+            for r in results
+        )
+
+    boosted = 0
+    for text in texts:
+        artifacts = engine.process_text(text, "en")
+        doc = engine.get_nlp("en")(text)
+        plain = NlpArtifacts(
+            entities=[],
+            tokens=doc,
+            tokens_indices=[token.idx for token in doc],
+            lemmas=[token.lemma_ for token in doc],
+            nlp_engine=engine,
+            language="en",
+        )
+        raw = [r for rec in recognizers for r in rec.analyze(text, config.entities, artifacts)]
+        expected = key(stock.enhance_using_context(text, raw, artifacts, recognizers))
+        assert key(lean.enhance_using_context(text, raw, artifacts, recognizers)) == expected
+        assert key(lean.enhance_using_context(text, raw, plain, recognizers)) == expected
+        boosted += sum(1 for _, _, _, _, word in expected if word)
+    assert boosted >= 20  # the comparison covers raised scores, not only untouched ones
