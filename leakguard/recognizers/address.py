@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from leakguard.recognizers.base import Recognizer, alternation
+from leakguard.recognizers.base import Recognizer, alternation, led_by
 
 _UP = "A-ZÀ-ÖØ-ÞĀ-Ž"  # upper-case letters incl. Latin Extended-A
 _WORD = rf"[{_UP}][\w'’.-]*"
@@ -75,13 +75,18 @@ _EN_TYPES = alternation(f"{_EN_STRONG}|{_EN_WEAK}")
 _PREFIX_TRIE = alternation(_PREFIX_TYPES)
 _SUFFIX_TRIE = alternation(_SUFFIX_TYPES)
 _NUMBER = r"\d{1,5}[A-Za-z]?(?:\s?[-/]\s?\d{1,5}[A-Za-z]?)?"
+# Patterns begin with a character class rather than a lookbehind (see led_by):
+# (?<![\w.,/-])\d, (?<![\w-])[A-Z...] and (?<![\w.,/-]){_NUMBER}.
+_NUM_START = led_by(r"\d", r"[\w.,/-]")
+_UP_START = led_by(f"[{_UP}]", r"[\w-]")
+_LED_NUMBER = _NUM_START + r"\d{0,4}[A-Za-z]?(?:\s?[-/]\s?\d{1,5}[A-Za-z]?)?"
 
 _STREET_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # 7631 Johnson Village / 221B Baker Street / 77 Kramer Centreway
     (
         "number_first",
         re.compile(
-            rf"(?<![\w.,/-])(?P<num>{_NUMBER}),?[ \t]+"
+            rf"(?P<num>{_LED_NUMBER}),?[ \t]+"
             rf"(?:(?:{_WORD}|[a-zà-ÿ'’-]{{2,}})[ \t]+){{1,3}}?"
             rf"(?P<type>(?i:{_EN_TYPES}))\b\.?(?![\w'’-])"
         ),
@@ -90,7 +95,7 @@ _STREET_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "number_type_first",
         re.compile(
-            rf"(?<![\w.,/-])\d{{1,5}}(?:\s?(?:bis|ter))?,?[ \t]+(?P<type>(?i:{_PREFIX_TRIE}))\.?"
+            rf"{_NUM_START}\d{{0,4}}(?:\s?(?:bis|ter))?,?[ \t]+(?P<type>(?i:{_PREFIX_TRIE}))\.?"
             rf"[ \t]+(?:[\w'’-]+[ \t]?){{1,5}}"
         ),
     ),
@@ -106,7 +111,7 @@ _STREET_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # 228 West Indawo, Paarl, 4255 (any name, but a postcode must follow)
     (
         "number_first_any",
-        re.compile(rf"(?<![\w.,/-]){_NUMBER},?[ \t]+(?:[{_UP}][^\W\d_]*[ \t]?){{1,4}}(?=,)"),
+        re.compile(rf"{_LED_NUMBER},?[ \t]+(?:[{_UP}][^\W\d_]*[ \t]?){{1,4}}(?=,)"),
     ),
     # Intrarea Eftimie, Gheorgheni, 187319 (no house number, but a postcode must follow)
     (
@@ -119,7 +124,7 @@ _STREET_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "suffix",
         re.compile(
-            rf"(?<![\w-])[{_UP}][\w'’-]*?(?:[ \t]|(?<=[a-zà-ÿß]))(?P<type>(?i:{_SUFFIX_TRIE}))"
+            rf"{_UP_START}[\w'’-]*?(?:[ \t]|(?<=[a-zà-ÿß]))(?P<type>(?i:{_SUFFIX_TRIE}))"
             rf"\.?[ \t]+{_NUMBER}\.?(?![\w])"
         ),
     ),
@@ -180,7 +185,8 @@ _POSTCODE_PREFIX = re.compile(
 )
 # "Na Nivách 95, 178 55 Třebenice": a name and number, then a postcode and city.
 _BARE_WITH_POSTCODE = re.compile(
-    rf"(?<![\w-])(?:[{_UP}][^\W\d_]*[ \t]){{1,4}}{_NUMBER},[ \t]*{_NUMERIC_POSTCODE}[ \t]+{_PLACE}"
+    rf"{_UP_START}[^\W\d_]*[ \t](?:[{_UP}][^\W\d_]*[ \t]){{0,3}}{_NUMBER},[ \t]*{_NUMERIC_POSTCODE}"
+    rf"[ \t]+{_PLACE}"
 )
 _CITY_LINE = re.compile(rf"^{_PLACE}(?:,[ \t]*{_PLACE})?$")
 _COUNTRIES = frozenset(

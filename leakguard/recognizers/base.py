@@ -120,6 +120,20 @@ def table_header(text: str, pos: int) -> str | None:
     return cells[column] if column < len(cells) else None
 
 
+def led_by(first: str, not_after: str) -> str:
+    """A regex for ``(?<!not_after)first`` that begins with ``first`` itself.
+
+    A pattern that begins with a lookbehind makes Python's ``re`` attempt a match at every
+    position of the text; one that begins with a character class lets it skip straight to
+    the characters the class accepts (a tight loop in C), which for a digit or a capital
+    letter is a few positions in a hundred. ``first`` must match exactly one character
+    and ``not_after`` a fixed width; ``first(?<!not_after first)`` asks the same of the
+    same characters: the one just matched is in ``first`` anyway, so the lookbehind fails
+    exactly when the text before it matches ``not_after``.
+    """
+    return f"{first}(?<!(?:{not_after}){first})"
+
+
 def alternation(words: str) -> str:
     """A regex matching any of the ``|``-separated ``words``, as a prefix trie.
 

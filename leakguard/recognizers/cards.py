@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 
-from leakguard.recognizers.base import Recognizer
+from leakguard.recognizers.base import Recognizer, led_by
 
-_CANDIDATE = re.compile(r"(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w-]|[.,]\d)")
+# A digit not right after a word character, '.' or '-', then 12 to 18 more.
+_CANDIDATE = re.compile(led_by(r"\d", r"[\w.-]") + r"(?:[ -]?\d){12,18}(?![\w-]|[.,]\d)")
 # Issuer identification number ranges (ISO/IEC 7812): Visa, Mastercard (51-55 and
 # 2221-2720), Amex, Discover, JCB, Diners, UnionPay, Maestro.
 _ISSUER = re.compile(

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import re
 
-from leakguard.recognizers.base import Recognizer
+from leakguard.recognizers.base import Recognizer, led_by
 
+# Each form not right after a word character or '-': (?<![\w-]) on its first character.
 _FORMS: tuple[tuple[float, re.Pattern[str]], ...] = tuple(
-    (score, re.compile(rf"(?<![\w-]){pattern}(?![\w-])"))
-    for score, pattern in (
-        (0.6, r"[A-Z]\d{3}-\d{4}-\d{4}(?:-\d{2})?"),
-        (0.6, r"[A-Z]\d{3}-\d{3}-\d{2}-\d{3}-\d"),
-        (0.5, r"[A-Z] \d{3} \d{3} \d{3} \d{3}"),
-        (0.25, r"\d{3} \d{3} \d{3}"),
-        (0.25, r"\d{2} \d{3} \d{3}"),
+    (score, re.compile(led_by(first, r"[\w-]") + rest + r"(?![\w-])"))
+    for score, first, rest in (
+        (0.6, r"[A-Z]", r"\d{3}-\d{4}-\d{4}(?:-\d{2})?"),
+        (0.6, r"[A-Z]", r"\d{3}-\d{3}-\d{2}-\d{3}-\d"),
+        (0.5, r"[A-Z]", r" \d{3} \d{3} \d{3} \d{3}"),
+        (0.25, r"\d", r"\d{2} \d{3} \d{3}"),
+        (0.25, r"\d", r"\d \d{3} \d{3}"),
     )
 )
 

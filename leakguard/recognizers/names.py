@@ -114,6 +114,9 @@ _CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )  # fmt: skip
 # What a text must contain for a cue to match at all: a substring test skips the regex.
 _CUE_NEEDS: dict[str, tuple[str, ...]] = {"display_name": ("<", "@"), "dash_signature": ("--",)}
+# The same, as a regex every match of the cue contains (one that starts with a literal,
+# which ``re`` finds fast): an address in angle brackets for a display name.
+_CUE_GATES: dict[str, re.Pattern[str]] = {"display_name": re.compile(r"<[^\s<>@]+@[^\s<>]+>")}
 # Words that follow the same cues but are not names ("Dear Customer", "To: All Staff").
 _NOT_NAMES = frozenset(
     [
@@ -251,6 +254,9 @@ class LeakGuardNameCueRecognizer(Recognizer):
         found = []
         for kind, pattern in _CUES:
             if not all(needle in text for needle in _CUE_NEEDS.get(kind, ())):
+                continue
+            gate = _CUE_GATES.get(kind)
+            if gate is not None and gate.search(text) is None:
                 continue
             for m in pattern.finditer(text):
                 start, end = m.span("name")
