@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leakguard.recognizers import address, cards, licence
-from leakguard.recognizers.base import led_by
+from leakguard.recognizers.base import ASCII_FOLDS, CaselessWords, led_by
 
 # Pieces that make the patterns match, nearly match, or sit glued to a neighbour.
 _PIECES = [
@@ -108,3 +109,38 @@ def test_rewritten_patterns_on_typical_text() -> None:
         assert got == [m.span() for m in old.finditer(text)], name
         hits += len(got)
     assert hits >= 8
+
+
+def test_ascii_folds_are_every_non_ascii_character_that_folds_to_an_ascii_letter() -> None:
+    letters = re.compile("(?i:[a-z])")
+    folding = {
+        c
+        for c in map(chr, range(0x80, 0x110000))
+        if letters.fullmatch(c) or any(ch.isascii() and ch.isalpha() for ch in c.lower())
+    }
+    assert folding == set(ASCII_FOLDS)
+
+
+_WORDS = ("pass", "pwd", "key", "name", "token")
+_WORD_TEXTS = st.lists(
+    st.sampled_from([*_WORDS, "PASS", "Key", "nAmE", "to", "ken", "x", " ", "é", "—", "ß"])
+    | st.sampled_from([*ASCII_FOLDS, "pa\u017fs", "\u212aey", "na\u0130me", "p\u0131wd"]),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_WORD_TEXTS)
+def test_caseless_words_answer_what_the_ignorecase_regex_answers(text: str) -> None:
+    regex = re.compile("(?i)" + "|".join(_WORDS))
+    assert CaselessWords(*_WORDS).found_in(text) == (regex.search(text) is not None)
+
+
+def test_caseless_words_on_folded_letters() -> None:
+    words = CaselessWords("pass", "key")
+    assert words.found_in("my PaSsword")
+    assert words.found_in("pa\u017fs")  # long s: re's IGNORECASE takes it for an s
+    assert words.found_in("\u212aEY")  # Kelvin sign for K
+    assert not words.found_in("p a s s, k e y")
+    with pytest.raises(ValueError, match="lower-case ASCII"):
+        CaselessWords("Key")

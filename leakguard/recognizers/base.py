@@ -134,6 +134,33 @@ def led_by(first: str, not_after: str) -> str:
     return f"{first}(?<!(?:{not_after}){first})"
 
 
+# The non-ASCII characters that ``re`` (IGNORECASE) matches to an ASCII letter, or whose
+# lower case holds one: dotted and dotless i, long s, the Kelvin sign (a test checks every
+# code point).
+ASCII_FOLDS = "\u0130\u0131\u017f\u212a"
+
+
+class CaselessWords:
+    """Does a text contain any of some ASCII words, in any case? The answer
+    ``re.search("(?i)w1|w2|...", text)`` gives, without trying the alternation at every
+    position: the lower-cased text is searched for each word (substring tests, in C). A
+    text holding one of :data:`ASCII_FOLDS` is left to the regex."""
+
+    __slots__ = ("_regex", "_words")
+
+    def __init__(self, *words: str) -> None:
+        if not all(w.isascii() and w == w.lower() and w for w in words):
+            raise ValueError("CaselessWords takes non-empty lower-case ASCII words")
+        self._words = words
+        self._regex = re.compile("(?i)" + "|".join(re.escape(w) for w in words))
+
+    def found_in(self, text: str) -> bool:
+        if any(c in text for c in ASCII_FOLDS):
+            return self._regex.search(text) is not None
+        lowered = text.lower()
+        return any(word in lowered for word in self._words)
+
+
 def alternation(words: str) -> str:
     """A regex matching any of the ``|``-separated ``words``, as a prefix trie.
 

@@ -7,8 +7,9 @@ names that follow an unmistakable cue."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-from leakguard.recognizers.base import Recognizer
+from leakguard.recognizers.base import CaselessWords, Recognizer
 
 _TITLE_BEFORE = re.compile(
     r"(?i)(?<![\w.])(?:mr|mrs|ms|miss|mx|dr|dra|prof|sr|sra|srta|sir|dame|lady|lord|rev|herr"
@@ -116,7 +117,12 @@ _CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _CUE_NEEDS: dict[str, tuple[str, ...]] = {"display_name": ("<", "@"), "dash_signature": ("--",)}
 # The same, as a regex every match of the cue contains (one that starts with a literal,
 # which ``re`` finds fast): an address in angle brackets for a display name.
-_CUE_GATES: dict[str, re.Pattern[str]] = {"display_name": re.compile(r"<[^\s<>@]+@[^\s<>]+>")}
+_CUE_GATES: dict[str, Callable[[str], object]] = {
+    "display_name": re.compile(r"<[^\s<>@]+@[^\s<>]+>").search,
+    # a field's colon (or '='), then the capital the name begins with
+    "field": re.compile(rf"[:=][ \t]*(?:\*\*)?[ \t]*[\"']?[{_UPPER}]").search,
+    "lower": CaselessWords("name").found_in,
+}
 # Words that follow the same cues but are not names ("Dear Customer", "To: All Staff").
 _NOT_NAMES = frozenset(
     [
@@ -256,7 +262,7 @@ class LeakGuardNameCueRecognizer(Recognizer):
             if not all(needle in text for needle in _CUE_NEEDS.get(kind, ())):
                 continue
             gate = _CUE_GATES.get(kind)
-            if gate is not None and gate.search(text) is None:
+            if gate is not None and not gate(text):
                 continue
             for m in pattern.finditer(text):
                 start, end = m.span("name")

@@ -11,7 +11,7 @@ import math
 import re
 from collections import Counter
 
-from leakguard.recognizers.base import Recognizer
+from leakguard.recognizers.base import CaselessWords, Recognizer
 
 # Vendor formats: prefix + charset + length make them certain on their own. Each comes with
 # the literals one of which any match contains: a substring test (C speed) skips the regex
@@ -52,7 +52,7 @@ _KEY = (
 )
 # A key always contains one of these words: the cheap test before _KEY_VALUE runs (a regex,
 # so that case folds exactly as in _KEY_VALUE).
-_KEY_HINT = re.compile(r"(?i)pass|pwd|secret|token|key|auth|credential|jwt")
+_KEY_HINT = CaselessWords("pass", "pwd", "secret", "token", "key", "auth", "credential", "jwt")
 # "password for jane@corp.io is ...": one word may name what the credential is for.
 _KEY_VALUE = re.compile(
     rf"(?i)(?<![A-Za-z0-9])(?:[A-Za-z0-9]+[_-])*{_KEY}(?:[ \t]+(?:for|of|to)[ \t]+\S{{1,64}}?)?"
@@ -61,7 +61,7 @@ _KEY_VALUE = re.compile(
 )
 _BARE_KEY = re.compile(r"(?i)[\"']?\s*key[\"']?\s*(?::|=|=>)\s*[\"'`]?")
 _BEARER = re.compile(r"(?i)\b(?:bearer|token)\s+([A-Za-z0-9._~+/-]{20,}=*)")
-_BEARER_HINT = re.compile(r"(?i)bearer|token")
+_BEARER_HINT = CaselessWords("bearer", "token")
 # A lone random-looking string: long, mixed case and digits, high entropy, not hex.
 _CANDIDATE = re.compile(r"(?<![A-Za-z0-9+/=_.-])[A-Za-z0-9+/_-]{32,200}={0,2}(?![A-Za-z0-9+/=_-])")
 _HEX = re.compile(r"[0-9a-fA-F-]+")
@@ -124,7 +124,7 @@ class LeakGuardSecretRecognizer(Recognizer):
             for m in _URL_PASSWORD.finditer(text):
                 found.append((m.start(1), m.end(1), 0.9, "url_password"))
         # Every credential key names one of these words (see _KEY); most texts name none.
-        for m in _KEY_VALUE.finditer(text) if _KEY_HINT.search(text) else ():
+        for m in _KEY_VALUE.finditer(text) if _KEY_HINT.found_in(text) else ():
             value = m.group(1).rstrip(".!?:")
             key = m.group(0)[: m.start(1) - m.start(0)].lower()
             password = "pass" in key or "pwd" in key
@@ -133,7 +133,7 @@ class LeakGuardSecretRecognizer(Recognizer):
                 continue
             if plausible_value(value, password=password):
                 found.append((m.start(1), m.start(1) + len(value), 0.8, "key_value"))
-        for m in _BEARER.finditer(text) if _BEARER_HINT.search(text) else ():
+        for m in _BEARER.finditer(text) if _BEARER_HINT.found_in(text) else ():
             found.append((m.start(1), m.end(1), 0.85, "bearer"))
         for m in _CANDIDATE.finditer(text):
             if random_looking(m.group(0)) and not _inside_data_uri(text, m.start()):
