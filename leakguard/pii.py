@@ -62,11 +62,12 @@ def resolve_model(model: str) -> str:
     return model
 
 
-def load_spacy_pipeline(model: str, *, language: str) -> Any:
+def load_spacy_pipeline(model: str, *, language: str, exclude: Sequence[str] = ()) -> Any:
     """Load an installed spaCy pipeline by package name or path; never download one.
 
-    A pipeline without a lemmatizer (the shipped NER, or ``none``) gets a stand-in that
-    sets each token's lemma to its norm, so Presidio's context words still match.
+    Components named in ``exclude`` are left out (``pii.spacy_exclude``). A pipeline without
+    a lemmatizer (the shipped NER, or ``none``) gets a stand-in that sets each token's lemma
+    to its norm, so Presidio's context words still match.
     """
     import spacy
 
@@ -78,7 +79,7 @@ def load_spacy_pipeline(model: str, *, language: str) -> Any:
             is_path = len(Path(model).parts) > 1 or model.startswith(".")
             package = None if is_path else model.replace("_", "-")
             raise ModelNotInstalledError(model, package=package)
-        nlp = spacy.load(resolved)
+        nlp = spacy.load(resolved, exclude=list(exclude))
     if "lemmatizer" not in nlp.pipe_names:
         _register_norm_lemmas()
         # Named "lemmatizer" so code that runs the pipeline's lemmatizer runs this one.
@@ -171,9 +172,12 @@ def _nlp_engine(config: PIIConfig) -> Any:
             settings["ner_model_configuration"]
         ),
     )
-    pipeline = load_spacy_pipeline(config.spacy_model, language=config.language)
+    exclude = tuple(config.spacy_exclude)
+    pipeline = load_spacy_pipeline(config.spacy_model, language=config.language, exclude=exclude)
     engine.nlp = {config.language: pipeline}
-    engine.loader = lambda language: load_spacy_pipeline(config.spacy_model, language=language)
+    engine.loader = lambda language: load_spacy_pipeline(
+        config.spacy_model, language=language, exclude=exclude
+    )
     return engine
 
 
@@ -711,7 +715,8 @@ def vanilla_analyzer(model: str, *, language: str = "en") -> Any:
     swapped for the offline one, which validates identically without the network."""
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 
-    engine = _nlp_engine(PIIConfig(spacy_model=model, language=language))
+    # The whole pipeline, parser included, as Presidio loads it.
+    engine = _nlp_engine(PIIConfig(spacy_model=model, language=language, spacy_exclude=[]))
     registry = RecognizerRegistry(supported_languages=[language])
     registry.load_predefined_recognizers(languages=[language], nlp_engine=engine)
     registry.remove_recognizer("EmailRecognizer")

