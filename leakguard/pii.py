@@ -443,6 +443,9 @@ def _lean_enhancer() -> Any:
     return LeanContextEnhancer()
 
 
+_UNKNOWN = object()
+
+
 class _ContextView:
     """What the context enhancer asks of one text's NLP artifacts, computed once: the
     keywords as a set and the token ends (None when they are not strictly increasing,
@@ -453,11 +456,9 @@ class _ContextView:
 
     def __init__(self, nlp_artifacts: Any) -> None:
         self.keywords = frozenset(nlp_artifacts.keywords)
-        self.ends: list[int] | None = (
-            nlp_artifacts.token_ends
-            if hasattr(nlp_artifacts, "token_ends")
-            else self._token_ends(nlp_artifacts)
-        )
+        # leakguard's artifacts know their token ends; others' are computed (and checked).
+        ends: Any = getattr(nlp_artifacts, "token_ends", _UNKNOWN)
+        self.ends: list[int] | None = self._token_ends(nlp_artifacts) if ends is _UNKNOWN else ends
 
     @staticmethod
     def _token_ends(nlp_artifacts: Any) -> list[int] | None:
