@@ -531,10 +531,12 @@ def build_analyzer(config: PIIConfig) -> Any:
     registry.load_predefined_recognizers(languages=[config.language], nlp_engine=engine)
     # Presidio's e-mail, IP, licence, passport and DEA patterns search only the stretches of
     # text where they can match (same results, a fraction of the time).
-    registry.recognizers = [windowed(r) for r in registry.recognizers]
+    # Their regex matches over short texts keep the GIL (leakguard.regex_gil): scans in
+    # threads do not hand it over at every search. Not user-configured patterns below.
+    registry.recognizers = [hold_gil(windowed(r)) for r in registry.recognizers]
     registry.remove_recognizer("EmailRecognizer")
     email = _offline_email_recognizer(config.language)
-    registry.add_recognizer(windowed(email, stock="EmailRecognizer"))
+    registry.add_recognizer(hold_gil(windowed(email, stock="EmailRecognizer")))
     registry.remove_recognizer("SpacyRecognizer")
     if config.spacy_model != PATTERN_ONLY:
         registry.add_recognizer(_spacy_recognizer(config.language))
@@ -545,18 +547,15 @@ def build_analyzer(config: PIIConfig) -> Any:
         for recognizer in builtin_recognizers(config.language):
             registry.add_recognizer(recognizer)
     for label, words in config.deny_lists.items():
-        registry.add_recognizer(
-            PatternRecognizer(
-                supported_entity=label,
-                name=f"deny_list_{label.lower()}",
-                supported_language=config.language,
-                deny_list=words,
-            )
+        deny = PatternRecognizer(
+            supported_entity=label,
+            name=f"deny_list_{label.lower()}",
+            supported_language=config.language,
+            deny_list=words,
         )
+        registry.add_recognizer(hold_gil(deny))  # escaped words: no backtracking
     for spec in config.recognizers:
         registry.add_recognizer(_custom_recognizer(spec, config.language))
-    # Regex matches keep the GIL: scans in threads do not hand it over at every search.
-    registry.recognizers = [hold_gil(r) for r in registry.recognizers]
     return AnalyzerEngine(
         registry=registry,
         nlp_engine=engine,

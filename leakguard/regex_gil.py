@@ -11,7 +11,12 @@ threads spent about 1.5 times the CPU per scan of one.
 
 With ``concurrent=False`` a match keeps the GIL, as Python's own ``re`` always does; the
 scan still yields the GIL to other threads every switch interval like any Python code.
-:func:`hold_gil` gives a Presidio recognizer that behaviour without changing what it finds:
+That is done only for texts of up to :data:`HOLD_MAX_CHARS` (a streamed window, a short
+answer): over a large body one search can take long enough to stall the event loop, and
+there the GIL is let go as before. Only Presidio's own recognizers are changed: a
+user-configured pattern may backtrack for seconds, and while it does the scan time-out
+must still be able to fire on the event loop. :func:`hold_gil` gives a recognizer that
+behaviour without changing what it finds:
 
 * a pattern recognizer gets its own copies of its ``Pattern`` objects (Presidio's
   predefined recognizers share them, class-wide, with every other analyzer in the
@@ -33,22 +38,42 @@ from typing import Any
 
 import regex
 
-__all__ = ["HeldPattern", "hold_gil"]
+__all__ = ["HOLD_MAX_CHARS", "HeldPattern", "hold_gil"]
 
-_MATCHING = ("finditer", "search", "match", "fullmatch", "findall", "sub", "subn", "split")
+# Texts up to this long are matched holding the GIL: one search of Presidio's patterns over
+# them takes well under a millisecond. Longer ones (a large JSON body) let the GIL go, as
+# the ``regex`` module does by default, so that one slow search cannot stall the event
+# loop and the other scans.
+HOLD_MAX_CHARS = 4096
+
+# Where the string to match is among the positional arguments: compiled patterns' matching
+# methods, then the module's functions (which take the pattern first).
+_PATTERN_STRING_AT = {
+    "finditer": 0, "search": 0, "match": 0, "fullmatch": 0, "findall": 0, "split": 0,
+    "splititer": 0, "sub": 1, "subn": 1, "subf": 1, "subfn": 1,
+}  # fmt: skip
+_MODULE_STRING_AT = {name: at + 1 for name, at in _PATTERN_STRING_AT.items()}
 
 
-def _keep_gil(method: Callable[..., Any]) -> Callable[..., Any]:
+def _concurrent(string: Any) -> bool | None:
+    """``concurrent`` for a match over ``string``: False keeps the GIL, None is the default
+    (let it go for an immutable string)."""
+    return False if isinstance(string, str) and len(string) <= HOLD_MAX_CHARS else None
+
+
+def _keep_gil(method: Callable[..., Any], at: int) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("concurrent", False)
+        string = args[at] if len(args) > at else kwargs.get("string")
+        kwargs.setdefault("concurrent", _concurrent(string))
         return method(*args, **kwargs)
 
     return call
 
 
 class HeldPattern:
-    """A compiled ``regex`` pattern whose matching methods keep the GIL; everything else
-    (``pattern``, ``flags``, ``groups``...) is the pattern's own."""
+    """A compiled ``regex`` pattern whose matching methods keep the GIL on texts of up to
+    :data:`HOLD_MAX_CHARS`; everything else (``pattern``, ``flags``, ``groups``...) is the
+    pattern's own."""
 
     __slots__ = ("_pattern",)
 
@@ -57,18 +82,20 @@ class HeldPattern:
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._pattern, name)
-        return _keep_gil(attribute) if name in _MATCHING else attribute
+        at = _PATTERN_STRING_AT.get(name)
+        return attribute if at is None else _keep_gil(attribute, at)
 
+    # The ones Presidio calls, without the indirection.
     def finditer(self, string: str, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("concurrent", False)
+        kwargs.setdefault("concurrent", _concurrent(string))
         return self._pattern.finditer(string, *args, **kwargs)
 
     def search(self, string: str, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("concurrent", False)
+        kwargs.setdefault("concurrent", _concurrent(string))
         return self._pattern.search(string, *args, **kwargs)
 
     def match(self, string: str, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("concurrent", False)
+        kwargs.setdefault("concurrent", _concurrent(string))
         return self._pattern.match(string, *args, **kwargs)
 
     def __repr__(self) -> str:
@@ -76,11 +103,13 @@ class HeldPattern:
 
 
 class _HeldRegexModule(types.ModuleType):
-    """The ``regex`` module, but compiled patterns and module-level matching keep the GIL."""
+    """The ``regex`` module, but compiled patterns and module-level matching keep the GIL
+    (on texts of up to :data:`HOLD_MAX_CHARS`)."""
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(regex, name)
-        return _keep_gil(attribute) if name in _MATCHING else attribute
+        at = _MODULE_STRING_AT.get(name)
+        return attribute if at is None else _keep_gil(attribute, at)
 
     @staticmethod
     def compile(pattern: Any, flags: int = 0, **kwargs: Any) -> HeldPattern:

@@ -10,9 +10,9 @@ import regex
 from presidio_analyzer import Pattern, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, IbanRecognizer
 
-from leakguard.config import PIIConfig
+from leakguard.config import CustomRecognizer, PIIConfig, RecognizerPattern
 from leakguard.pii import build_analyzer
-from leakguard.regex_gil import HeldPattern, _names_global, hold_gil
+from leakguard.regex_gil import HOLD_MAX_CHARS, HeldPattern, _names_global, hold_gil
 
 
 class _Spy:
@@ -30,13 +30,20 @@ class _Spy:
 
 
 @pytest.mark.parametrize("method", ["finditer", "search", "match", "fullmatch", "findall", "sub"])
-def test_held_pattern_matches_without_releasing_the_gil(method: str) -> None:
+def test_held_pattern_keeps_the_gil_on_short_texts_only(method: str) -> None:
     spy = _Spy()
-    getattr(HeldPattern(spy), method)("text")
-    assert spy.calls == [(method, {"concurrent": False})]
+    before = ("#",) if method == "sub" else ()  # sub(repl, string)
+    getattr(HeldPattern(spy), method)(*before, "text")
+    assert spy.calls[-1] == (method, {"concurrent": False})
+    # a long text lets the GIL go while it is searched, as the regex module does
+    getattr(HeldPattern(spy), method)(*before, "x" * (HOLD_MAX_CHARS + 1))
+    assert spy.calls[-1][1] == {"concurrent": None}
+    getattr(HeldPattern(spy), method)(*before, "x" * HOLD_MAX_CHARS)
+    assert spy.calls[-1][1] == {"concurrent": False}
     # an explicit choice is the caller's
-    getattr(HeldPattern(spy), method)("text", concurrent=True)
-    assert spy.calls[-1] == (method, {"concurrent": True})
+    getattr(HeldPattern(spy), method)(*before, "text", concurrent=True)
+    assert spy.calls[-1][1] == {"concurrent": True}
+    assert [name for name, _ in spy.calls] == [method] * 4
 
 
 def test_held_pattern_is_the_pattern_otherwise() -> None:
@@ -85,7 +92,7 @@ def test_module_level_regex_calls_are_rebound(monkeypatch: pytest.MonkeyPatch) -
     text = "wire it to GB95LTAC39624595711777 today"
     plain = IbanRecognizer().analyze(text, ["IBAN_CODE"])
     assert seen
-    assert {c for _, c in seen} == {None}
+    assert {c for _, c in seen} == {None}  # Presidio's own: releases the GIL
     seen.clear()
     held = hold_gil(IbanRecognizer())
     got = held.analyze(text, ["IBAN_CODE"])
@@ -96,6 +103,11 @@ def test_module_level_regex_calls_are_rebound(monkeypatch: pytest.MonkeyPatch) -
     assert isinstance(held, IbanRecognizer)
     assert type(held).__name__ == "IbanRecognizer"
     assert type(IbanRecognizer()) is IbanRecognizer  # the class itself is unchanged
+    seen.clear()  # over a long text the GIL is let go, as by default
+    long_text = "filler words " * (HOLD_MAX_CHARS // 13) + text
+    assert len(held.analyze(long_text, ["IBAN_CODE"])) == 1
+    # the search of the long text lets it go; the check of the short candidate keeps it
+    assert set(seen) == {("finditer", None), ("match", False)}
 
 
 def test_user_recognizer_with_other_flags_still_matches() -> None:
@@ -117,11 +129,22 @@ def test_every_regex_call_of_the_built_analyzer_keeps_the_gil() -> None:
     method that calls the ``regex`` module directly (a new Presidio recognizer would be)."""
     config = PIIConfig(
         spacy_model="none",
-        entities=["EMAIL_ADDRESS", "IBAN_CODE", "CODENAME"],
+        entities=["EMAIL_ADDRESS", "IBAN_CODE", "CODENAME", "TICKET"],
         deny_lists={"CODENAME": ["bluebird"]},
+        recognizers=[
+            CustomRecognizer(
+                name="tickets", label="TICKET", patterns=[RecognizerPattern(regex=r"TK-\d+")]
+            )
+        ],
     )
     analyzer = build_analyzer(config)
+    # A user's pattern may backtrack for long: it lets the GIL go, so that the event loop
+    # can still time the scan out.
+    (custom,) = [r for r in analyzer.registry.recognizers if r.name == "tickets"]
+    assert not any(isinstance(p.compiled_regex, HeldPattern) for p in custom.patterns)
     for recognizer in analyzer.registry.recognizers:
+        if recognizer is custom:
+            continue
         for pattern in getattr(recognizer, "patterns", None) or []:
             assert isinstance(pattern.compiled_regex, HeldPattern), recognizer.name
         for cls in type(recognizer).__mro__:
