@@ -39,6 +39,8 @@ from typing import Any
 
 import regex
 
+from leakguard.regex_gil import concurrent_for
+
 __all__ = ["patterns_digest", "windowed"]
 
 # The flags Presidio compiles pattern regexes with (PatternRecognizer.global_regex_flags).
@@ -149,13 +151,13 @@ class _Windows:
     def __call__(self, text: str) -> list[tuple[int, int]]:
         spans = []
         end = 0
-        # concurrent=False: keep the GIL while matching (see leakguard.regex_gil).
-        while (hit := self._required.search(text, end, concurrent=False)) is not None:
+        held = concurrent_for(text)  # keep the GIL on short texts (leakguard.regex_gil)
+        while (hit := self._required.search(text, end, concurrent=held)) is not None:
             at = hit.start()
             # C* matches the empty string, so both matches exist.
-            before = self._backward.match(text, end, at, concurrent=False)
+            before = self._backward.match(text, end, at, concurrent=held)
             assert before is not None
-            after = self._forward.match(text, at, concurrent=False)
+            after = self._forward.match(text, at, concurrent=held)
             assert after is not None
             spans.append((before.start(), after.end()))
             # R ⊆ C, so the run holds the hit; max() only keeps a wrong table from looping.

@@ -13,10 +13,10 @@ With ``concurrent=False`` a match keeps the GIL, as Python's own ``re`` always d
 scan still yields the GIL to other threads every switch interval like any Python code.
 That is done only for texts of up to :data:`HOLD_MAX_CHARS` (a streamed window, a short
 answer): over a large body one search can take long enough to stall the event loop, and
-there the GIL is let go as before. Only Presidio's own recognizers are changed: a
-user-configured pattern may backtrack for seconds, and while it does the scan time-out
-must still be able to fire on the event loop. :func:`hold_gil` gives a recognizer that
-behaviour without changing what it finds:
+there the GIL is let go as before. Only Presidio's own recognizers (and deny lists, which
+are escaped words) are changed: a user-configured pattern may backtrack for seconds, and
+while it does the scan time-out must still be able to fire on the event loop.
+:func:`hold_gil` gives a recognizer that behaviour without changing what it finds:
 
 * a pattern recognizer gets its own copies of its ``Pattern`` objects (Presidio's
   predefined recognizers share them, class-wide, with every other analyzer in the
@@ -38,7 +38,7 @@ from typing import Any
 
 import regex
 
-__all__ = ["HOLD_MAX_CHARS", "HeldPattern", "hold_gil"]
+__all__ = ["HOLD_MAX_CHARS", "HeldPattern", "concurrent_for", "hold_gil"]
 
 # Texts up to this long are matched holding the GIL: one search of Presidio's patterns over
 # them takes well under a millisecond. Longer ones (a large JSON body) let the GIL go, as
@@ -55,7 +55,7 @@ _PATTERN_STRING_AT = {
 _MODULE_STRING_AT = {name: at + 1 for name, at in _PATTERN_STRING_AT.items()}
 
 
-def _concurrent(string: Any) -> bool | None:
+def concurrent_for(string: Any) -> bool | None:
     """``concurrent`` for a match over ``string``: False keeps the GIL, None is the default
     (let it go for an immutable string)."""
     return False if isinstance(string, str) and len(string) <= HOLD_MAX_CHARS else None
@@ -64,7 +64,7 @@ def _concurrent(string: Any) -> bool | None:
 def _keep_gil(method: Callable[..., Any], at: int) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
         string = args[at] if len(args) > at else kwargs.get("string")
-        kwargs.setdefault("concurrent", _concurrent(string))
+        kwargs.setdefault("concurrent", concurrent_for(string))
         return method(*args, **kwargs)
 
     return call
@@ -87,15 +87,15 @@ class HeldPattern:
 
     # The ones Presidio calls, without the indirection.
     def finditer(self, string: str, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("concurrent", _concurrent(string))
+        kwargs.setdefault("concurrent", concurrent_for(string))
         return self._pattern.finditer(string, *args, **kwargs)
 
     def search(self, string: str, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("concurrent", _concurrent(string))
+        kwargs.setdefault("concurrent", concurrent_for(string))
         return self._pattern.search(string, *args, **kwargs)
 
     def match(self, string: str, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("concurrent", _concurrent(string))
+        kwargs.setdefault("concurrent", concurrent_for(string))
         return self._pattern.match(string, *args, **kwargs)
 
     def __repr__(self) -> str:
