@@ -50,8 +50,8 @@ _KEY = (
     r"|(?:stripe|aws|slack|github|gitlab|openai|google|azure|twilio|sendgrid|licen[cs]e)[ _-]key"
     r"|key)"
 )
-# A key always contains one of these words: the cheap test before _KEY_VALUE runs (a regex,
-# so that case folds exactly as in _KEY_VALUE).
+# A key always contains one of these words: the cheap test before _KEY_VALUE runs (case
+# folds exactly as in _KEY_VALUE's (?i): see CaselessWords).
 _KEY_HINT = CaselessWords("pass", "pwd", "secret", "token", "key", "auth", "credential", "jwt")
 # "password for jane@corp.io is ...": one word may name what the credential is for.
 _KEY_VALUE = re.compile(
