@@ -113,15 +113,22 @@ _CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("dash_signature", rf"(?:^|[ \t])--[ \t]*(?P<name>{_CAP_NAME})[ \t]*$"),
     )
 )  # fmt: skip
-# What a text must contain for a cue to match at all: a substring test skips the regex.
-_CUE_NEEDS: dict[str, tuple[str, ...]] = {"display_name": ("<", "@"), "dash_signature": ("--",)}
-# The same, as a regex every match of the cue contains (one that starts with a literal,
-# which ``re`` finds fast): an address in angle brackets for a display name.
+
+
+def _has_dashes(text: str) -> bool:
+    return "--" in text
+
+
+# What a text must contain for a cue to match at all, tested first (a substring test, or a
+# regex beginning with a literal or a class, which ``re`` finds fast), so that most texts
+# skip the cue's own regex.
 _CUE_GATES: dict[str, Callable[[str], object]] = {
+    # an address in angle brackets
     "display_name": re.compile(r"<[^\s<>@]+@[^\s<>]+>").search,
     # a field's colon (or '='), then the capital the name begins with
     "field": re.compile(rf"[:=][ \t]*(?:\*\*)?[ \t]*[\"']?[{_UPPER}]").search,
-    "lower": CaselessWords("name").found_in,
+    "lower": CaselessWords("name").found_in,  # "my name is"
+    "dash_signature": _has_dashes,
 }
 # Words that follow the same cues but are not names ("Dear Customer", "To: All Staff").
 _NOT_NAMES = frozenset(
@@ -259,8 +266,6 @@ class LeakGuardNameCueRecognizer(Recognizer):
     def find(self, text: str) -> list[tuple[int, int, float, str]]:
         found = []
         for kind, pattern in _CUES:
-            if not all(needle in text for needle in _CUE_NEEDS.get(kind, ())):
-                continue
             gate = _CUE_GATES.get(kind)
             if gate is not None and not gate(text):
                 continue

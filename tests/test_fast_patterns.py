@@ -1,5 +1,6 @@
-"""Recognizer patterns that begin with a character class instead of a lookbehind
-(``led_by``) find exactly what the lookbehind forms found, on adversarial texts."""
+"""The recognizers' faster pattern forms find exactly what the plain forms found:
+patterns that begin with a character class instead of a lookbehind (``led_by``), and
+keyword tests on the lower-cased text instead of ``(?i)a|b|c`` (``CaselessWords``)."""
 
 from __future__ import annotations
 
