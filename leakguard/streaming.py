@@ -107,10 +107,13 @@ class StreamGuard:
         self._fed = 0
         self._stream_findings: list[Finding] = []
         self._carry: Finding | None = None  # a finding a forced cut went through
+        self._end = 0  # absolute offset of the end of the text (= _base + len(_buf))
+        self._window_from = 0  # where the next scan window opens (see _context_start)
+        self._due_at = self._next_due()  # the end offset at which a scan becomes due
 
     @property
     def end(self) -> int:
-        return self._base + len(self._buf)
+        return self._end
 
     @property
     def held(self) -> int:
@@ -125,15 +128,21 @@ class StreamGuard:
         if self.closed:
             raise RuntimeError("append after close")
         self._buf += text
+        self._end += len(text)
 
     def due(self) -> bool:
-        """Whether a scan would release text now (cheap; no scanning)."""
-        step = self._cfg.scan_batch_chars if self._released else self._cfg.first_scan_chars
-        if self.held > self._cfg.max_hold_chars:
-            return True
-        return (
-            self.held >= self._cfg.hold_back_chars + step and self.end - self._last_scan_end >= step
-        )
+        """Whether a scan would release text now (cheap: one comparison, since it is asked
+        after every token)."""
+        return self._end >= self._due_at
+
+    def _next_due(self) -> int:
+        """Where :meth:`due` turns true: more than ``max_hold_chars`` held, or the
+        hold-back plus a step held with a step of new text since the last scan (the first
+        step is ``first_scan_chars``, later ones ``scan_batch_chars``)."""
+        cfg = self._cfg
+        step = cfg.scan_batch_chars if self._released else cfg.first_scan_chars
+        enough = max(self._released + cfg.hold_back_chars + step, self._last_scan_end + step)
+        return min(self._released + cfg.max_hold_chars + 1, enough)
 
     def release(self) -> Release:
         """Scan the window and release what is safe (call when :meth:`due`)."""
@@ -146,6 +155,12 @@ class StreamGuard:
 
     # -- one scan ----------------------------------------------------------------------
     def _scan(self, *, final: bool) -> Release:
+        try:
+            return self._scan_window(final=final)
+        finally:
+            self._due_at = self._next_due()
+
+    def _scan_window(self, *, final: bool) -> Release:
         if self.held == 0:
             return Release()
         self._last_scan_end = self.end
@@ -153,7 +168,7 @@ class StreamGuard:
             hold = self._feed_streams(final=final)
             if not final and hold <= self._released and self.held <= self._cfg.max_hold_chars:
                 return Release()  # a run may still be growing: nothing can go yet
-            start = self._window_start()
+            start = self._window_from
             found = self._guard.detect(self._buf[start - self._base :])
         except Exception as exc:  # fail closed; never echo the text
             return self._detector_failed(exc)
@@ -185,14 +200,23 @@ class StreamGuard:
             self._carry = None  # the cut-through word ends here: nothing more to carry
         return replace(carry, start=self._released, end=max(end, self._released + 1))
 
-    def _window_start(self) -> int:
-        """Start of the scan window: up to ``context_chars`` of released text, beginning
-        after a whitespace so the window never opens inside a word."""
-        lo = max(self._base, self._released - self._cfg.context_chars)
+    def _context_start(self, cut: int, findings: list[Finding]) -> int:
+        """Where the scan window opens once text up to ``cut`` is released: up to
+        ``context_chars`` of released text, beginning after a whitespace so it never
+        opens inside a word, and never inside a finding of the last scan. (A window that
+        opened inside one card number would let a pattern match its tail and the head of
+        the next number, and miss how a one-shot scan splits them; opening where the
+        finding starts keeps the window's matches in step with a one-shot scan.)"""
+        lo = max(self._base, cut - self._cfg.context_chars)
         if lo == 0:
             return 0
-        space = _SPACE.search(self._buf, lo - self._base, self._released - self._base)
-        return self._base + space.end() if space else self._released
+        space = _SPACE.search(self._buf, lo - self._base, cut - self._base)
+        start = self._base + space.end() if space else cut
+        inside = [f.start for f in findings if f.start < start < f.end]
+        while inside:
+            start = min(inside)
+            inside = [f.start for f in findings if f.start < start < f.end]
+        return max(start, self._base)
 
     def _feed_streams(self, *, final: bool) -> int:
         """Give incremental detectors the text they have not seen; returns the offset
@@ -239,9 +263,9 @@ class StreamGuard:
             )
             for i, (f, a) in enumerate(zip(outcome.findings, absolute, strict=True))
         )
+        self._window_from = keep_from = self._context_start(cut, findings)
         self._released = cut
         self._stream_findings = [f for f in self._stream_findings if f.end > cut]
-        keep_from = max(self._base, cut - self._cfg.context_chars)
         self._buf = self._buf[keep_from - self._base :]
         self._base = keep_from
         return Release(outcome.text, absolute, evidence, overflowed=overflowed)
@@ -259,6 +283,7 @@ class StreamGuard:
         text = self._buf[self._released - self._base :]
         self._released = self._fed = self.end
         self._buf, self._base = "", self.end
+        self._window_from = self.end
         return Release(text, reason=reason, scanned=False)
 
 

@@ -74,6 +74,19 @@ def test_small_hold_back_and_batches_still_give_the_one_shot_redaction(
     assert stream_through(patterns, pieces, online) == patterns.scan(text).text
 
 
+@pytest.mark.parametrize("cards", [2, 3])
+def test_a_window_never_opens_inside_a_finding_it_released(patterns: Guard, cards: int) -> None:
+    """Found by the property above: with 8 characters of context the window opened inside
+    the first card number, the card pattern matched its tail plus the head of the second
+    number, and the second number's last group was released in clear (or two numbers
+    merged into one placeholder)."""
+    text = "the " + "4111 1111 1111 1111 " * cards + "jane.doe@example.com "
+    online = OnlineConfig(hold_back_chars=32, context_chars=8, scan_batch_chars=1)
+    out = stream_through(patterns, list(text), online)
+    assert out == patterns.scan(text).text
+    assert out == "the " + "<CREDIT_CARD> " * cards + "<EMAIL_ADDRESS> "
+
+
 def _sse_cuts(body: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % max(len(body), 1) for c in cuts} | {0, len(body)})
     return [body[a:b] for a, b in itertools.pairwise(points) if b > a]
