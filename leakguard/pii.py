@@ -516,10 +516,45 @@ def _keep_scanned_text_out_of_presidio_logs() -> None:
         presidio.addFilter(_NoScannedTextInLogs())
 
 
+@functools.cache
+def _caching_registry_class() -> type:
+    from presidio_analyzer import RecognizerRegistry
+
+    class CachingRecognizerRegistry(RecognizerRegistry):
+        """Presidio's registry, remembering which recognizers serve a request. Presidio
+        filters its whole list once per requested entity on every ``analyze`` call (about
+        0.1 ms, a fifth of a short scan's fixed cost); the answer depends only on the
+        language, the entities, ``all_fields`` and the recognizers, so it is kept per
+        request and recomputed when the list of recognizers changes. (The kept lists hold
+        their recognizers, so an id in a key is never reused by another object.)"""
+
+        def get_recognizers(
+            self,
+            language: str,
+            entities: list[str] | None = None,
+            all_fields: bool = False,
+            ad_hoc_recognizers: list[Any] | None = None,
+        ) -> list[Any]:
+            if ad_hoc_recognizers:
+                return super().get_recognizers(language, entities, all_fields, ad_hoc_recognizers)
+            ids = tuple(id(r) for r in self.recognizers)
+            key = (language, None if entities is None else tuple(entities), all_fields, ids)
+            served: dict[Any, list[Any]] = self.__dict__.setdefault("_leakguard_served", {})
+            found = served.get(key)
+            if found is None:
+                found = super().get_recognizers(language, entities, all_fields)
+                if len(served) >= 16:
+                    served.clear()
+                served[key] = found
+            return list(found)
+
+    return CachingRecognizerRegistry
+
+
 def build_analyzer(config: PIIConfig) -> Any:
     """A Presidio ``AnalyzerEngine`` for ``config``: offline e-mail check, leakguard's
     recognizers (unless ``builtin_recognizers`` is off), custom recognizers."""
-    from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
+    from presidio_analyzer import AnalyzerEngine, PatternRecognizer
 
     from leakguard.pattern_windows import windowed
     from leakguard.regex_gil import hold_gil
@@ -527,7 +562,7 @@ def build_analyzer(config: PIIConfig) -> Any:
     _keep_scanned_text_out_of_presidio_logs()
 
     engine = _nlp_engine(config)
-    registry = RecognizerRegistry(supported_languages=[config.language])
+    registry = _caching_registry_class()(supported_languages=[config.language])
     registry.load_predefined_recognizers(languages=[config.language], nlp_engine=engine)
     # Presidio's e-mail, IP, licence, passport and DEA patterns search only the stretches of
     # text where they can match (same results, a fraction of the time).

