@@ -111,7 +111,7 @@ def lemma_components(nlp: Any) -> tuple[str, ...]:
     if cached is None:
         cached = _find_lemma_components(nlp)
         nlp._leakguard_lemma_components = cached
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 def _find_lemma_components(nlp: Any) -> tuple[str, ...]:
@@ -284,14 +284,15 @@ def _lean_engine_class() -> type[Any]:
             self.tokens_indices = [row[0] for row in rows]
             # Token texts stand in for the Doc: the enhancer only takes their lengths.
             self.tokens = [text[row[0] : row[0] + row[1]] for row in rows]  # type: ignore[assignment]
-            self._doc, self._fill = (doc, fill) if fill is not None else (None, None)
+            self._doc: Any = doc if fill is not None else None
+            self._fill: Callable[[Any], None] | None = fill
             self._lemmas: list[str] | None = None
             if fill is None:
                 strings = doc.vocab.strings
                 self._lemmas = [strings[row[2]] for row in rows]
 
         @property
-        def lemmas(self) -> list[str]:  # type: ignore[override]
+        def lemmas(self) -> list[str]:
             if self._lemmas is None:
                 doc, fill = self._doc, self._fill
                 assert doc is not None
