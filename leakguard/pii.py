@@ -95,6 +95,8 @@ _ENTITY_FACTORIES = frozenset(
     {"tok2vec", "transformer", "parser", "beam_parser", "senter", "sentencizer", "ner", "beam_ner"}
 )
 _LEMMA_ATTRS = frozenset({"TAG", "POS", "MORPH", "LEMMA", "DEP"})
+_PARSE_FACTORIES = frozenset({"parser", "beam_parser", "senter", "sentencizer"})
+_PARSE_ATTRS = frozenset({"DEP", "HEAD", "SENT_START", "IS_SENT_START"})
 _LEXICAL_FEATURES = frozenset(
     {"ORTH", "LOWER", "NORM", "PREFIX", "SUFFIX", "SHAPE", "SPACY", "IS_SPACE"}
 )
@@ -118,6 +120,7 @@ def _find_lemma_components(nlp: Any) -> tuple[str, ...]:
     if "lemmatizer" not in nlp.pipe_names:
         return ()
     later = []
+    parsed = False  # a component that sets dependencies or sentence starts ran already
     for name in nlp.pipe_names:
         factory = nlp.get_pipe_meta(name).factory
         if factory in _LEMMA_FACTORIES:
@@ -126,8 +129,17 @@ def _find_lemma_components(nlp: Any) -> tuple[str, ...]:
                 patterns = nlp.get_pipe(name).patterns
                 if any(not {a.upper() for a in p["attrs"]} <= _LEMMA_ATTRS for p in patterns):
                     return ()
+                # Run later, a ruler matching on dependencies would see a parse that in
+                # pipeline order it runs before.
+                keys = {
+                    k.upper() for p in patterns for pat in p["patterns"] for t in pat for k in t
+                }
+                if not parsed and keys & _PARSE_ATTRS and _parses_later(nlp, name):
+                    return ()
         elif factory not in _ENTITY_FACTORIES:
             return ()
+        elif factory in _PARSE_FACTORIES:
+            parsed = True
         else:
             model = nlp.config["components"][name].get("model", {})
             embed = model.get("tok2vec", {}).get("embed", {}) if isinstance(model, dict) else {}
@@ -135,6 +147,11 @@ def _find_lemma_components(nlp: Any) -> tuple[str, ...]:
             if not {str(a).upper() for a in attrs} <= _LEXICAL_FEATURES:
                 return ()
     return tuple(later)
+
+
+def _parses_later(nlp: Any, name: str) -> bool:
+    after = nlp.pipe_names[nlp.pipe_names.index(name) + 1 :]
+    return any(nlp.get_pipe_meta(n).factory in _PARSE_FACTORIES for n in after)
 
 
 def _register_norm_lemmas() -> None:

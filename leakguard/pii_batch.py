@@ -118,9 +118,13 @@ class BatchPIIDetector:
             if batch & set(getattr(component, "listening_components", ())):
                 batch.add(name)
         self._batch_disable = [n for n in self._nlp.pipe_names if n not in batch]
+        self._batch_only = frozenset(batch - set(_NER_COMPONENTS))
         # Without a lemmatizer every lemma is "" (as in the full pipeline): nothing to fill.
         lemmatizes = "lemmatizer" in names
-        self._lemma_components = [n for n in _LEMMA_COMPONENTS if n in names and lemmatizes]
+        # In pipeline order; the parser too, as en_core_web_sm's attribute ruler reads the
+        # dependency labels it sets (a doc that skipped the model gets them here).
+        fill = set(_LEMMA_COMPONENTS) | (batch - set(_NER_COMPONENTS))
+        self._lemma_components = [n for n in order if n in fill and lemmatizes]
         ner_labels = set(self._ner_labels()) & set(self._entities)
         self._fast_path = self._uses_ner and ner_labels <= _LETTER_LABELS
         self._name_run = re.compile(rf"[^\W\d_]{{{max(1, name_min_letters)},}}")
@@ -192,4 +196,6 @@ class BatchPIIDetector:
         for name in self._lemma_components:
             if name == "tok2vec" and doc.tensor.size:
                 continue
+            if name != "tok2vec" and name in self._batch_only and doc.has_annotation("DEP"):
+                continue  # ran in the batch (this doc went through the model)
             self._nlp.get_pipe(name)(doc)

