@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import statistics
 import sys
@@ -36,16 +37,31 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
-from bench_stream import proxy_process, tree_cpu_seconds, upstream_process, wait_idle
+from bench_stream import (
+    proxy_process,
+    server_log_tail,
+    tree_cpu_seconds,
+    upstream_process,
+    wait_idle,
+)
 from texts import assistant_text
 
 from leakguard.upstream_pool import UpstreamTransport
 
 
 async def hammer(
-    url: str, text: str, seconds: float, concurrency: int, *, client_kind: str = "httpx"
+    url: str,
+    text: str,
+    seconds: float,
+    concurrency: int,
+    *,
+    client_kind: str = "httpx",
+    errors: collections.Counter[str] | None = None,
 ) -> float:
+    """Requests/s of ``concurrency`` clients posting for ``seconds``; a failed request is
+    counted in ``errors`` (by exception or status) and the client goes on."""
     body = {"model": "m", "messages": [{"role": "user", "content": text}]}
+    errors = collections.Counter() if errors is None else errors
     done = 0
     stop = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=concurrency)
@@ -57,8 +73,14 @@ async def hammer(
         async def worker() -> None:
             nonlocal done
             while time.perf_counter() < stop:
-                r = await client.post(url + "/v1/chat/completions", json=body)
-                r.raise_for_status()
+                try:
+                    r = await client.post(url + "/v1/chat/completions", json=body)
+                except httpx.TransportError as exc:
+                    errors[type(exc).__name__] += 1
+                    continue
+                if r.status_code != 200:
+                    errors[f"HTTP {r.status_code}"] += 1
+                    continue
                 done += 1
 
         start = time.perf_counter()
@@ -203,6 +225,9 @@ def main() -> None:
                 asyncio.run(hammer(proxy, text, 2.0, 8))  # warm-up
                 pids = {"client": None, "upstream": up.pid, "proxy": proc.pid}
                 rates: dict[str, list[float]] = {"direct": [], "proxied": []}
+                failed: dict[str, collections.Counter[str]] = {
+                    a: collections.Counter() for a in rates
+                }
                 cpu: dict[str, dict[str, list[float]]] = {a: {k: [] for k in pids} for a in rates}
                 for _ in range(3):
                     for arm, url in (("direct", upstream), ("proxied", proxy)):
@@ -210,7 +235,12 @@ def main() -> None:
                         start = time.perf_counter()
                         rate = asyncio.run(
                             hammer(
-                                url, text, args.seconds, args.concurrency, client_kind=args.client
+                                url,
+                                text,
+                                args.seconds,
+                                args.concurrency,
+                                client_kind=args.client,
+                                errors=failed[arm],
                             )
                         )
                         count = rate * (time.perf_counter() - start)
@@ -229,6 +259,13 @@ def main() -> None:
                         f"{[round(x) for x in runs]}  CPU ms/request: {per}"
                     )
                 print(f"  ratio    {p / d:.2f}  (target >= 0.5)")
+                for arm, counts in failed.items():
+                    if counts:
+                        print(f"  failed requests, {arm}: {dict(counts)}")
+                        for name, log in (("upstream", up), ("proxy", proc)):
+                            print(f"  -- {name} log (last lines):\n{server_log_tail(log)}")
+        if not args.streams:
+            return
         with (
             upstream_process(args.token_ms) as (upstream, _),
             proxy_process(upstream, str(config)) as (proxy, proc),

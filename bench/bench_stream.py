@@ -102,7 +102,10 @@ def process(args: list[str], url: str) -> Iterator[tuple[str, subprocess.Popen[b
     and the process."""
     import httpx
 
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The server's log goes to a file that lives as long as the process (server_log_tail).
+    log = tempfile.TemporaryFile()  # noqa: SIM115
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log)
+    proc.log = log  # type: ignore[attr-defined]
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -122,6 +125,14 @@ def process(args: list[str], url: str) -> Iterator[tuple[str, subprocess.Popen[b
             print(f"  ({args[2:4]} did not stop in 30 s after SIGTERM; killed)")
             proc.kill()
             proc.wait()
+        log.close()
+
+
+def server_log_tail(proc: subprocess.Popen[bytes], lines: int = 30) -> str:
+    """The last lines a server started by :func:`process` wrote to stderr."""
+    log = proc.log  # type: ignore[attr-defined]
+    log.seek(0)
+    return "\n".join(log.read().decode(errors="replace").splitlines()[-lines:])
 
 
 def tree_cpu_seconds(pid: int) -> float:
