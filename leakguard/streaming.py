@@ -203,19 +203,23 @@ class StreamGuard:
     def _context_start(self, cut: int, findings: list[Finding]) -> int:
         """Where the scan window opens once text up to ``cut`` is released: up to
         ``context_chars`` of released text, beginning after a whitespace so it never
-        opens inside a word, and never inside a finding of the last scan. (A window that
-        opened inside one card number would let a pattern match its tail and the head of
-        the next number, and miss how a one-shot scan splits them; opening where the
-        finding starts keeps the window's matches in step with a one-shot scan.)"""
+        opens inside a word, and never inside a finding of the last scan that was released
+        whole. (A window that opened inside one card number would let a pattern match its
+        tail and the head of the next number, and miss how a one-shot scan splits them;
+        opening where the finding starts keeps the window's matches in step with a
+        one-shot scan.) A finding the cut goes through (a forced cut, see ``_continuation``)
+        does not move it: its start may lie a whole ``max_hold_chars`` back, and the
+        buffer must stay bounded while such a run goes on."""
         lo = max(self._base, cut - self._cfg.context_chars)
         if lo == 0:
             return 0
         space = _SPACE.search(self._buf, lo - self._base, cut - self._base)
         start = self._base + space.end() if space else cut
-        inside = [f.start for f in findings if f.start < start < f.end]
+        released = [f for f in findings if f.end <= cut]
+        inside = [f.start for f in released if f.start < start < f.end]
         while inside:
             start = min(inside)
-            inside = [f.start for f in findings if f.start < start < f.end]
+            inside = [f.start for f in released if f.start < start < f.end]
         return max(start, self._base)
 
     def _feed_streams(self, *, final: bool) -> int:

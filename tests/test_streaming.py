@@ -200,11 +200,20 @@ def test_hold_back_overflow_splits_by_default_and_never_leaks(patterns: Guard) -
 
     guard = Guard(patterns.config, detectors=[LongRuns()])
     online = OnlineConfig(max_hold_chars=200)
-    text = "intro text " * 10 + "SECRET" + "x" * 1000 + " outro"
-    out = stream_through(guard, list(text), online)
-    assert "x" not in out.replace("text", "")
-    assert out.startswith("intro text ")
-    assert out.endswith(" outro")
+    text = "intro text " * 10 + "SECRET" + "x" * 5000 + " outro"
+    rg = ResponseGuard(guard, online)
+    out, kept = [], 0
+    for ch in text:
+        sg = rg.append(("c",), ch)
+        if sg.due():
+            out.append(rg.release(("c",)))
+        kept = max(kept, len(sg._buf))  # what the channel keeps: bounded as the run goes on
+    out.append(rg.close(("c",)))
+    joined = "".join(out)
+    assert "x" not in joined.replace("text", "")
+    assert joined.startswith("intro text ")
+    assert joined.endswith(" outro")
+    assert kept <= online.max_hold_chars + online.context_chars + 2
 
 
 def test_hold_back_overflow_blocks_when_configured(patterns: Guard) -> None:
