@@ -23,13 +23,14 @@ The first two change nothing: the findings are identical.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from leakguard.config import PATTERN_ONLY
 from leakguard.findings import Finding
-from leakguard.pii import PIIDetector
+from leakguard.pii import PARSE_FACTORIES, PIIDetector
 
 __all__ = ["BatchPIIDetector"]
 
@@ -38,7 +39,6 @@ __all__ = ["BatchPIIDetector"]
 _LETTER_LABELS = frozenset({"PERSON", "NRP", "LOCATION", "ORGANIZATION"})
 # Components the entity recognizer needs in the batch; the rest run lazily or never.
 _NER_COMPONENTS = ("ner",)
-_SENTENCE_FACTORIES = frozenset({"parser", "beam_parser", "senter", "sentencizer"})
 _LEMMA_COMPONENTS = ("tok2vec", "tagger", "attribute_ruler", "lemmatizer")
 # Texts that pattern recognizers (and so the context enhancer) are likely to care about.
 _LEMMA_LIKELY = re.compile(r"[\d@]")
@@ -112,7 +112,7 @@ class BatchPIIDetector:
         order = self._nlp.pipe_names
         before_ner = order[: order.index("ner")] if "ner" in order else []
         batch = set(_NER_COMPONENTS) | {
-            n for n in before_ner if self._nlp.get_pipe_meta(n).factory in _SENTENCE_FACTORIES
+            n for n in before_ner if self._nlp.get_pipe_meta(n).factory in PARSE_FACTORIES
         }
         for name, component in self._nlp.pipeline:
             if batch & set(getattr(component, "listening_components", ())):
@@ -153,7 +153,11 @@ class BatchPIIDetector:
             if docs[i] is None:
                 docs[i] = self._nlp.make_doc(text)
         self._embed([d for d in docs if _LEMMA_LIKELY.search(d.text)])
-        found = [self._analyze(text, doc) for text, doc in zip(texts, docs, strict=True)]
+        piped = set(neural)
+        found = [
+            self._analyze(text, doc, piped=i in piped)
+            for i, (text, doc) in enumerate(zip(texts, docs, strict=True))
+        ]
         self._bound_vocabulary()
         return found
 
@@ -166,13 +170,17 @@ class BatchPIIDetector:
         if hasattr(engine, "over_budget") and engine.over_budget(self._nlp):
             self._nlp = engine.reload(self._language)
 
-    def _analyze(self, text: str, doc: Any) -> list[Finding]:
+    def _analyze(self, text: str, doc: Any, *, piped: bool) -> list[Finding]:
         engine = self._engine
         entities = list(doc.ents)
         scores = engine._get_scores_for_entities(doc)
         entities, scores = engine._get_updated_entities(entities, scores)
         artifacts = self._artifacts(
-            doc=doc, entities=entities, scores=scores, engine=engine, fill=self._fill_lemmas
+            doc=doc,
+            entities=entities,
+            scores=scores,
+            engine=engine,
+            fill=functools.partial(self._fill_lemmas, piped=piped),
         )
         results = self._analyzer.analyze(
             text=text,
@@ -190,12 +198,12 @@ class BatchPIIDetector:
             for _ in self._nlp.get_pipe("tok2vec").pipe(docs, batch_size=self.batch_size):
                 pass
 
-    def _fill_lemmas(self, doc: Any) -> None:
+    def _fill_lemmas(self, doc: Any, *, piped: bool) -> None:
         # The tagger reads doc.tensor, set by tok2vec in _embed; a doc that was not
         # expected to need lemmas gets its tok2vec pass here.
         for name in self._lemma_components:
             if name == "tok2vec" and doc.tensor.size:
                 continue
-            if name != "tok2vec" and name in self._batch_only and doc.has_annotation("DEP"):
-                continue  # ran in the batch (this doc went through the model)
+            if piped and name in self._batch_only:
+                continue  # ran in the batch: this doc went through the model
             self._nlp.get_pipe(name)(doc)

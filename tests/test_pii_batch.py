@@ -86,9 +86,9 @@ def test_lemmas_are_computed_only_for_texts_whose_matches_use_context(
     filled: list[str] = []
     real = batch._fill_lemmas
 
-    def spy(doc: object) -> None:
+    def spy(doc: object, *, piped: bool) -> None:
         filled.append(str(doc))
-        real(doc)
+        real(doc, piped=piped)
 
     batch._fill_lemmas = spy  # type: ignore[method-assign]
     batch.detect_batch(["Nothing personal here at all.", "My SSN is 536-90-4512."])
