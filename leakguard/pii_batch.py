@@ -5,13 +5,15 @@ and then ``AnalyzerEngine.analyze`` per text with the precomputed artifacts. We 
 same, with three savings (``tests/test_pii_batch.py`` compares the findings with
 :meth:`PIIDetector.detect` text by text):
 
-- the batch runs only the entity recognizer (``ner``) and the shared embedding layer if it
-  listens to one (the small English pipeline's ``ner`` has its own); the dependency
-  parser, whose output Presidio never reads, never runs;
-- lemmas (shared ``tok2vec``, POS tagger, attribute ruler, lemmatizer) are computed per
-  text, only when Presidio's context enhancer asks for them, i.e. when a recognizer with
-  context words matched something in that text. Texts likely to need them (a digit or an
-  ``@``: what the pattern recognizers look for) get their ``tok2vec`` pass in batches;
+- the batch runs only the entity recognizer (``ner``), the components before it that set
+  the sentence starts it respects (the small English pipeline's parser), and the shared
+  embedding layer those listen to;
+- lemmas (shared ``tok2vec``, POS tagger, attribute ruler, lemmatizer; the parser too for
+  a text that skipped the model, as the attribute ruler reads dependency labels) are
+  computed per text, only when Presidio's context enhancer asks for them, i.e. when a
+  recognizer with context words matched something in that text. Texts likely to need them
+  (a digit or an ``@``: what the pattern recognizers look for) get their ``tok2vec`` pass
+  in batches;
 - texts without an alphabetic run long enough to be a name skip the neural network
   altogether (tokenizer only), when every configured NER label needs letters. This is
   the one place findings can differ: such a text loses what the model alone would have
@@ -123,7 +125,7 @@ class BatchPIIDetector:
         lemmatizes = "lemmatizer" in names
         # In pipeline order; the parser too, as en_core_web_sm's attribute ruler reads the
         # dependency labels it sets (a doc that skipped the model gets them here).
-        fill = set(_LEMMA_COMPONENTS) | (batch - set(_NER_COMPONENTS))
+        fill = set(_LEMMA_COMPONENTS) | self._batch_only
         self._lemma_components = [n for n in order if n in fill and lemmatizes]
         ner_labels = set(self._ner_labels()) & set(self._entities)
         self._fast_path = self._uses_ner and ner_labels <= _LETTER_LABELS
