@@ -94,7 +94,7 @@ class StreamGuard:
         self._guard = guard
         self._cfg = online
         self._numbering = numbering
-        self._buf = ""  # raw text from absolute offset _base to the end
+        self._buf = ""  # raw text from absolute offset _base to the end: the next window
         self._base = 0
         self._released = 0  # absolute offset up to which text has been released
         self._last_scan_end = 0
@@ -108,7 +108,6 @@ class StreamGuard:
         self._stream_findings: list[Finding] = []
         self._carry: Finding | None = None  # a finding a forced cut went through
         self._end = 0  # absolute offset of the end of the text (= _base + len(_buf))
-        self._window_from = 0  # where the next scan window opens (see _context_start)
         self._due_at = self._next_due()  # the end offset at which a scan becomes due
 
     @property
@@ -168,7 +167,7 @@ class StreamGuard:
             hold = self._feed_streams(final=final)
             if not final and hold <= self._released and self.held <= self._cfg.max_hold_chars:
                 return Release()  # a run may still be growing: nothing can go yet
-            start = self._window_from
+            start = self._base  # the window: all the text kept (see _context_start)
             found = self._guard.detect(self._buf[start - self._base :])
         except Exception as exc:  # fail closed; never echo the text
             return self._detector_failed(exc)
@@ -267,7 +266,7 @@ class StreamGuard:
             )
             for i, (f, a) in enumerate(zip(outcome.findings, absolute, strict=True))
         )
-        self._window_from = keep_from = self._context_start(cut, findings)
+        keep_from = self._context_start(cut, findings)
         self._released = cut
         self._stream_findings = [f for f in self._stream_findings if f.end > cut]
         self._buf = self._buf[keep_from - self._base :]
@@ -287,7 +286,6 @@ class StreamGuard:
         text = self._buf[self._released - self._base :]
         self._released = self._fed = self.end
         self._buf, self._base = "", self.end
-        self._window_from = self.end
         return Release(text, reason=reason, scanned=False)
 
 
