@@ -46,47 +46,6 @@ _LEMMA_COMPONENTS = ("tok2vec", "tagger", "attribute_ruler", "lemmatizer")
 _LEMMA_LIKELY = re.compile(r"[\d@]")
 
 
-def _lazy_artifacts_class() -> type[Any]:
-    from presidio_analyzer.nlp_engine import NlpArtifacts
-
-    class LazyLemmaArtifacts(NlpArtifacts):
-        """``NlpArtifacts`` whose lemmas (and keywords) are computed on first access."""
-
-        def __init__(self, *, doc: Any, entities: Any, scores: Any, engine: Any, fill: Any):
-            # Deliberately not calling NlpArtifacts.__init__: it computes keywords from
-            # lemmas eagerly, which is exactly the work this class defers.
-            self.entities = entities
-            self.tokens = doc
-            self.tokens_indices = [token.idx for token in doc]
-            self.nlp_engine = engine
-            self.scores = scores if scores else [0.85] * len(entities)
-            self._fill = fill
-            self._lemmas: list[str] | None = None
-            self._keywords: list[str] | None = None
-            self._language = engine_language(engine)
-
-        @property
-        def lemmas(self) -> list[str]:  # type: ignore[override]
-            if self._lemmas is None:
-                self._fill(self.tokens)
-                self._lemmas = [token.lemma_ for token in self.tokens]
-            return self._lemmas
-
-        @property
-        def keywords(self) -> list[str]:  # type: ignore[override]
-            if self._keywords is None:
-                self._keywords = NlpArtifacts.set_keywords(
-                    self.nlp_engine, self.lemmas, self._language
-                )
-            return self._keywords
-
-    return LazyLemmaArtifacts
-
-
-def engine_language(engine: Any) -> str:
-    return next(iter(engine.nlp))  # type: ignore[no-any-return]
-
-
 class BatchPIIDetector:
     """Detects PII in many texts at once; same findings as ``detector.detect`` per text.
 
@@ -130,7 +89,6 @@ class BatchPIIDetector:
         ner_labels = set(self._ner_labels()) & set(self._entities)
         self._fast_path = self._uses_ner and ner_labels <= _LETTER_LABELS
         self._name_run = re.compile(rf"[^\W\d_]{{{max(1, name_min_letters)},}}")
-        self._artifacts = _lazy_artifacts_class()
 
     def _ner_labels(self) -> list[str]:
         mapping = self._engine.ner_model_configuration.model_to_presidio_entity_mapping
@@ -173,17 +131,10 @@ class BatchPIIDetector:
             self._nlp = engine.reload(self._language)
 
     def _analyze(self, text: str, doc: Any, *, piped: bool) -> list[Finding]:
-        engine = self._engine
-        entities = list(doc.ents)
-        scores = engine._get_scores_for_entities(doc)
-        entities, scores = engine._get_updated_entities(entities, scores)
-        artifacts = self._artifacts(
-            doc=doc,
-            entities=entities,
-            scores=scores,
-            engine=engine,
-            fill=functools.partial(self._fill_lemmas, piped=piped),
-        )
+        # The online path's artifacts (pii._lean_engine_class), with the lemmas filled in
+        # only when Presidio's context enhancer reads them.
+        fill = functools.partial(self._fill_lemmas, piped=piped)
+        artifacts = self._engine._artifacts(doc, text, self._language, False, fill)
         results = self._analyzer.analyze(
             text=text,
             language=self._language,
