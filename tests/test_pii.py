@@ -184,9 +184,14 @@ def test_spacy_vocabulary_stays_bounded_in_a_long_running_guard() -> None:
     sentence = "Mail jane.doe@example.com or call 212-555-0147 today."
     expected = [(f.label, f.start, f.end, f.score) for f in detector.detect(sentence)]
     rng = random.Random(3)
+    clean = " ".join("".join(rng.choices(string.ascii_lowercase, k=9)) for _ in range(100))
+    known = len(first.vocab.strings)
+    assert detector.detect(clean) == []
+    # Pattern-only, a text without a match is never tokenized: nothing new is kept.
+    assert len(first.vocab.strings) == known
     for _ in range(60):  # ~6,000 new strings: three budgets' worth
         words = ("".join(rng.choices(string.ascii_lowercase, k=9)) for _ in range(100))
-        detector.detect(" ".join(words))
+        detector.detect(" ".join(words) + " " + sentence)  # a match: its context is read
     deadline = time.monotonic() + 30
 
     def settle() -> None:  # until no reload is running (scans keep the GIL while matching)
