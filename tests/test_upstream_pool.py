@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
 import httpx
@@ -17,7 +17,11 @@ from leakguard.upstream_pool import UpstreamPool, UpstreamTransport
 class RawServer:
     """HTTP/1.1 on 127.0.0.1 in a thread. Paths: ``/`` a small body; ``/big`` 1 MB;
     ``/close`` answers with ``Connection: close``; ``/hold`` answers once ``release`` is set;
-    ``/hangup`` answers, then closes the connection a moment later (idle keep-alive lost)."""
+    ``/hangup`` answers, then closes the connection a moment later (idle keep-alive lost);
+    ``/echo`` answers with the request body (sent with a length or chunked);
+    ``/chunked`` a chunked body; ``/eof`` a body without a length, ended by closing;
+    ``/continue`` a ``100 Continue`` before the answer; ``/garbage`` not HTTP;
+    ``/truncated`` closes after 3 of 10 announced bytes; ``/silent`` answers after 0.6 s."""
 
     def __init__(self) -> None:
         self.accepted = 0
@@ -48,10 +52,37 @@ class RawServer:
                     (int(x.split(":")[1]) for x in lines if x.lower().startswith("content-length")),
                     0,
                 )
-                await reader.readexactly(length)
+                received = await reader.readexactly(length)
+                if "transfer-encoding: chunked" in head.decode().lower():
+                    received = b""
+                    while size := int((await reader.readuntil(b"\r\n"))[:-2], 16):
+                        received += (await reader.readexactly(size + 2))[:-2]
+                    await reader.readuntil(b"\r\n")
                 self.requests += 1
                 if path == "/hold":
                     await self.release.wait()
+                special = {
+                    "/chunked": b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+                    b"2\r\nok\r\n4\r\n-two\r\n0\r\n\r\n",
+                    "/eof": b"HTTP/1.1 200 OK\r\n\r\nok-eof",
+                    "/continue": b"HTTP/1.1 100 Continue\r\n\r\n"
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+                    "/garbage": b"NOT HTTP AT ALL\r\n\r\n",
+                    "/truncated": b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc",
+                }
+                if path == "/silent":
+                    await asyncio.sleep(0.6)
+                if path in special:
+                    writer.write(special[path])
+                    await writer.drain()
+                    if path in ("/eof", "/garbage", "/truncated"):
+                        break
+                    continue
+                if path == "/echo":
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(received))
+                    writer.write(received)
+                    await writer.drain()
+                    continue
                 body = b"x" * (1 << 20) if path == "/big" else b"ok"
                 extra = b"connection: close\r\n" if path == "/close" else b""
                 writer.write(
@@ -83,6 +114,24 @@ class RawServer:
         self.loop.close()
 
 
+RUNNERS: dict[str, Callable[[Coroutine[Any, Any, Any]], Any]] = {"asyncio": asyncio.run}
+try:
+    import uvloop
+
+    RUNNERS["uvloop"] = uvloop.run  # what `leakguard serve` runs on
+except ImportError:  # pragma: no cover - uvloop is not built for this platform
+    pass
+_runner: list[Callable[[Coroutine[Any, Any, Any]], Any]] = [asyncio.run]
+
+
+@pytest.fixture(autouse=True, params=sorted(RUNNERS))
+def event_loop_kind(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test runs on asyncio's own loop and on uvloop."""
+    _runner[0] = RUNNERS[request.param]
+    yield request.param
+    _runner[0] = asyncio.run
+
+
 @pytest.fixture
 def server() -> Iterator[RawServer]:
     raw = RawServer()
@@ -106,7 +155,7 @@ def run(
         async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
             return await body(client, pool)
 
-    return asyncio.run(main())
+    return _runner[0](main())
 
 
 def test_sequential_requests_reuse_one_connection(server: RawServer) -> None:
@@ -220,3 +269,72 @@ def test_a_closed_pool_refuses_requests(server: RawServer) -> None:
             await client.get(server.url + "/")
 
     run(body)
+
+
+def test_request_bodies_go_with_a_length_or_chunked(server: RawServer) -> None:
+    async def body(client: httpx.AsyncClient, pool: UpstreamPool) -> list[bytes]:
+        async def parts() -> AsyncIterator[bytes]:
+            for part in (b"stream", b"", b"ed ", b"body"):
+                yield part
+
+        sized = await client.post(server.url + "/echo", content=b"q" * 5000)
+        streamed = await client.post(server.url + "/echo", content=parts())
+        empty = await client.post(server.url + "/echo", content=b"")
+        return [sized.content, streamed.content, empty.content]
+
+    assert run(body) == [b"q" * 5000, b"streamed body", b""]
+
+
+def test_chunked_interim_and_close_delimited_answers(server: RawServer) -> None:
+    async def body(client: httpx.AsyncClient, pool: UpstreamPool) -> list[str]:
+        texts = [(await client.get(server.url + p)).text for p in ("/chunked", "/continue")]
+        assert pool.idle_connections == 1  # both kept the connection
+        texts.append((await client.get(server.url + "/eof")).text)
+        assert pool.idle_connections == 0  # a body ended by closing ends its connection
+        return texts
+
+    assert run(body) == ["ok-two", "ok", "ok-eof"]
+
+
+def test_broken_answers_are_transport_errors_and_free_their_slot(server: RawServer) -> None:
+    async def body(client: httpx.AsyncClient, pool: UpstreamPool) -> None:
+        with pytest.raises(httpx.RemoteProtocolError, match="malformed"):
+            await client.get(server.url + "/garbage")
+        with pytest.raises(httpx.RemoteProtocolError, match="before its response was complete"):
+            await client.get(server.url + "/truncated")
+        with pytest.raises(httpx.ReadTimeout):
+            await client.get(server.url + "/silent", timeout=httpx.Timeout(5.0, read=0.3))
+        assert pool.idle_connections == 0
+        assert (await client.get(server.url + "/")).text == "ok"  # the one slot is free
+        await asyncio.sleep(0.5)  # the server's /silent handler has finished by now
+
+    run(body, max_connections=1, pool_timeout=0.5)
+
+
+def test_a_head_answer_has_no_body() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"5")]}
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+    async def main() -> None:
+        import uvicorn
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        config = uvicorn.Config(app, log_level="warning")
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            await asyncio.sleep(0.01)
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+        limits = httpx.Limits(max_connections=1)
+        async with httpx.AsyncClient(transport=UpstreamTransport(limits=limits)) as client:
+            response = await asyncio.wait_for(client.head(url), 5)
+            assert (response.status_code, response.headers["content-length"]) == (200, "5")
+            assert response.content == b""
+        server.should_exit = True
+        await serving
+
+    _runner[0](main())
