@@ -8,9 +8,10 @@ processes; the client is httpx's async client in this one.
 1. Throughput: non-streamed chat requests with 1 KB answers, ``--concurrency`` at a time
    for ``--seconds``, alternating direct and proxied rounds (3 each), once per
    ``--proxy-workers`` value (default: 1 and 2 proxy processes; the fake model server is
-   one process). Requests/s, median; target proxied / direct >= 0.5. Also the CPU each
-   process (client, fake upstream, proxy) spends per request: on a small machine all three
-   share the cores, so the ratio is mostly a CPU budget.
+   one process), and once per ``--pinned-workers`` value with ``--pin-cpus`` (default: 2).
+   Requests/s, median; target proxied / direct >= 0.5. Also the CPU each process (client,
+   fake upstream, proxy) spends per request: on a small machine all three share the
+   cores, so the ratio is mostly a CPU budget.
    The load generator is httpx's client over leakguard's upstream transport (``--client
    lean``, the default). ``--client httpx`` uses httpx's stock pool, as the ``openai`` SDK
    does; against the fast fake upstream that pool's bookkeeping (encode/httpcore#1035)
@@ -206,6 +207,13 @@ def main() -> None:
         default=[1, 2],
         help="`leakguard serve --workers N` for the throughput part, one measurement each",
     )
+    parser.add_argument(
+        "--pinned-workers",
+        type=int,
+        nargs="*",
+        default=[2],
+        help="worker counts measured once more with `leakguard serve --pin-cpus`",
+    )
     args = parser.parse_args()
     from leakguard.config import parse_config
     from leakguard.guard import Guard
@@ -221,10 +229,11 @@ def main() -> None:
         config = Path(tmp) / "bench.yaml"
         config.write_text("pii: {spacy_model: none}\n")
         text = assistant_text(1024, seed=7)
-        for workers in args.proxy_workers:
+        runs = [(w, False) for w in args.proxy_workers] + [(w, True) for w in args.pinned_workers]
+        for workers, pin in runs:
             with (
                 upstream_process(0) as (upstream, up),
-                proxy_process(upstream, str(config), workers) as (proxy, proc),
+                proxy_process(upstream, str(config), workers, pin) as (proxy, proc),
             ):
                 wait_idle(proc.pid)  # every worker has loaded its models
                 asyncio.run(hammer(proxy, text, 2.0, 8))  # warm-up
@@ -255,7 +264,8 @@ def main() -> None:
                 d, p = statistics.median(rates["direct"]), statistics.median(rates["proxied"])
                 print(
                     f"Throughput, 1 KB answers, {args.concurrency} concurrent, pattern-only, "
-                    f"proxy --workers {workers}, {args.client} client:"
+                    f"proxy --workers {workers}{' --pin-cpus' if pin else ''}, "
+                    f"{args.client} client:"
                 )
                 for arm, runs in rates.items():
                     per = "  ".join(f"{k} {statistics.median(v):.2f}" for k, v in cpu[arm].items())

@@ -187,10 +187,10 @@ def upstream_process(token_ms: float) -> Any:
     return process([sys.executable, "-c", code], f"http://127.0.0.1:{port}")
 
 
-def proxy_process(upstream: str, config: str | None, workers: int = 1) -> Any:
+def proxy_process(upstream: str, config: str | None, workers: int = 1, pin: bool = False) -> Any:
     port = free_port()
     args = [sys.executable, "-m", "leakguard.cli", "serve", "--upstream", upstream]
-    args += ["--port", str(port), "--workers", str(workers)]
+    args += ["--port", str(port), "--workers", str(workers)] + (["--pin-cpus"] if pin else [])
     args += ["--config", config] if config else []
     return process(args, f"http://127.0.0.1:{port}")
 

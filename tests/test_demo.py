@@ -68,8 +68,21 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_serve_command_proxies_a_model_server(tmp_path: Path, workers: int) -> None:
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if parent == pid:
+                kids.append(int(entry.name))
+    return kids
+
+
+@pytest.mark.parametrize(("workers", "pin"), [(1, False), (2, False), (2, True)])
+def test_serve_command_proxies_a_model_server(tmp_path: Path, workers: int, pin: bool) -> None:
     config = tmp_path / "lg.yaml"
     config.write_text("pii:\n  spacy_model: none\n", encoding="utf-8")
     port = _free_port()
@@ -87,6 +100,7 @@ def test_serve_command_proxies_a_model_server(tmp_path: Path, workers: int) -> N
             str(port),
             "--workers",
             str(workers),
+            *(["--pin-cpus"] if pin else []),
         ]
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -120,6 +134,19 @@ def test_serve_command_proxies_a_model_server(tmp_path: Path, workers: int) -> N
                 assert time.monotonic() < deadline, f"{series} = {count}, expected {sent}"
                 time.sleep(0.2)
             assert count == sent
+            if pin and hasattr(os, "sched_getaffinity"):
+                # Each worker (every thread of it) runs on one CPU, the next one in turn.
+                cpus = sorted(os.sched_getaffinity(0))
+                pinned = []
+                for kid in _children(proc.pid):
+                    masks = {
+                        frozenset(os.sched_getaffinity(int(t.name)))
+                        for t in Path(f"/proc/{kid}/task").iterdir()
+                    }
+                    if all(len(m) == 1 for m in masks):
+                        assert len(masks) == 1
+                        pinned.append(next(iter(masks.pop())))
+                assert sorted(pinned) == sorted(cpus[i % len(cpus)] for i in range(workers))
         finally:
             proc.terminate()
             proc.wait(timeout=30)
