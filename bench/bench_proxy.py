@@ -32,6 +32,7 @@ import asyncio
 import collections
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -50,7 +51,7 @@ from bench_stream import (
     upstream_process,
     wait_idle,
 )
-from texts import assistant_text
+from texts import assistant_text, clean_text
 
 from leakguard.upstream_pool import UpstreamTransport
 
@@ -187,6 +188,51 @@ def traced_stream_peak(guard: Any, text: str) -> tuple[float, int]:
     return peak / 1024, sent
 
 
+def throughput(
+    args: argparse.Namespace,
+    text: str,
+    upstream: tuple[str, subprocess.Popen[bytes]],
+    proxy: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    """Alternating direct and proxied rounds (3 each) with ``text`` as the answer: requests/s,
+    the ratio, CPU per request of each process, failed requests with the servers' logs."""
+    pids = {"client": None, "upstream": upstream[1].pid, "proxy": proxy[1].pid}
+    rates: dict[str, list[float]] = {"direct": [], "proxied": []}
+    failed: dict[str, collections.Counter[str]] = {a: collections.Counter() for a in rates}
+    cpu: dict[str, dict[str, list[float]]] = {a: {k: [] for k in pids} for a in rates}
+    for _ in range(3):
+        for arm, url in (("direct", upstream[0]), ("proxied", proxy[0])):
+            before = {k: cpu_seconds(pid) for k, pid in pids.items()}
+            start = time.perf_counter()
+            rate = asyncio.run(
+                hammer(
+                    url,
+                    text,
+                    args.seconds,
+                    args.concurrency,
+                    client_kind=args.client,
+                    errors=failed[arm],
+                )
+            )
+            count = rate * (time.perf_counter() - start)
+            rates[arm].append(rate)
+            for k, pid in pids.items():
+                cpu[arm][k].append((cpu_seconds(pid) - before[k]) / count * 1e3)
+    for arm, runs in rates.items():
+        per = "  ".join(f"{k} {statistics.median(v):.2f}" for k, v in cpu[arm].items())
+        print(
+            f"  {arm:8} median {statistics.median(runs):8.1f} req/s  "
+            f"{[round(x) for x in runs]}  CPU ms/request: {per}"
+        )
+    d, p = statistics.median(rates["direct"]), statistics.median(rates["proxied"])
+    print(f"  ratio    {p / d:.2f}  (target >= 0.5)")
+    for arm, counts in failed.items():
+        if counts:
+            print(f"  failed requests, {arm}: {dict(counts)}")
+            for name, (_, process) in (("upstream", upstream), ("proxy", proxy)):
+                print(f"  -- {name} log (last lines):\n{server_log_tail(process)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=8.0)
@@ -206,6 +252,13 @@ def main() -> None:
         nargs="+",
         default=[1, 2],
         help="`leakguard serve --workers N` for the throughput part, one measurement each",
+    )
+    parser.add_argument(
+        "--answers",
+        nargs="+",
+        choices=["pii", "clean"],
+        default=["pii", "clean"],
+        help="1 KB answers with PII (6 values) and without any (most answers)",
     )
     parser.add_argument(
         "--pinned-workers",
@@ -228,57 +281,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.yaml"
         config.write_text("pii: {spacy_model: none}\n")
-        text = assistant_text(1024, seed=7)
-        runs = [(w, False) for w in args.proxy_workers] + [(w, True) for w in args.pinned_workers]
-        for workers, pin in runs:
+        answers = {"PII-dense": assistant_text(1024, seed=7), "clean": clean_text(1024, seed=7)}
+        answers = {k: v for k, v in answers.items() if k.split("-")[0].lower() in args.answers}
+        configs = [(w, False) for w in args.proxy_workers]
+        configs += [(w, True) for w in args.pinned_workers]
+        for workers, pin in configs:
             with (
                 upstream_process(0) as (upstream, up),
                 proxy_process(upstream, str(config), workers, pin) as (proxy, proc),
             ):
                 wait_idle(proc.pid)  # every worker has loaded its models
-                asyncio.run(hammer(proxy, text, 2.0, 8))  # warm-up
-                pids = {"client": None, "upstream": up.pid, "proxy": proc.pid}
-                rates: dict[str, list[float]] = {"direct": [], "proxied": []}
-                failed: dict[str, collections.Counter[str]] = {
-                    a: collections.Counter() for a in rates
-                }
-                cpu: dict[str, dict[str, list[float]]] = {a: {k: [] for k in pids} for a in rates}
-                for _ in range(3):
-                    for arm, url in (("direct", upstream), ("proxied", proxy)):
-                        before = {k: cpu_seconds(pid) for k, pid in pids.items()}
-                        start = time.perf_counter()
-                        rate = asyncio.run(
-                            hammer(
-                                url,
-                                text,
-                                args.seconds,
-                                args.concurrency,
-                                client_kind=args.client,
-                                errors=failed[arm],
-                            )
-                        )
-                        count = rate * (time.perf_counter() - start)
-                        rates[arm].append(rate)
-                        for k, pid in pids.items():
-                            cpu[arm][k].append((cpu_seconds(pid) - before[k]) / count * 1e3)
-                d, p = statistics.median(rates["direct"]), statistics.median(rates["proxied"])
-                print(
-                    f"Throughput, 1 KB answers, {args.concurrency} concurrent, pattern-only, "
-                    f"proxy --workers {workers}{' --pin-cpus' if pin else ''}, "
-                    f"{args.client} client:"
-                )
-                for arm, runs in rates.items():
-                    per = "  ".join(f"{k} {statistics.median(v):.2f}" for k, v in cpu[arm].items())
+                asyncio.run(hammer(proxy, "warm up", 2.0, 8))
+                for kind, text in answers.items():
                     print(
-                        f"  {arm:8} median {statistics.median(runs):8.1f} req/s  "
-                        f"{[round(x) for x in runs]}  CPU ms/request: {per}"
+                        f"Throughput, 1 KB {kind} answers, {args.concurrency} concurrent, "
+                        f"pattern-only, proxy --workers {workers}{' --pin-cpus' if pin else ''}, "
+                        f"{args.client} client:"
                     )
-                print(f"  ratio    {p / d:.2f}  (target >= 0.5)")
-                for arm, counts in failed.items():
-                    if counts:
-                        print(f"  failed requests, {arm}: {dict(counts)}")
-                        for name, log in (("upstream", up), ("proxy", proc)):
-                            print(f"  -- {name} log (last lines):\n{server_log_tail(log)}")
+                    throughput(args, text, (upstream, up), (proxy, proc))
         if not args.streams:
             return
         with (

@@ -37,3 +37,17 @@ def assistant_text(length: int, *, seed: int = 0) -> str:
             iban=fake.iban(),
         )
     return out[:length]
+
+
+def clean_text(length: int, *, seed: int = 0) -> str:
+    """An assistant-style answer of about ``length`` characters without personal data: the
+    templates above that have none, and Faker's sentences of ordinary English words."""
+    fake = Faker("en_US")
+    fake.seed_instance(seed)
+    rng = random.Random(seed)
+    plain = [p for p in _PARAGRAPHS if "{" not in p]
+    out, turn = "", 0
+    while len(out) < length:
+        out += fake.paragraph(nb_sentences=3) + " " if turn % 2 else rng.choice(plain)
+        turn += 1
+    return out[:length]
