@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from leakguard import upstream_pool
 from leakguard.upstream_pool import UpstreamPool, UpstreamTransport
 
 
@@ -338,3 +339,21 @@ def test_a_head_answer_has_no_body() -> None:
         await serving
 
     _runner[0](main())
+
+
+def test_a_body_larger_than_the_buffer_arrives_whole_and_keeps_its_connection(
+    server: RawServer,
+) -> None:
+    async def body(client: httpx.AsyncClient, pool: UpstreamPool) -> None:
+        async with client.stream("GET", server.url + "/big") as response:
+            await asyncio.sleep(0.2)  # the server has sent far more than the buffer holds
+            # httpx wraps the transport's body stream (BoundAsyncStream._stream).
+            connection = response.stream._stream._connection  # type: ignore[attr-defined]
+            assert connection.buffered <= upstream_pool._HIGH_WATER + 256 * 1024
+            size = sum([len(chunk) async for chunk in response.aiter_raw()])
+        assert size == 1 << 20
+        assert pool.idle_connections == 1
+        assert (await client.get(server.url + "/")).text == "ok"
+
+    run(body)
+    assert server.accepted == 1
