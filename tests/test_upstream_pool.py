@@ -348,7 +348,7 @@ def test_a_body_larger_than_the_buffer_arrives_whole_and_keeps_its_connection(
         async with client.stream("GET", server.url + "/big") as response:
             await asyncio.sleep(0.2)  # the server has sent far more than the buffer holds
             # httpx wraps the transport's body stream (BoundAsyncStream._stream).
-            connection = response.stream._stream._connection  # type: ignore[attr-defined]
+            connection = response.stream._stream._connection  # type: ignore[union-attr]
             assert connection.buffered <= upstream_pool._HIGH_WATER + 256 * 1024
             size = sum([len(chunk) async for chunk in response.aiter_raw()])
         assert size == 1 << 20
