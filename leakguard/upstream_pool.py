@@ -3,11 +3,12 @@
 httpx's stock transport goes through httpcore: its ``AsyncConnectionPool`` walks every
 pooled connection on every request and on every release, polling each idle socket
 (encode/httpcore#1035), and each connection runs h11 (a pure-Python HTTP parser) over anyio
-streams. In front of a model server that is most of the proxy's own CPU per request:
-~0.77 ms of a 1 KB chat answer's round trip, where the same exchange over an asyncio
-protocol with httptools (llhttp, the C parser uvicorn uses) costs ~0.1 ms (measured with
-``bench/bench_proxy.py``'s requests). The proxy talks to one origin over HTTP/1.1, so this
-module does just that:
+streams. In front of a model server that was most of the proxy's own CPU per request:
+0.77 ms per 1 KB chat answer in the transport alone. Over an asyncio protocol with
+httptools (llhttp, the C parser uvicorn uses) the transport costs 0.29 ms, of which the
+HTTP exchange itself is ~0.08 ms and the rest httpx's request and response objects
+(measured with ``bench/bench_proxy.py``'s request against its fake upstream). The proxy
+talks to one origin over HTTP/1.1, so this module does just that:
 
 * :class:`UpstreamTransport` is an ``httpx.AsyncBaseTransport``: the proxy keeps httpx's
   client, request and response types, streaming (``aiter_raw``) and exception classes;
@@ -61,9 +62,8 @@ class _Connection(asyncio.Protocol):
     """One HTTP/1.1 connection: an asyncio protocol feeding llhttp (httptools), one
     exchange at a time."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, origin: tuple[bytes, bytes, int]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.origin = origin
         self.transport: asyncio.Transport | None = None
         self.closed = False  # the connection is gone (either side closed it)
         self.busy = False  # an exchange is on: bytes from the server are expected
@@ -244,7 +244,7 @@ class _Connection(asyncio.Protocol):
         self._begin()
         self.busy = True
         self.head = request.method == "HEAD"
-        head, chunked = _request_head(request, self.origin)
+        head, chunked = _request_head(request)
         write_timeout = timeouts.get("write")
         pending: bytes | None = head
         async for chunk in request.stream:  # type: ignore[union-attr]
@@ -295,7 +295,7 @@ def _expire(future: asyncio.Future[Any]) -> None:
         future.set_result(_TIMED_OUT)
 
 
-def _request_head(request: httpx.Request, origin: tuple[bytes, bytes, int]) -> tuple[bytes, bool]:
+def _request_head(request: httpx.Request) -> tuple[bytes, bool]:
     """The request line and headers; whether the body goes chunked."""
     chunked = False
     lines = [b"%b %b HTTP/1.1" % (request.method.encode("ascii"), request.url.raw_path)]
@@ -393,12 +393,11 @@ class UpstreamPool:
         scheme, host = url.scheme, url.host
         port = url.port or (443 if scheme == "https" else 80)
         loop = asyncio.get_running_loop()
-        origin = (scheme.encode(), host.encode(), port)
         tls = self._tls() if scheme == "https" else None
         try:
             _, connection = await asyncio.wait_for(
                 loop.create_connection(
-                    lambda: _Connection(loop, origin),
+                    lambda: _Connection(loop),
                     host,
                     port,
                     ssl=tls,

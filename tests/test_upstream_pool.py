@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,7 +26,7 @@ class RawServer:
     ``/continue`` a ``100 Continue`` before the answer; ``/garbage`` not HTTP;
     ``/truncated`` closes after 3 of 10 announced bytes; ``/silent`` answers after 0.6 s."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, tls: ssl.SSLContext | None = None) -> None:
         self.accepted = 0
         self.open = 0
         self.most_open = 0
@@ -33,9 +35,10 @@ class RawServer:
         self.release = asyncio.Event()
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{sock.getsockname()[1]}"
         self.server = self.loop.run_until_complete(
-            asyncio.start_server(self._connection, sock=sock)
+            asyncio.start_server(self._connection, sock=sock, ssl=tls)
         )
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -357,3 +360,31 @@ def test_a_body_larger_than_the_buffer_arrives_whole_and_keeps_its_connection(
 
     run(body)
     assert server.accepted == 1
+
+
+TLS_FILES = Path(__file__).parent / "data"  # a self-signed certificate for 127.0.0.1 (tests only)
+
+
+def test_an_https_upstream_is_verified_and_kept_alive() -> None:
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(TLS_FILES / "upstream-tls.crt", TLS_FILES / "upstream-tls.key")
+    trusted = ssl.create_default_context(cafile=str(TLS_FILES / "upstream-tls.crt"))
+    server = RawServer(tls=served)
+    try:
+
+        async def main() -> None:
+            limits = httpx.Limits(max_connections=2)
+            async with httpx.AsyncClient(
+                transport=UpstreamTransport(limits=limits, verify=trusted)
+            ) as client:
+                for _ in range(3):
+                    assert (await client.get(server.url + "/")).text == "ok"
+            # The system's certificate authorities do not know this certificate.
+            async with httpx.AsyncClient(transport=UpstreamTransport(limits=limits)) as client:
+                with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                    await client.get(server.url + "/")
+
+        _runner[0](main())
+        assert (server.accepted, server.requests) == (1, 3)  # one connection for all three
+    finally:
+        server.stop()
