@@ -108,7 +108,13 @@ class Forwarder:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self.client is not None, "the proxy app must run inside its lifespan"
         request = Request(scope, receive)
-        headers = [(k, v) for k, v in request.headers.raw if k.lower() not in HOP_BY_HOP]
+        # Hop-by-hop headers stay here, and so do the ones the client's Connection header
+        # names; a Content-Length goes on with the body streamed after it (httpx then sends
+        # no chunked framing: some upstreams take only sized request bodies).
+        dropped = HOP_BY_HOP - {b"content-length"}
+        for value in request.headers.getlist("connection"):
+            dropped |= {t.strip().lower().encode("latin-1") for t in value.split(",")}
+        headers = [(k, v) for k, v in request.headers.raw if k.lower() not in dropped]
         headers.append((b"accept-encoding", b"identity"))
         request_id = scope.get("leakguard.request_id")
         if request_id:

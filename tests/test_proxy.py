@@ -264,6 +264,7 @@ def test_method_body_and_auth_headers_are_forwarded_hop_by_hop_ones_are_not(
             headers={
                 "authorization": "Bearer sk-1",
                 "connection": "keep-alive, x-secret",
+                "x-secret": "for the next hop only",
                 "te": "trailers",
             },
         )
@@ -274,7 +275,11 @@ def test_method_body_and_auth_headers_are_forwarded_hop_by_hop_ones_are_not(
     assert request.headers["authorization"] == "Bearer sk-1"
     assert request.headers["accept-encoding"] == "identity"
     assert "te" not in request.headers
+    assert "x-secret" not in request.headers  # named in Connection: hop-by-hop too
     assert request.headers["host"] == "upstream.internal:8000"
+    # The body goes with its length, not re-framed as chunks.
+    assert request.headers["content-length"] == "7"
+    assert "transfer-encoding" not in request.headers
 
 
 def test_the_fake_upstream_really_sends_gzip() -> None:
