@@ -23,6 +23,10 @@ The classes were derived from the regexes of presidio-analyzer 2.2.366, compiled
 Kelvin sign and the dotless i, all in ``\\w``). ``_SHAPES`` keeps a digest of those
 patterns; a recognizer whose patterns or flags differ is left as it is.
 
+Presidio's IBAN pattern may run across spaces, so it cannot be windowed; but every match
+begins with a country code and check digits (``[A-Z]{2}[0-9]{2}``, under the recognizer's
+own flags), so a text without one is not searched at all (``_GATES``).
+
 One difference: Presidio gives each regex search 60 seconds (``REGEX_TIMEOUT_SECONDS``)
 before it skips the pattern; the windows are searched sooner, so a text on which the full
 search would time out may be searched to the end here.
@@ -70,6 +74,17 @@ _SHAPES = {
 }
 
 
+# Recognizers whose every match holds a match of a short regex (compiled with the
+# recognizer's own flags, as its patterns are): a text without one is not searched at all.
+# (regex, patterns_digest) per Presidio class name.
+_GATES: dict[str, tuple[str, str]] = {
+    # Every IBAN begins with its country code and check digits ("GB82 WEST ..."); spaces
+    # may follow, so it cannot be windowed like the ones above. Presidio compiles it
+    # case-sensitively (MULTILINE | DOTALL).
+    "IbanRecognizer": (r"[A-Z]{2}[0-9]{2}", "1f98697e78e08d67"),
+}
+
+
 def patterns_digest(recognizer: Any) -> str:
     """A short digest of a pattern recognizer's regexes (to notice when Presidio's change)."""
     joined = "\n".join(pattern.regex for pattern in recognizer.patterns)
@@ -77,7 +92,8 @@ def patterns_digest(recognizer: Any) -> str:
 
 
 def windowed(recognizer: Any, *, stock: str | None = None) -> Any:
-    """``recognizer``, or a copy of it that searches only the windows where it can match.
+    """``recognizer``, or a copy of it that searches only the windows where it can match
+    (or, for the ones in ``_GATES``, only texts where it can match).
 
     ``stock`` names the Presidio class whose patterns the recognizer uses, for a subclass
     that only changes validation (leakguard's offline e-mail check); by default the
@@ -90,6 +106,13 @@ def windowed(recognizer: Any, *, stock: str | None = None) -> Any:
         if not type(recognizer).__module__.startswith("presidio_analyzer."):
             return recognizer
         name = type(recognizer).__name__
+    gate = _GATES.get(name)
+    if gate is not None:
+        if getattr(recognizer, "deny_list", None) or patterns_digest(recognizer) != gate[1]:
+            return recognizer
+        twin = copy.copy(recognizer)
+        twin.__class__ = _gated_class(type(recognizer), gate[0])
+        return twin
     shape = _SHAPES.get(name)
     if (
         shape is None
@@ -136,6 +159,36 @@ def _make_windowed_class(base: type[Any], shape: _Shape) -> type[Any]:
         return _shift(results, spans)
 
     return type(f"Windowed{base.__name__}", (base,), {"analyze": analyze, "__doc__": base.__doc__})
+
+
+_GATED: dict[tuple[type[Any], str], type[Any]] = {}
+
+
+def _gated_class(base: type[Any], needed: str) -> type[Any]:
+    cls = _GATED.get((base, needed))
+    if cls is None:
+        gates: dict[int, Any] = {}
+
+        def analyze(
+            self: Any,
+            text: str,
+            entities: list[str],
+            nlp_artifacts: Any = None,
+            regex_flags: int | None = None,
+        ) -> list[Any]:
+            if regex_flags is None:  # the patterns are searched with the recognizer's flags
+                flags = self.global_regex_flags
+                gate = gates.get(flags)
+                if gate is None:
+                    gate = gates[flags] = regex.compile(needed, flags)
+                if gate.search(text, concurrent=concurrent_for(text)) is None:
+                    return []
+            return base.analyze(self, text, entities, nlp_artifacts, regex_flags)  # type: ignore[no-any-return]
+
+        cls = _GATED[base, needed] = type(
+            f"Gated{base.__name__}", (base,), {"analyze": analyze, "__doc__": base.__doc__}
+        )
+    return cls
 
 
 class _Windows:

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from presidio_analyzer import Pattern, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import (
+    IbanRecognizer,
     IpRecognizer,
     MedicalLicenseRecognizer,
     UsLicenseRecognizer,
@@ -176,3 +177,40 @@ def test_pattern_only_analyzer_windows_the_five_recognizers() -> None:
     ]
     # Same names as before: results carry them in their metadata.
     assert "UsLicenseRecognizer" in [r.name for r in analyzer.registry.recognizers]
+    assert "GatedIbanRecognizer" in names
+
+
+_IBAN_TEXTS = st.lists(
+    st.one_of(
+        st.text(alphabet="GBDEFRaeK0123456789 -\n.x", max_size=30),
+        st.sampled_from(
+            [
+                "GB82 WEST 1234 5698 7654 32",
+                "DE89370400440532013000",
+                "FR14-2004-1010-0505-0001-3M02-606",
+                "gb82west12345698765432",
+                "XX00 0000 0000",
+            ]
+        ),
+    ),
+    max_size=6,
+).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_IBAN_TEXTS)
+def test_gated_iban_recognizer_finds_what_presidio_finds(text: str) -> None:
+    gated = windowed(IbanRecognizer())
+    assert type(gated).__name__ == "GatedIbanRecognizer", "Presidio's IBAN pattern changed"
+    assert _results(gated, text) == _results(IbanRecognizer(), text)
+
+
+def test_a_text_without_a_country_code_and_check_digits_is_not_searched() -> None:
+    class Searching(IbanRecognizer):
+        def analyze(self, *args: Any, **kwargs: Any) -> list[Any]:
+            raise AssertionError("searched")
+
+    gated = windowed(Searching(), stock="IbanRecognizer")
+    assert gated.analyze("gb82 west 1234, G8 2W, 12GB", ["IBAN_CODE"]) == []
+    with pytest.raises(AssertionError, match="searched"):
+        gated.analyze("see GB82 below", ["IBAN_CODE"])
