@@ -2,11 +2,11 @@
 
 A Presidio pattern recognizer tries each of its regexes at every position of the text, yet
 some of them can only ever match a run of characters from a class C that holds at least one
-character of a rarer class R ⊆ C: an e-mail address needs an ``@``, an IP address a ``.`` or
-``:``, a licence, passport or DEA number a digit. :func:`windowed` gives such a recognizer
-an ``analyze`` that finds the *windows* (the maximal runs of C-characters holding an
-R-character) with two linear scans, runs Presidio's own ``analyze`` over the windows joined
-by single spaces, and shifts the results back to offsets in the full text.
+character of a rarer class R ⊆ C: an e-mail address needs an ``@``, an IP address an ASCII
+digit or a ``:``, a licence, passport or DEA number a digit. :func:`windowed` gives such a
+recognizer an ``analyze`` that finds the *windows* (the maximal runs of C-characters holding
+an R-character) with two linear scans, runs Presidio's own ``analyze`` over the windows
+joined by single spaces, and shifts the results back to offsets in the full text.
 
 Why the results are exactly the same: every match lies inside one window (it consists of
 C-characters and holds an R-character). The characters just outside a window are not in C,
@@ -69,8 +69,9 @@ _SHAPES = {
     # DEA numbers: two letters (or a letter and 9) and seven \d, which is any Unicode digit.
     "MedicalLicenseRecognizer": _Shape(r"\w", r"\d", "8b00da21c7ca480a"),
     # hex and decimal digits, '.', ':', a '%' zone and a '/' prefix length; IPv4 forms need
-    # a '.', all IPv6 forms a ':'.
-    "IpRecognizer": _Shape(r"[\w.:%/]", "[.:]", "2e5b4e8ccce1e531"),
+    # an ASCII digit (an octet is [01]?[0-9][0-9]?), all IPv6 forms a ':' ('.' would do for
+    # IPv4 too, but every sentence of prose ends with one).
+    "IpRecognizer": _Shape(r"[\w.:%/]", "[0-9:]", "2e5b4e8ccce1e531"),
 }
 
 
