@@ -117,6 +117,18 @@ def lemma_components(nlp: Any) -> tuple[str, ...]:
     return cached
 
 
+def _pipeline_shape(nlp: Any) -> tuple[bool, bool]:
+    """Whether ``nlp``'s lemmas are its norms (leakguard's stand-in lemmatizer), and whether
+    that is its only component (a tokenizer-only pipeline, i.e. pattern-only). Remembered on
+    the pipeline like :func:`lemma_components` (spaCy's ``pipe_names`` costs ~10 us a call)."""
+    shape = getattr(nlp, "_leakguard_shape", None)
+    if shape is None:
+        names = list(nlp.pipe_names)
+        norms = "lemmatizer" in names and nlp.get_pipe_meta("lemmatizer").factory == _LEMMA_FACTORY
+        shape = nlp._leakguard_shape = (norms, norms and names == ["lemmatizer"])
+    return shape
+
+
 def _find_lemma_components(nlp: Any) -> tuple[str, ...]:
     if "lemmatizer" not in nlp.pipe_names:
         return ()
@@ -409,32 +421,13 @@ def _lean_engine_class() -> type[Any]:
         keyword_memory = 20_000
 
         def _lemmas_are_norms(self, language: str) -> bool:
-            return self._shape(self.get_nlp(language))[0]
-
-        def _shape(self, nlp: Any) -> tuple[bool, bool]:
-            """Whether ``nlp``'s lemmas are its norms (leakguard's stand-in lemmatizer), and
-            whether that is its only component (a tokenizer-only pipeline). Remembered per
-            pipeline: leakguard loads its pipelines and never changes them, and spaCy's
-            ``pipe_names`` costs ~10 us a call."""
-            shape = self._shapes.get(nlp)
-            if shape is None:
-                names = list(nlp.pipe_names)
-                norms = (
-                    "lemmatizer" in names
-                    and nlp.get_pipe_meta("lemmatizer").factory == _LEMMA_FACTORY
-                )
-                shape = self._shapes[nlp] = (norms, norms and names == ["lemmatizer"])
-            return shape
-
-        @functools.cached_property
-        def _shapes(self) -> weakref.WeakKeyDictionary[Any, tuple[bool, bool]]:
-            return weakref.WeakKeyDictionary()
+            return _pipeline_shape(self.get_nlp(language))[0]
 
         def process_text(self, text: str, language: str) -> Any:
             if not self.nlp:
                 raise ValueError("NLP engine is not loaded")
             nlp = self.get_nlp(language)
-            norms, tokens_only = self._shape(nlp)
+            norms, tokens_only = _pipeline_shape(nlp)
             if tokens_only:
                 # Pattern-only: the tokens are the whole analysis; made when first read.
                 def make() -> Any:
