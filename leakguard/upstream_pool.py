@@ -209,34 +209,31 @@ class _Connection(asyncio.Protocol):
             return False
         return expiry is None or time.monotonic() - self.idle_since < expiry
 
-    async def _wait(self, timeout: float | None) -> bool:
-        """Until the protocol wakes us; False if ``timeout`` passed first."""
-        waiter = self.loop.create_future()
-        self._waiter = waiter
-        timer = None
-        if timeout is not None:
-            timer = self.loop.call_later(timeout, _expire, waiter)
+    async def _settled(self, future: asyncio.Future[Any], timeout: float | None) -> bool:
+        """Await ``future`` (the protocol resolves it); False if ``timeout`` passed first."""
+        timer = None if timeout is None else self.loop.call_later(timeout, _expire, future)
         try:
-            await waiter
+            await future
         finally:
-            self._waiter = None
             if timer is not None:
                 timer.cancel()
-        return waiter.result() is not _TIMED_OUT
+        return future.result() is not _TIMED_OUT
+
+    async def _wait(self, timeout: float | None) -> bool:
+        """Until the protocol wakes us; False if ``timeout`` passed first."""
+        waiter = self._waiter = self.loop.create_future()
+        try:
+            return await self._settled(waiter, timeout)
+        finally:
+            self._waiter = None
 
     async def write(self, data: bytes, timeout: float | None) -> None:
         if self.closed or self.transport is None:
             raise httpx.WriteError("the upstream closed the connection")
         self.transport.write(data)
         if self._write_paused and not self.closed:
-            drained = self._drained = self.loop.create_future()
-            timer = self.loop.call_later(timeout, _expire, drained) if timeout else None
-            try:
-                await drained
-            finally:
-                if timer is not None:
-                    timer.cancel()
-            if drained.result() is _TIMED_OUT:
+            self._drained = self.loop.create_future()
+            if not await self._settled(self._drained, timeout):
                 raise httpx.WriteTimeout("writing to the upstream timed out")
 
     async def send(self, request: httpx.Request, timeouts: dict[str, Any]) -> None:

@@ -24,7 +24,8 @@ class RawServer:
     ``/echo`` answers with the request body (sent with a length or chunked);
     ``/chunked`` a chunked body; ``/eof`` a body without a length, ended by closing;
     ``/continue`` a ``100 Continue`` before the answer; ``/garbage`` not HTTP;
-    ``/truncated`` closes after 3 of 10 announced bytes; ``/silent`` answers after 0.6 s."""
+    ``/truncated`` closes after 3 of 10 announced bytes; ``/silent`` answers after 0.6 s;
+    ``/noread`` reads no request body and hangs up after 1 s."""
 
     def __init__(self, *, tls: ssl.SSLContext | None = None) -> None:
         self.accepted = 0
@@ -56,6 +57,9 @@ class RawServer:
                     (int(x.split(":")[1]) for x in lines if x.lower().startswith("content-length")),
                     0,
                 )
+                if path == "/noread":  # takes no body: the client's writes back up
+                    await asyncio.sleep(1.0)
+                    break
                 received = await reader.readexactly(length)
                 if "transfer-encoding: chunked" in head.decode().lower():
                     received = b""
@@ -388,3 +392,16 @@ def test_an_https_upstream_is_verified_and_kept_alive() -> None:
         assert (server.accepted, server.requests) == (1, 3)  # one connection for all three
     finally:
         server.stop()
+
+
+def test_a_body_the_upstream_does_not_take_is_a_write_timeout(server: RawServer) -> None:
+    async def body(client: httpx.AsyncClient, pool: UpstreamPool) -> None:
+        # 64 MB: more than loopback socket buffers take (tcp_wmem + tcp_rmem maxima here:
+        # 4 + 32 MB), so the transport's buffer fills and writing waits.
+        timeout = httpx.Timeout(5.0, write=0.3)
+        with pytest.raises(httpx.WriteTimeout):
+            await client.post(server.url + "/noread", content=b"x" * (64 << 20), timeout=timeout)
+        assert pool.idle_connections == 0
+        await asyncio.sleep(1.0)  # the server's handler has hung up by now
+
+    run(body)
