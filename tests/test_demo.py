@@ -81,7 +81,7 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-@pytest.mark.parametrize(("workers", "pin"), [(1, False), (2, False), (2, True)])
+@pytest.mark.parametrize(("workers", "pin"), [(1, False), (2, False), (1, True), (2, True)])
 def test_serve_command_proxies_a_model_server(tmp_path: Path, workers: int, pin: bool) -> None:
     config = tmp_path / "lg.yaml"
     config.write_text("pii:\n  spacy_model: none\n", encoding="utf-8")
@@ -138,7 +138,7 @@ def test_serve_command_proxies_a_model_server(tmp_path: Path, workers: int, pin:
                 # Each worker (every thread of it) runs on one CPU, the next one in turn.
                 cpus = sorted(os.sched_getaffinity(0))
                 pinned = []
-                for kid in _children(proc.pid):
+                for kid in _children(proc.pid) if workers > 1 else [proc.pid]:
                     masks = {
                         frozenset(os.sched_getaffinity(int(t.name)))
                         for t in Path(f"/proc/{kid}/task").iterdir()

@@ -105,20 +105,23 @@ def build(config: Any, *, open_log: bool = True, metrics_dir: str | None = None)
         raise
 
 
-def pin_to_next_cpu(counter: str) -> int:
+def pin_to_next_cpu(counter: str | None = None) -> int:
     """Pin this process (every thread it has, and so the ones it starts later) to the next
     CPU in turn: ``counter`` is a file the workers of one server share, holding how many
-    have pinned themselves so far. Returns the CPU."""
-    import fcntl
+    have pinned themselves so far (``None``: a single process, the first CPU). Returns the
+    CPU."""
+    taken = 0
+    if counter is not None:
+        import fcntl
 
+        with open(counter, "a+", encoding="ascii") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.seek(0)
+            taken = int(handle.read().strip() or 0)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(taken + 1))
     cpus = sorted(os.sched_getaffinity(0))
-    with open(counter, "a+", encoding="ascii") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.seek(0)
-        taken = int(handle.read().strip() or 0)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(taken + 1))
     cpu = cpus[taken % len(cpus)]
     for task in os.listdir("/proc/self/task"):
         try:
@@ -166,8 +169,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         app, factory = build(config), False
         if args.pin_cpus:
-            with tempfile.TemporaryDirectory() as scratch:
-                pin_to_next_cpu(os.path.join(scratch, "pinned-cpus"))
+            pin_to_next_cpu()
     try:
         uvicorn.run(
             app,
