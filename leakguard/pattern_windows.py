@@ -37,7 +37,7 @@ from __future__ import annotations
 import bisect
 import copy
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,18 +128,26 @@ def windowed(recognizer: Any, *, stock: str | None = None) -> Any:
     return twin
 
 
-_CLASSES: dict[tuple[type[Any], _Shape], type[Any]] = {}
+_CLASSES: dict[tuple[type[Any], _Shape | str], type[Any]] = {}
+# Where a recognizer searches ``text``: spans of it, or None for all of it.
+_Narrowing = Callable[[Any, str, "int | None"], "list[tuple[int, int]] | None"]
 
 
 def _windowed_class(base: type[Any], shape: _Shape) -> type[Any]:
-    cls = _CLASSES.get((base, shape))
-    if cls is None:
-        cls = _CLASSES[base, shape] = _make_windowed_class(base, shape)
-    return cls
+    return _narrowed_class(base, shape)
 
 
-def _make_windowed_class(base: type[Any], shape: _Shape) -> type[Any]:
-    find = _Windows(shape.chars, shape.required)
+def _gated_class(base: type[Any], needed: str) -> type[Any]:
+    return _narrowed_class(base, needed)
+
+
+def _narrowed_class(base: type[Any], spec: _Shape | str) -> type[Any]:
+    """``base`` with an ``analyze`` that searches only the windows of a :class:`_Shape`, or
+    only texts that hold a match of a gate regex (``_GATES``)."""
+    cls = _CLASSES.get((base, spec))
+    if cls is not None:
+        return cls
+    narrow = _windowing(spec) if isinstance(spec, _Shape) else _gate(spec)
 
     def analyze(
         self: Any,
@@ -148,9 +156,9 @@ def _make_windowed_class(base: type[Any], shape: _Shape) -> type[Any]:
         nlp_artifacts: Any = None,
         regex_flags: int | None = None,
     ) -> list[Any]:
-        if (regex_flags or self.global_regex_flags) != _FLAGS:
+        spans = narrow(self, text, regex_flags)
+        if spans is None:
             return base.analyze(self, text, entities, nlp_artifacts, regex_flags)  # type: ignore[no-any-return]
-        spans = find(text)
         if not spans:
             return []
         # The NLP artifacts describe the full text; pattern recognizers do not read them.
@@ -159,37 +167,38 @@ def _make_windowed_class(base: type[Any], shape: _Shape) -> type[Any]:
         )
         return _shift(results, spans)
 
-    return type(f"Windowed{base.__name__}", (base,), {"analyze": analyze, "__doc__": base.__doc__})
-
-
-_GATED: dict[tuple[type[Any], str], type[Any]] = {}
-
-
-def _gated_class(base: type[Any], needed: str) -> type[Any]:
-    cls = _GATED.get((base, needed))
-    if cls is None:
-        gates: dict[int, Any] = {}
-
-        def analyze(
-            self: Any,
-            text: str,
-            entities: list[str],
-            nlp_artifacts: Any = None,
-            regex_flags: int | None = None,
-        ) -> list[Any]:
-            if regex_flags is None:  # the patterns are searched with the recognizer's flags
-                flags = self.global_regex_flags
-                gate = gates.get(flags)
-                if gate is None:
-                    gate = gates[flags] = regex.compile(needed, flags)
-                if gate.search(text, concurrent=concurrent_for(text)) is None:
-                    return []
-            return base.analyze(self, text, entities, nlp_artifacts, regex_flags)  # type: ignore[no-any-return]
-
-        cls = _GATED[base, needed] = type(
-            f"Gated{base.__name__}", (base,), {"analyze": analyze, "__doc__": base.__doc__}
-        )
+    prefix = "Windowed" if isinstance(spec, _Shape) else "Gated"
+    cls = _CLASSES[base, spec] = type(
+        f"{prefix}{base.__name__}", (base,), {"analyze": analyze, "__doc__": base.__doc__}
+    )
     return cls
+
+
+def _windowing(shape: _Shape) -> _Narrowing:
+    find = _Windows(shape.chars, shape.required)
+
+    def narrow(recognizer: Any, text: str, regex_flags: int | None) -> list[tuple[int, int]] | None:
+        if (regex_flags or recognizer.global_regex_flags) != _FLAGS:
+            return None  # the classes were derived for these flags only
+        return find(text)
+
+    return narrow
+
+
+def _gate(needed: str) -> _Narrowing:
+    gates: dict[int, Any] = {}  # compiled per flags
+
+    def narrow(recognizer: Any, text: str, regex_flags: int | None) -> list[tuple[int, int]] | None:
+        if regex_flags is not None:
+            return None
+        # The patterns are searched with the recognizer's own flags: so is the gate.
+        flags = recognizer.global_regex_flags
+        gate = gates.get(flags)
+        if gate is None:
+            gate = gates[flags] = regex.compile(needed, flags)
+        return None if gate.search(text, concurrent=concurrent_for(text)) else []
+
+    return narrow
 
 
 class _Windows:
