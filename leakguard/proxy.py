@@ -51,6 +51,9 @@ HOP_BY_HOP = frozenset(
     }
 )
 
+# A request's Content-Length goes on with its body (streamed, so httpx adds no framing).
+_REQUEST_HOP_BY_HOP = HOP_BY_HOP - {b"content-length"}
+
 
 class Forwarder:
     """The ASGI app that forwards a request and streams the upstream answer back."""
@@ -109,9 +112,8 @@ class Forwarder:
         assert self.client is not None, "the proxy app must run inside its lifespan"
         request = Request(scope, receive)
         # Hop-by-hop headers stay here, and so do the ones the client's Connection header
-        # names; a Content-Length goes on with the body streamed after it (httpx then sends
-        # no chunked framing: some upstreams take only sized request bodies).
-        dropped = HOP_BY_HOP - {b"content-length"}
+        # names (some upstreams take only sized request bodies: the length goes on).
+        dropped = _REQUEST_HOP_BY_HOP
         for value in request.headers.getlist("connection"):
             dropped |= {t.strip().lower().encode("latin-1") for t in value.split(",")}
         headers = [(k, v) for k, v in request.headers.raw if k.lower() not in dropped]

@@ -250,10 +250,10 @@ class _Connection(asyncio.Protocol):
             data = b"%x\r\n%b\r\n" % (len(chunk), chunk) if chunked else chunk
             if pending is not None:
                 data, pending = pending + data, None
-            if self.closed or self.complete or self.error is not None:
+            if self._answered():
                 break  # the server answered (or failed) before taking the whole body
             await self.write(data, write_timeout)
-        if not (self.closed or self.complete or self.error is not None):
+        if not self._answered():
             tail = b"0\r\n\r\n" if chunked else b""
             if pending is not None or tail:
                 await self.write((pending or b"") + tail, write_timeout)
@@ -267,6 +267,10 @@ class _Connection(asyncio.Protocol):
                 )
             if not await self._wait(read_timeout):
                 raise httpx.ReadTimeout("the upstream sent no response in time")
+
+    def _answered(self) -> bool:
+        """The exchange is over on the server's side (answered, failed or hung up)."""
+        return self.closed or self.complete or self.error is not None
 
     async def body(self, timeout: float | None) -> AsyncIterator[bytes]:
         """The response body as it arrives."""
@@ -326,8 +330,7 @@ class UpstreamPool:
             else min(max_keepalive_connections, max_connections)
         )
         self._keepalive_expiry = keepalive_expiry
-        self._max_connections = max_connections
-        self._slots: asyncio.Semaphore | None = None
+        self._slots = asyncio.Semaphore(max_connections)  # binds to a loop on first wait
         # The right end is the most recently used connection.
         self._idle: collections.deque[_Connection] = collections.deque()
         self._closed = False
@@ -345,8 +348,6 @@ class UpstreamPool:
         if self._closed:
             raise RuntimeError("the upstream connection pool is closed")
         timeouts: dict[str, Any] = request.extensions.get("timeout", {})
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self._max_connections)
         slots = self._slots
         if slots.locked():
             try:
@@ -435,7 +436,6 @@ class UpstreamPool:
                 while self._idle and self._idle[0].idle_since < oldest:
                     self._idle.popleft().close()
         finally:
-            assert self._slots is not None
             self._slots.release()
 
     async def aclose(self) -> None:
