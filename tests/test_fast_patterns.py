@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """The recognizers' faster pattern forms find exactly what the plain forms found:
 patterns that begin with a character class instead of a lookbehind (``led_by``), and
 keyword tests on the lower-cased text instead of ``(?i)a|b|c`` (``CaselessWords``)."""
@@ -10,8 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leakguard.recognizers import address, cards, licence
-from leakguard.recognizers.base import ASCII_FOLDS, CaselessWords, led_by
+from leakguard.recognizers import address, cards, licence, names
+from leakguard.recognizers.base import (
+    ASCII_FOLDS,
+    CaselessWords,
+    caseless_class,
+    caseless_led,
+    led_by,
+    trie_branches,
+)
 
 # Pieces that make the patterns match, nearly match, or sit glued to a neighbour.
 _PIECES = [
@@ -62,7 +70,7 @@ def _lookbehind_form(pattern: str) -> str:
 
 def _patterns() -> list[tuple[str, re.Pattern[str], re.Pattern[str]]]:
     found: list[tuple[str, re.Pattern[str]]] = [
-        (f"address {kind}", pattern) for kind, pattern in address._STREET_FORMS
+        (f"address {kind}", pattern) for kind, pattern in address._STREET_REGEXES
     ]
     found += [(f"licence {i}", pattern) for i, (_, pattern) in enumerate(licence._FORMS)]
     found += [("cards candidate", cards._CANDIDATE)]
@@ -145,3 +153,116 @@ def test_caseless_words_on_folded_letters() -> None:
     assert not words.found_in("p a s s, k e y")
     with pytest.raises(ValueError, match="lower-case ASCII"):
         CaselessWords("Key")
+
+
+# --- caseless_led and StartGate: the name cues and the type-first street forms ----------
+
+_FIRST_LETTERS = sorted(
+    {b[0].lower() for b in trie_branches(address._PREFIX_TYPES)}
+    | {b[0].lower() for b in names._top_level_branches(names._FIELDS)}
+    | set("dhgtcwmpfsibo")
+)
+
+
+def test_caseless_class_is_every_character_ignorecase_takes_for_the_letter() -> None:
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    for letter in _FIRST_LETTERS:
+        expected = set(re.findall("(?i)" + re.escape(letter), every))
+        assert set(caseless_class(letter)) == expected, letter
+
+
+def test_caseless_led_begins_with_literals_and_checks_its_input() -> None:
+    led = caseless_led(["dear", "hi"], r"\w")
+    assert led.startswith("(?:D(?<!(?:\\w)D)(?i:ear)|d(?<!")
+    found = re.compile(led).search("Oh, hI there")
+    assert found is not None
+    assert found.span() == (4, 6)
+    assert re.compile(led).search("this") is None  # 'hi' inside a word
+    with pytest.raises(ValueError, match="begin with a letter"):
+        caseless_led(["(?:a)b"])
+
+
+_CAP, _LOW = names._CAP_NAME, names._LOW_NAME
+_FIELDS_PLAIN = names._FIELDS.replace(r"full[ \t]+name|name", r"(?:full[ \t]+)?name", 1)
+# The cues as they were written before caseless_led and led_by.
+_PLAIN_CUES = {
+    "field": rf"(?i:(?<![\w-])(?:{_FIELDS_PLAIN}))[\"']?[ \t]*(?:\*\*)?[ \t]*[:=][ \t]*"
+    rf"(?:\*\*)?[ \t]*[\"']?(?P<name>{_CAP})",
+    "display_name": rf"(?:^|(?<=[\s,:;(\"']))(?P<name>{_CAP})[ \t]+<[^\s<>@]+@[^\s<>]+>",
+    "greeting": r"(?i:\b(?:dear|hi|hello|hey|greetings|good[ \t]+(?:morning|afternoon|evening)"
+    r"|thanks|thank[ \t]+you|congratulations|congrats|welcome))[ \t]*,?[ \t]+"
+    rf"(?P<name>{_CAP})(?=[ \t]*[,!.:;?]|[ \t]*$)",
+    "honorific": r"(?i:\b(?:mr|mrs|ms|miss|mx|dr|prof|herr|frau|mme|mlle|sr|sra))\.?[ \t]+"
+    rf"(?P<name>{_CAP})",
+    "phrase": r"(?i:\b(?:my[ \t]+name[ \t]+is|i[ \t]*['’]?[ \t]*a?m|this[ \t]+is"
+    r"|belongs[ \t]+to|issued[ \t]+to|on[ \t]+behalf[ \t]+of|c/o))[ \t]+"
+    rf"(?P<name>{_CAP})",
+    "lower": rf"(?i:\bmy[ \t]+name[ \t]+is)[ \t]+(?P<name>{_LOW})(?![\w'’-])",
+}
+_UP, _NUM, _TRIE = address._UP, address._NUMBER, address._PREFIX_TRIE
+_PLAIN_STREETS = {
+    "type_first": rf"(?<![\w-])(?P<type>(?i:{_TRIE}))\.?[ \t]+(?:[\w'’.-]+[ \t]+){{0,5}}?"
+    rf"[\w'’.-]+,?[ \t]*(?:(?:(?i:n|no|nr|n°|nº|núm|num)\.?|\#)[ \t]*)?"
+    rf"(?:{_NUM}|(?i:s/n))(?![\w])",
+    "type_first_no_number": rf"(?<![\w-])(?P<type>(?i:{_TRIE}))\.?(?:[ \t]+[{_UP}][^\W\d_]*)"
+    rf"{{1,4}}(?=,)",
+    "bare": rf"(?:^|(?<=:[ \t])|(?<=:\*\*[ \t]))(?:(?:[{_UP}][\w'’.-]*[ \t]){{1,4}}{_NUM}"
+    rf"|{_NUM},?(?:[ \t][{_UP}][\w'’.-]*){{1,4}})$",
+}
+
+
+def _gated_pairs() -> list[tuple[str, object, re.Pattern[str]]]:
+    cues = dict(names._CUES)
+    pairs: list[tuple[str, object, re.Pattern[str]]] = [
+        (kind, cues[kind], re.compile(plain, re.MULTILINE)) for kind, plain in _PLAIN_CUES.items()
+    ]
+    streets = dict(address._STREET_FORMS)
+    pairs += [
+        (k, streets[k], re.compile(_PLAIN_STREETS[k]))
+        for k in ("type_first", "type_first_no_number")
+    ]
+    pairs.append(("bare", address._BARE_STREET, re.compile(_PLAIN_STREETS["bare"], re.MULTILINE)))
+    return pairs
+
+
+GATED = _gated_pairs()
+_NAME_PIECES = [
+    "Dear ", "dEAR ", "Hi ", "hi,", "Hello ", "Good  morning ", "thank you ", "Thanks, ",
+    "Mr. ", "MRS ", "Dr ", "Prof. ", "Sra ", "my name is ", "My Name Is ", "I'm ", "I am ",
+    "this is ", "c/o ", "belongs to ", "Name: ", "full name = ", "Customer:** ", "FROM: ",
+    "card holder: ", "next of kin: ", "Jane Doe", "J. Smith", "Ana de la Cruz", "ngozi okafor",
+    " <jane@example.org>", "Via Roma 10", "Calle Mayor 5, ", "ul. Długa 5", "Rua Augusta, 81",
+    "Intrarea Eftimie, ", "Eje Vial 4", "Jan Smuts 23", "12 Long Lane", "Diagonal Viedma N° 978",
+    "s/n", "\u0130", "\u0131", "\u017f", "\u212a", "\u0218", "Ș", "\n", "\t", " ", ",", ".",
+    "-", ":", "** ", "'", '"', "(", "x", "this",
+]  # fmt: skip
+_NAME_TEXTS = st.lists(st.sampled_from(_NAME_PIECES), max_size=14).map("".join)
+
+
+def _finds(pattern: object, text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in pattern.finditer(text)]  # type: ignore[attr-defined]
+
+
+@settings(max_examples=600, deadline=None)
+@given(_NAME_TEXTS)
+def test_led_and_gated_forms_find_what_the_plain_forms_find(text: str) -> None:
+    for kind, new, plain in GATED:
+        assert _finds(new, text) == _finds(plain, text), kind
+        assert [m.groupdict() for m in new.finditer(text)] == [  # type: ignore[attr-defined]
+            m.groupdict() for m in plain.finditer(text)
+        ], kind
+
+
+def test_led_and_gated_forms_on_typical_text() -> None:
+    from leakguard.devset import generate  # templated texts full of names and addresses
+
+    hits: dict[str, int] = {kind: 0 for kind, _, _ in GATED}
+    mail = (
+        "From: Jane Doe <jane@example.org>\ncc: Ana de la Cruz <ana@example.org>, (Bo Li <b@x.io>)"
+    )
+    for text in [mail, *(item.text for item in generate("tune", count=600, seed=3))]:
+        for kind, new, plain in GATED:
+            got = _finds(new, text)
+            assert got == _finds(plain, text), kind
+            hits[kind] += len(got)
+    assert all(hits.values()), hits

@@ -18,7 +18,14 @@ from __future__ import annotations
 
 import re
 
-from leakguard.recognizers.base import Recognizer, alternation, led_by
+from leakguard.recognizers.base import (
+    Recognizer,
+    StartGate,
+    alternation,
+    caseless_led,
+    led_by,
+    trie_branches,
+)
 
 _UP = "A-ZÀ-ÖØ-ÞĀ-Ž"  # upper-case letters incl. Latin Extended-A
 _WORD = rf"[{_UP}][\w'’.-]*"
@@ -81,7 +88,7 @@ _NUM_START = led_by(r"\d", r"[\w.,/-]")
 _UP_START = led_by(f"[{_UP}]", r"[\w-]")
 _LED_NUMBER = _NUM_START + r"\d{0,4}[A-Za-z]?(?:\s?[-/]\s?\d{1,5}[A-Za-z]?)?"
 
-_STREET_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
+_STREET_REGEXES: tuple[tuple[str, re.Pattern[str]], ...] = (
     # 7631 Johnson Village / 221B Baker Street / 77 Kramer Centreway
     (
         "number_first",
@@ -129,13 +136,24 @@ _STREET_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
 )
+# Where the type-first forms can begin: a street word (then '.', space or tab) that is not
+# glued to a word or hyphen before it.
+_TYPE_FIRST_STARTS = rf"[^\w-](?={caseless_led(trie_branches(_PREFIX_TYPES))}\.?[ \t])"
+_STREET_FORMS: tuple[tuple[str, re.Pattern[str] | StartGate], ...] = tuple(
+    (kind, StartGate(pattern, _TYPE_FIRST_STARTS) if kind.startswith("type_first") else pattern)
+    for kind, pattern in _STREET_REGEXES
+)
 # "Jones Light" (en-GB style, no number): a street line only above a postcode.
 _NAMED_STREET = re.compile(rf"^(?:[{_UP}][^\W\d_]*[ \t]){{1,3}}(?i:{_EN_TYPES})\.?$", re.MULTILINE)
 # A name and number (either order) alone on a line: a street only above a postcode line.
-_BARE_STREET = re.compile(
-    rf"(?:^|(?<=:[ \t])|(?<=:\*\*[ \t]))"
-    rf"(?:(?:[{_UP}][\w'’.-]*[ \t]){{1,4}}{_NUMBER}|{_NUMBER},?(?:[ \t][{_UP}][\w'’.-]*){{1,4}})$",
-    re.MULTILINE,
+_BARE_STREET = StartGate(
+    re.compile(
+        rf"(?:^|(?<=:[ \t])|(?<=:\*\*[ \t]))"
+        rf"(?:(?:[{_UP}][\w'’.-]*[ \t]){{1,4}}{_NUMBER}"
+        rf"|{_NUMBER},?(?:[ \t][{_UP}][\w'’.-]*){{1,4}})$",
+        re.MULTILINE,
+    ),
+    r"[\n \t](?:(?<=\n)|(?<=:[ \t])|(?<=:\*\*[ \t]))",  # a line start, or after ": " or ":** "
 )
 # Street forms that count only when a postcode follows.
 _NEEDS_POSTCODE = ("number_first_any", "type_first_no_number")
@@ -410,8 +428,16 @@ class LeakGuardAddressRecognizer(Recognizer):
 
     def _streets(self, text: str) -> list[tuple[str, int, int, bool]]:
         streets = []
+        starts: dict[re.Pattern[str], list[int]] = {}  # shared by gates with the same starts
         for kind, pattern in _STREET_FORMS:
-            for m in pattern.finditer(text):
+            if isinstance(pattern, StartGate):
+                at = starts.get(pattern.starts)
+                if at is None:
+                    at = starts[pattern.starts] = pattern.at(text)
+                found = pattern.finditer(text, at)
+            else:
+                found = pattern.finditer(text)
+            for m in found:
                 weak = kind == "number_first" and m.group("type").lower() in _WEAK_WORDS
                 streets.append((kind, m.start(), m.end(), weak))
         streets += [("bare", m.start(), m.end(), True) for m in _BARE_WITH_POSTCODE.finditer(text)]

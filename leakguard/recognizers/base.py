@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -161,6 +161,42 @@ class CaselessWords:
         return any(word in lowered for word in self._words)
 
 
+class StartGate:
+    """``regex.finditer`` tried only where a match can begin.
+
+    ``starts`` matches one character right before each place where a match of ``regex``
+    can begin (the text's start is always tried): a cheap search, in C, that passes over
+    most of the text, where ``regex`` alone would attempt a match at every position. The
+    matches are ``regex``'s own, found in the same order: each is the leftmost one that
+    begins at or after the end of the previous one (``regex`` must not match the empty
+    string). What ``starts`` must match is up to its caller: a test holds each gate to
+    the plain ``regex.finditer``.
+    """
+
+    __slots__ = ("regex", "starts")
+
+    def __init__(self, regex: re.Pattern[str], starts: str) -> None:
+        self.regex = regex
+        self.starts = re.compile(starts)
+
+    def at(self, text: str) -> list[int]:
+        """Where in ``text`` a match may begin (besides 0); gates with the same ``starts``
+        can share this list."""
+        return [found.end() for found in self.starts.finditer(text)]
+
+    def finditer(self, text: str, at: list[int] | None = None) -> Iterator[re.Match[str]]:
+        match = self.regex.match
+        found = match(text, 0)
+        pos = 0
+        if found is not None:
+            yield found
+            pos = found.end()
+        for start in self.at(text) if at is None else at:
+            if start >= pos and (found := match(text, start)) is not None:
+                yield found
+                pos = found.end()
+
+
 def alternation(words: str) -> str:
     """A regex matching any of the ``|``-separated ``words``, as a prefix trie.
 
@@ -168,13 +204,57 @@ def alternation(words: str) -> str:
     hundred street words that dominates the scan. Factoring common prefixes
     (``stra(?:ße|sse|at)``) makes each attempt a short walk down the trie.
     """
+    return "(?:" + "|".join(trie_branches(words)) + ")"
+
+
+def trie_branches(words: str) -> list[str]:
+    """The top-level branches of :func:`alternation`'s trie, one per first letter."""
     trie: dict[str, dict[str, object]] = {}
     for word in {w.lower() for w in words.split("|") if w}:
         node = trie
         for ch in word:
             node = node.setdefault(ch, {})  # type: ignore[assignment]
         node[""] = {}
-    return _trie_regex(trie)
+    return [re.escape(ch) + _trie_regex(child) for ch, child in sorted(trie.items())]  # type: ignore[arg-type]
+
+
+def caseless_led(branches: Sequence[str], not_after: str | None = None) -> str:
+    """A regex for ``(?<!not_after)(?i:b1|b2|...)`` (without the lookbehind when
+    ``not_after`` is None) that ``re`` searches fast.
+
+    Each branch begins with a letter written as itself. ``re`` attempts a pattern that
+    begins with a lookbehind or a case-insensitive group at every position (see
+    :func:`led_by`), and tries a case-insensitive alternation's branches one by one. Here
+    each case form of each first letter (every character ``re``'s IGNORECASE takes for it)
+    leads a branch of its own, as a literal: ``re`` then skips to the characters that can
+    begin a match (a loop in C) and picks the branch by that character. Branches keep
+    their order within a first letter, and two first letters never match the same
+    character, so the matches are the same. ``not_after`` must have a fixed width.
+    """
+    groups: dict[str, list[str]] = {}
+    for branch in branches:
+        if not branch[:1].isalpha():
+            raise ValueError("caseless_led takes branches that begin with a letter")
+        groups.setdefault(branch[0].lower(), []).append(branch[1:])
+    led = []
+    taken: set[str] = set()
+    for first, rests in groups.items():
+        tails = f"(?i:{'|'.join(rests)})"
+        for form in caseless_class(first):
+            if form in taken:
+                raise ValueError(f"two first letters match {form!r}")
+            taken.add(form)
+            behind = "" if not_after is None else f"(?<!(?:{not_after}){form})"
+            led.append(f"{form}{behind}{tails}")
+    return "(?:" + "|".join(led) + ")"
+
+
+def caseless_class(letter: str) -> str:
+    """Every character that ``re`` with IGNORECASE matches to ``letter``: its simple case
+    forms and the special folds of :data:`ASCII_FOLDS` (a test checks every code point)."""
+    plain = re.compile("(?i)" + re.escape(letter))
+    forms = {letter, letter.lower(), letter.upper(), letter.title(), *ASCII_FOLDS}
+    return "".join(sorted(c for c in forms if len(c) == 1 and plain.fullmatch(c)))
 
 
 def _trie_regex(node: dict[str, dict[str, object]]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from leakguard.recognizers.base import CaselessWords, Recognizer
+from leakguard.recognizers.base import CaselessWords, Recognizer, caseless_led, led_by
 
 _TITLE_BEFORE = re.compile(
     r"(?i)(?<![\w.])(?:mr|mrs|ms|miss|mx|dr|dra|prof|sr|sra|srta|sir|dame|lady|lord|rev|herr"
@@ -75,37 +75,63 @@ _SALUTATIONS = frozenset(
 # --- names after cues: "Name: X", "Dear X,", "Dr. X", "my name is x", signatures ------
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
 # A capitalised word, or an initial ("J."); a full stop after a word ends the name.
-_CAP_WORD = rf"(?:[{_UPPER}]\.(?=[ \t]+[{_UPPER}])|[{_UPPER}][\w'’]*(?:-[{_UPPER}]?[\w'’]+)*)"
+_CAP_TAIL = rf"(?:\.(?=[ \t]+[{_UPPER}])|[\w'’]*(?:-[{_UPPER}]?[\w'’]+)*)"  # after the capital
+_CAP_WORD = rf"[{_UPPER}]{_CAP_TAIL}"
 _PARTICLE = (
     r"(?:de|da|do|dos|das|del|della|di|du|la|le|van|von|der|den|ter|ten|bin|binti|al|el|ibn"
     r"|mac|mc|ó|ní|y|e)"
 )
-_CAP_NAME = rf"{_CAP_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+){{0,2}}{_CAP_WORD}){{0,3}}"
+_MORE_NAME = rf"(?:[ \t]+(?:{_PARTICLE}[ \t]+){{0,2}}{_CAP_WORD}){{0,3}}"
+_CAP_NAME = rf"{_CAP_WORD}{_MORE_NAME}"
 _LOW_WORD = r"[a-zà-öø-ÿā-ž][a-zà-öø-ÿā-ž'’-]+"
 _LOW_NAME = rf"{_LOW_WORD}(?:[ \t]+{_LOW_WORD}){{1,2}}"
 _FIELDS = (
-    r"(?:full[ \t]+)?name|customer|patient|contact(?:[ \t]+person)?|reporter|assignee|owner"
+    r"full[ \t]+name|name|customer|patient|contact(?:[ \t]+person)?|reporter|assignee|owner"
     r"|account[ \t]+holder|card[ \t]*holder|beneficiary|sender|recipient|author|signed(?:[ \t]+by)?"
     r"|from|to|cc|attn|attention|guest|passenger|employee|tenant|client|applicant|member"
     r"|requester|submitted[ \t]+by|approved[ \t]+by|reviewed[ \t]+by|prepared[ \t]+by|spouse"
     r"|emergency[ \t]+contact|next[ \t]+of[ \t]+kin|landlord|doctor|physician|witness"
 )
+
+
+def _words_led(words: str) -> str:
+    """``(?i:\\b(?:words))`` as a pattern that begins with its first letters (caseless_led):
+    every branch begins with a letter, so ``\\b`` before it is "no word character before"."""
+    return caseless_led(_top_level_branches(words), r"\w")
+
+
+def _top_level_branches(words: str) -> list[str]:
+    """``words`` split at its top-level ``|`` (not inside a group)."""
+    branches, depth, start = [], 0, 0
+    for i, ch in enumerate(words):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "|" and depth == 0:
+            branches.append(words[start:i])
+            start = i + 1
+    return [*branches, words[start:]]
+
+
+# A display name's capital, at a line start or after a space or one of ``,:;("'``.
+_DISPLAY_LEAD = led_by(f"[{_UPPER}]", r"""[^\s,:;("']""")
+
 _CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern, re.MULTILINE))
     for kind, pattern in (
-        ("field", rf"(?i:(?<![\w-])(?:{_FIELDS}))[\"']?[ \t]*(?:\*\*)?[ \t]*[:=][ \t]*(?:\*\*)?"
-                  rf"[ \t]*[\"']?(?P<name>{_CAP_NAME})"),
+        ("field", caseless_led(_top_level_branches(_FIELDS), r"[\w-]")
+                  + r"[\"']?[ \t]*(?:\*\*)?[ \t]*[:=][ \t]*(?:\*\*)?[ \t]*[\"']?"
+                  + rf"(?P<name>{_CAP_NAME})"),
         # RFC 5322 display name: "Jane Doe <jane@example.com>"
-        ("display_name", rf"(?:^|(?<=[\s,:;(\"']))(?P<name>{_CAP_NAME})[ \t]+<[^\s<>@]+@[^\s<>]+>"),
-        ("greeting", r"(?i:\b(?:dear|hi|hello|hey|greetings|good[ \t]+(?:morning|afternoon|evening)"
-                     r"|thanks|thank[ \t]+you|congratulations|congrats|welcome))[ \t]*,?[ \t]+"
-                     rf"(?P<name>{_CAP_NAME})(?=[ \t]*[,!.:;?]|[ \t]*$)"),
-        ("honorific", r"(?i:\b(?:mr|mrs|ms|miss|mx|dr|prof|herr|frau|mme|mlle|sr|sra))\.?[ \t]+"
-                      rf"(?P<name>{_CAP_NAME})"),
-        ("phrase", r"(?i:\b(?:my[ \t]+name[ \t]+is|i[ \t]*['’]?[ \t]*a?m|this[ \t]+is"
-                   r"|belongs[ \t]+to|issued[ \t]+to|on[ \t]+behalf[ \t]+of|c/o))[ \t]+"
-                   rf"(?P<name>{_CAP_NAME})"),
-        ("lower", rf"(?i:\bmy[ \t]+name[ \t]+is)[ \t]+(?P<name>{_LOW_NAME})(?![\w'’-])"),
+        ("display_name", rf"(?P<name>{_DISPLAY_LEAD}{_CAP_TAIL}{_MORE_NAME})"
+                         r"[ \t]+<[^\s<>@]+@[^\s<>]+>"),
+        ("greeting", _words_led(r"dear|hi|hello|hey|greetings|good[ \t]+(?:morning|afternoon"
+                                r"|evening)|thanks|thank[ \t]+you|congratulations|congrats|welcome")
+                     + rf"[ \t]*,?[ \t]+(?P<name>{_CAP_NAME})(?=[ \t]*[,!.:;?]|[ \t]*$)"),
+        ("honorific", _words_led("mr|mrs|ms|miss|mx|dr|prof|herr|frau|mme|mlle|sr|sra")
+                      + rf"\.?[ \t]+(?P<name>{_CAP_NAME})"),
+        ("phrase", _words_led(r"my[ \t]+name[ \t]+is|i[ \t]*['’]?[ \t]*a?m|this[ \t]+is"
+                              r"|belongs[ \t]+to|issued[ \t]+to|on[ \t]+behalf[ \t]+of|c/o")
+                   + rf"[ \t]+(?P<name>{_CAP_NAME})"),
+        ("lower", _words_led(r"my[ \t]+name[ \t]+is") + rf"[ \t]+(?P<name>{_LOW_NAME})(?![\w'’-])"),
         ("signature", r"(?i:^[ \t]*(?:best(?:[ \t]+regards)?|kind[ \t]+regards|regards|sincerely"
                       r"|yours(?:[ \t]+\w+)?|cheers|thanks|many[ \t]+thanks|warm[ \t]+regards"
                       r"|best[ \t]+wishes|respectfully))[ \t]*[,!]?[ \t]*\n[ \t]*"
