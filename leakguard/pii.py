@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import copy
 import functools
+import itertools
 import logging
 import re
 import sys
@@ -37,6 +38,9 @@ _log = logging.getLogger(__name__)
 DETECTOR_NAME = "pii"
 NER_LABELS = {"ADDRESS": "STREET_ADDRESS"}
 _RECOGNIZER_NAME = "recognizer_name"  # presidio RecognizerResult.RECOGNIZER_NAME_KEY
+_RECOGNIZER_ID = "recognizer_identifier"  # RecognizerResult.RECOGNIZER_IDENTIFIER_KEY
+_ENHANCED = "is_score_enhanced_by_context"  # RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY
+_UNSET = object()
 # Labels a spaCy NER may produce (after mapping) that the SpacyRecognizer passes on.
 _NER_ENTITIES = ["PERSON", "STREET_ADDRESS", "LOCATION", "NRP", "DATE_TIME", "ORGANIZATION"]
 # Labels whose spans never run across a line break (a NER span that does is cut).
@@ -127,6 +131,80 @@ def _pipeline_shape(nlp: Any) -> tuple[bool, bool]:
         norms = "lemmatizer" in names and nlp.get_pipe_meta("lemmatizer").factory == _LEMMA_FACTORY
         shape = nlp._leakguard_shape = (norms, norms and names == ["lemmatizer"])
     return shape
+
+
+def _special_reach(nlp: Any) -> int:
+    """How far (characters) the tokenizer's special cases may look across a whitespace
+    boundary and still change a token: a special-case match across one spans at most
+    twice the longest rule (its tokens plus the spaces between them), and the match it
+    may suppress as much again. Remembered on the pipeline."""
+    reach = getattr(nlp, "_leakguard_special_reach", None)
+    if reach is None:
+        longest = max((len(rule) for rule in nlp.tokenizer.rules), default=0)
+        reach = nlp._leakguard_special_reach = 4 * longest + 4
+    return int(reach)
+
+
+# How far back (characters) a context window begins at first (then 4x, then 16x).
+_WINDOW = 160
+_SPACE_THEN_WORD = re.compile(r"\s\S")
+_WORD_THEN_SPACE = re.compile(r"\S\s")
+
+
+def _piece_start(text: str, at: int) -> int:
+    """A place at or after ``at`` where spaCy's tokenizer begins a whitespace-separated
+    piece (0 for ``at <= 0`` or when none follows)."""
+    if at <= 0:
+        return 0
+    found = _SPACE_THEN_WORD.search(text, at - 1)
+    return found.start() + 1 if found is not None else 0
+
+
+def _piece_end(text: str, at: int) -> int:
+    """A place at or after ``at`` where a whitespace-separated piece ends (the text's end
+    when none does)."""
+    found = _WORD_THEN_SPACE.search(text, max(at - 1, 0))
+    return found.start() + 1 if found is not None else len(text)
+
+
+def _walk_for_words(
+    rows: Sequence[tuple[int, int, str]],
+    start: int,
+    words: Sequence[str],
+    before: int,
+    after: int,
+    *,
+    lo: int,
+    hi: int,
+    certain: Callable[[str], bool],
+) -> bool | None:
+    """From the token a match at ``start`` begins in, walk ``after + 1`` certain keywords
+    on and ``before + 1`` back over ``rows`` (tokens as ``(offset, length, lemma)``):
+    True if a lemma on the way holds one of ``words``, False if none does, None if the
+    walk left the trusted stretch ``lo``..``hi`` (a window edge that is not the text's)."""
+    ends = [offset + length for offset, length, _ in rows]
+    if any(length <= 0 for _, length, _ in rows) or any(
+        a >= b for a, b in itertools.pairwise(ends)
+    ):
+        return True  # tokens Presidio's own walk handles
+    index = bisect.bisect_right(ends, start)
+    if index >= len(rows):
+        return True if not rows or ends[-1] <= hi else None
+    for step, wanted in ((1, after + 1), (-1, before + 1)):
+        i, count = index, wanted
+        while count > 0 and 0 <= i < len(rows):
+            offset, length, lemma = rows[i]
+            if offset < lo or offset + length > hi:
+                return None
+            lowered = lemma.lower()
+            if any(word in lowered for word in words):
+                return True
+            if certain(lemma):
+                count -= 1
+            i += step
+        if count > 0 and (rows[0][0] < lo if step < 0 else ends[-1] > hi):
+            return None
+    return False
 
 
 def _find_lemma_components(nlp: Any) -> tuple[str, ...]:
@@ -401,6 +479,51 @@ def _lean_engine_class() -> type[Any]:
                 return None
             return [row[0] + row[1] for row in self._rows]
 
+        def may_support(
+            self, start: int, end: int, words: Sequence[str], before: int, after: int
+        ) -> bool:
+            """Could a context word (``words``, lower-case) be found around a match at
+            ``start``..``end``? False only when it cannot: no lemma the context walk could
+            reach holds one. Answered without tokenizing the whole text, from the tokens
+            of a window around the match; True (let the enhancer look) once the text is
+            tokenized, or when the window cannot tell.
+
+            The enhancer walks from the token the match starts in: ``before + 1``
+            keywords back and ``after + 1`` on (:meth:`_ContextView.near`), a keyword
+            being a lemma that, lower-cased, is one of the text's keywords. A lemma
+            that passes the keyword filters and holds no ':' is one of them whatever
+            the rest of the text says (its own lower case is among its parts); counting
+            only those, the walk here reaches at least as far as the enhancer's, and
+            every lemma on it is checked for a context word (the enhancer asks whether
+            a context word is *in* a keyword).
+
+            The window's tokens are the whole text's: spaCy splits at whitespace first
+            and tokenizes each piece alone, and the window begins and ends at the
+            boundaries of those pieces; only its special cases look across them, and
+            never further than :func:`_special_reach` characters, so tokens that close
+            to a cut are not trusted (a wider window is tried).
+            """
+            if self._make is None:
+                return True
+            text, engine = self._text, self.nlp_engine
+            reach = _special_reach(engine.get_nlp(self._language))
+            back = _WINDOW
+            while back <= 4 * _WINDOW:
+                lo = _piece_start(text, start - back - reach)
+                hi = _piece_end(text, max(start, end) + reach + _WINDOW // 8)
+                rows = engine.window(text, lo, hi, self._language)
+                found = _walk_for_words(
+                    rows, start, words, before, after,
+                    lo=lo + reach if lo > 0 else 0,
+                    hi=hi - reach if hi < len(text) else hi,
+                    certain=lambda lemma: engine.keyword_parts(lemma, self._language)
+                    == (lemma.lower(),),
+                )  # fmt: skip
+                if found is not None:
+                    return found
+                back *= 4
+            return True
+
         @property
         def keywords(self) -> list[str]:
             if self._keywords is None:
@@ -550,12 +673,33 @@ def _lean_engine_class() -> type[Any]:
             for lemma in lemmas:
                 parts = memory.get(lemma)
                 if parts is None:
-                    parts = self._keyword_parts_of(lemma, language)
-                    if len(memory) >= self.keyword_memory:
-                        memory.clear()
-                    memory[lemma] = parts
+                    parts = self.keyword_parts(lemma, language)
                 keywords.extend(parts)
             return keywords
+
+        def keyword_parts(self, lemma: str, language: str) -> tuple[str, ...]:
+            """The keywords ``lemma`` contributes (remembered per lemma)."""
+            memory = self._keyword_parts.setdefault(language, {})
+            parts = memory.get(lemma)
+            if parts is None:
+                parts = self._keyword_parts_of(lemma, language)
+                if len(memory) >= self.keyword_memory:
+                    memory.clear()
+                memory[lemma] = parts
+            return parts
+
+        def window(self, text: str, lo: int, hi: int, language: str) -> list[tuple[int, int, str]]:
+            """The tokens of ``text[lo:hi]``: (offset in ``text``, length, norm)."""
+            nlp = self.get_nlp(language)
+            doc = nlp.make_doc(text[lo:hi])
+            if self.over_budget(nlp):
+                self._renew(language, nlp)
+            if not len(doc):
+                return []
+            strings = doc.vocab.strings
+            return [
+                (lo + a, n, strings[m]) for a, n, m in doc.to_array([IDX, LENGTH, NORM]).tolist()
+            ]
 
         def _keyword_parts_of(self, lemma: str, language: str) -> tuple[str, ...]:
             if (
@@ -592,14 +736,33 @@ def _lean_enhancer() -> Any:
     from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
     class _ResultsToCopy(list[Any]):
+        """The results, copied the lean way when Presidio deep-copies them; the copies of
+        those at the ``settled`` indices are marked as already enhanced (so Presidio's loop
+        passes them by) until :meth:`unmark`."""
+
+        def __init__(self, results: list[Any], settled: Sequence[int]) -> None:
+            super().__init__(results)
+            self._settled = frozenset(settled)
+            self._marked: list[tuple[Any, object]] = []
+
         def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
             copies = []
-            for result in self:
+            for i, result in enumerate(self):
                 twin = copy.copy(result)
                 twin.recognition_metadata = dict(result.recognition_metadata or {})
                 twin.analysis_explanation = copy.copy(result.analysis_explanation)
+                if i in self._settled:
+                    self._marked.append((twin, twin.recognition_metadata.get(_ENHANCED, _UNSET)))
+                    twin.recognition_metadata[_ENHANCED] = True
                 copies.append(twin)
             return copies
+
+        def unmark(self) -> None:
+            for twin, was in self._marked:
+                if was is _UNSET:
+                    del twin.recognition_metadata[_ENHANCED]
+                else:
+                    twin.recognition_metadata[_ENHANCED] = was
 
     class LeanContextEnhancer(LemmaContextAwareEnhancer):
         def enhance_using_context(
@@ -610,9 +773,42 @@ def _lean_enhancer() -> Any:
             recognizers: list[Any],
             context: list[str] | None = None,
         ) -> list[Any]:
-            return super().enhance_using_context(
-                text, _ResultsToCopy(raw_results), nlp_artifacts, recognizers, context
+            settled = [] if context else self._settled(raw_results, nlp_artifacts, recognizers)
+            copies = _ResultsToCopy(raw_results, settled)
+            results = super().enhance_using_context(
+                text, copies, nlp_artifacts, recognizers, context
             )
+            copies.unmark()
+            return results
+
+        def _settled(
+            self, results: list[Any], nlp_artifacts: Any, recognizers: list[Any]
+        ) -> list[int]:
+            """The results whose score the context cannot change: at the maximum score
+            already, or (on a text not tokenized yet) with none of their recognizer's
+            context words in any lemma the walk over the context could reach
+            (:meth:`LeanArtifacts.may_support`). Presidio's loop passes them by, so a text
+            whose matches are all settled is never tokenized."""
+            may_support = getattr(nlp_artifacts, "may_support", None)
+            by_id = {r.id: r for r in recognizers}
+            settled = []
+            for i, result in enumerate(results):
+                metadata = result.recognition_metadata or {}
+                recognizer = by_id.get(metadata.get(_RECOGNIZER_ID))
+                if recognizer is None or not recognizer.context or metadata.get(_ENHANCED):
+                    continue  # Presidio passes these by itself
+                if result.score == self.MAX_SCORE or (
+                    may_support is not None
+                    and not may_support(
+                        result.start,
+                        result.end,
+                        [w.lower() for w in recognizer.context],
+                        self.context_prefix_count,
+                        self.context_suffix_count,
+                    )
+                ):
+                    settled.append(i)
+            return settled
 
         def _extract_surrounding_words(
             self, nlp_artifacts: Any, word: str, start: int

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leakguard.config import PIIConfig
 from leakguard.exceptions import ModelNotInstalledError
@@ -181,7 +183,8 @@ def test_spacy_vocabulary_stays_bounded_in_a_long_running_guard() -> None:
     engine.vocab_budget = 2_000
     first = engine.get_nlp("en")
     start = len(first.vocab.strings)
-    sentence = "Mail jane.doe@example.com or call 212-555-0147 today."
+    # The SSN's score is not settled: its context word is near, so the text is tokenized.
+    sentence = "Mail jane.doe@example.com or call 212-555-0147 today, ssn 536-22-8716."
     expected = [(f.label, f.start, f.end, f.score) for f in detector.detect(sentence)]
     rng = random.Random(3)
     clean = " ".join("".join(rng.choices(string.ascii_lowercase, k=9)) for _ in range(100))
@@ -191,7 +194,7 @@ def test_spacy_vocabulary_stays_bounded_in_a_long_running_guard() -> None:
     assert len(first.vocab.strings) == known
     for _ in range(60):  # ~6,000 new strings: three budgets' worth
         words = ("".join(rng.choices(string.ascii_lowercase, k=9)) for _ in range(100))
-        detector.detect(" ".join(words) + " " + sentence)  # a match: its context is read
+        detector.detect(" ".join(words) + " " + sentence)  # a match whose context is read
     deadline = time.monotonic() + 30
 
     def settle() -> None:  # until no reload is running (scans keep the GIL while matching)
@@ -259,13 +262,15 @@ def test_lean_context_enhancer_raises_the_scores_presidios_raises() -> None:
     ] + [item.text for item in devset.generate("tune", count=150, seed=11)]
 
     def key(results: list[Any]) -> list[tuple[Any, ...]]:
+        # A result at the maximum score keeps it whatever the context says: leakguard's
+        # enhancer does not look for its supporting word (nor would the score change).
         return sorted(
             (
                 r.entity_type,
                 r.start,
                 r.end,
                 round(r.score, 9),
-                r.analysis_explanation.supportive_context_word,
+                r.analysis_explanation.supportive_context_word if r.score < 1 else None,
             )
             for r in results
         )
@@ -288,6 +293,96 @@ def test_lean_context_enhancer_raises_the_scores_presidios_raises() -> None:
         assert key(lean.enhance_using_context(text, raw, plain, recognizers)) == expected
         boosted += sum(1 for _, _, _, _, word in expected if word)
     assert boosted >= 20  # the comparison covers raised scores, not only untouched ones
+
+
+# Pieces of text that move the context walk: context words, stop words and punctuation
+# (not keywords), ':' inside words (keywords split at it), spaCy's special cases, kinds of
+# whitespace, long keyword-free stretches (the window must widen) and values that match.
+_CONTEXT_PIECES = [
+    "ssn", "SSN", "social", "account", "acct:", "bank", "license", "lic", "driver",
+    "passport", "ip", "check", "the", "my", "is", "at", "be", "-PRON-", "re:my", "12:30",
+    "http://x.io/a:b", ":", "(", ")", ".", ",", "//", "—", "don't", "e.g.", "o'clock", ":)",
+    "U.S.", "alpha", "bravo", "Qwertzuiop", "the " * 45, ". " * 30, "my own " * 20,
+    "536-22-8716", "536228716", "123456789012", "D1234567", "912803456", "10.0.0.1",
+    "4111111111111111", "GB95LTAC39624595711777", "jane@example.org", "078-05-1120",
+]  # fmt: skip
+_SEPARATORS = [" ", "  ", "\n", "\t", "\xa0", "\u2028", "", " \n "]
+
+
+_CONTEXT_TEXTS = st.lists(
+    st.tuples(st.sampled_from(_CONTEXT_PIECES), st.sampled_from(_SEPARATORS)), max_size=40
+).map(lambda pieces: "".join(piece + sep for piece, sep in pieces))
+
+
+def _settling_check(texts: Any) -> tuple[int, int]:
+    """leakguard's enhancer on lazily tokenized artifacts against Presidio's on the same
+    raw results; returns (texts never tokenized, scores raised)."""
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+    from leakguard.pii import build_analyzer
+
+    config = PIIConfig(spacy_model="none")
+    analyzer = _SETTLING.get("analyzer")
+    if analyzer is None:
+        analyzer = _SETTLING["analyzer"] = build_analyzer(config)
+    engine, lean = analyzer.nlp_engine, analyzer.context_aware_enhancer
+    stock = LemmaContextAwareEnhancer()
+    recognizers = analyzer.registry.recognizers
+    untouched = raised = 0
+    for text in texts:
+        artifacts = engine.process_text(text, "en")
+        raw = [r for rec in recognizers for r in rec.analyze(text, config.entities, artifacts)]
+        expected = stock.enhance_using_context(
+            text, raw, engine.process_text(text, "en"), recognizers
+        )
+        got = lean.enhance_using_context(text, raw, artifacts, recognizers)
+
+        def key(results: list[Any]) -> list[tuple[Any, ...]]:
+            return sorted(
+                (
+                    r.entity_type,
+                    r.start,
+                    r.end,
+                    round(r.score, 9),
+                    sorted(r.recognition_metadata.items()),
+                )
+                for r in results
+            )
+
+        assert key(got) == key(expected), text
+        untouched += artifacts._make is not None  # never tokenized
+        raised += sum(1 for r in expected if r.analysis_explanation.supportive_context_word)
+    return untouched, raised
+
+
+_SETTLING: dict[str, Any] = {}
+
+
+def test_context_windows_settle_only_results_the_context_cannot_change() -> None:
+    """A result is left out of the context walk (and the text maybe never tokenized) only
+    when its score cannot change: the lean artifacts answer from a window of tokens around
+    the match. Scores and metadata equal Presidio's enhancer on fully tokenized text."""
+    from leakguard import devset
+
+    texts = [
+        "Mail jane@example.org or call 212-555-0147 today.",  # settled: no context word
+        "ssn 536-22-8716.",  # raised: the context word is next to it
+        "ssn " + "the " * 60 + "536-22-8716",  # stop words are no keywords: 240 chars back
+        "ssn " + "the " * 600 + "536-22-8716",  # too far for any window: the whole text
+        "ssn alpha bravo charlie delta echo foxtrot 536-22-8716",  # the 7th keyword back
+        "my account is at the bank:\n\n\t123456789012",
+        "re:ssn 536-22-8716 and be:my 536228716",
+        "536228716" + " the" * 300,  # a match at the very start, a long tail
+    ] + [item.text for item in devset.generate("heldout", count=150, seed=5)]
+    untouched, raised = _settling_check(texts)
+    assert untouched >= 30
+    assert raised >= 10
+
+
+@settings(max_examples=300, deadline=None)
+@given(_CONTEXT_TEXTS)
+def test_context_windows_on_random_texts(text: str) -> None:
+    _settling_check([text])
 
 
 def test_spacy_exclude_leaves_pipeline_components_out() -> None:
