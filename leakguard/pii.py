@@ -145,8 +145,9 @@ def _special_reach(nlp: Any) -> int:
     return int(reach)
 
 
-# How far back (characters) a context window begins at first (then 4x, then 16x).
-_WINDOW = 160
+# How far back (characters) a context window begins at first (then 4x, then 16x): six
+# keywords back take ~50 characters of prose.
+_WINDOW = 64
 _SPACE_THEN_WORD = re.compile(r"\s\S")
 _WORD_THEN_SPACE = re.compile(r"\S\s")
 
@@ -190,21 +191,22 @@ def _walk_for_words(
     index = bisect.bisect_right(ends, start)
     if index >= len(rows):
         return True if not rows or ends[-1] <= hi else None
+    first = last = index
     for step, wanted in ((1, after + 1), (-1, before + 1)):
         i, count = index, wanted
         while count > 0 and 0 <= i < len(rows):
             offset, length, lemma = rows[i]
             if offset < lo or offset + length > hi:
                 return None
-            lowered = lemma.lower()
-            if any(word in lowered for word in words):
-                return True
             if certain(lemma):
                 count -= 1
             i += step
         if count > 0 and (rows[0][0] < lo if step < 0 else ends[-1] > hi):
             return None
-    return False
+        first, last = min(first, i - step), max(last, i - step)
+    # '\0' ends each lemma: no context word holds one.
+    walked = "\0".join(lemma.lower() for _, _, lemma in rows[first : last + 1])
+    return any(word in walked for word in words)
 
 
 def _find_lemma_components(nlp: Any) -> tuple[str, ...]:
@@ -505,18 +507,20 @@ def _lean_engine_class() -> type[Any]:
             """
             if self._make is None:
                 return True
-            text, engine = self._text, self.nlp_engine
-            reach = _special_reach(engine.get_nlp(self._language))
+            text, engine, language = self._text, self.nlp_engine, self._language
+            reach = _special_reach(engine.get_nlp(language))
             back = _WINDOW
-            while back <= 4 * _WINDOW:
+            while back <= 16 * _WINDOW:
                 lo = _piece_start(text, start - back - reach)
-                hi = _piece_end(text, max(start, end) + reach + _WINDOW // 8)
-                rows = engine.window(text, lo, hi, self._language)
+                hi = _piece_end(text, max(start, end) + reach + _WINDOW // 4)
+                if lo == 0 and hi == len(text):
+                    self._made()  # the window is the text: tokenize it once, for the enhancer
+                    return True
                 found = _walk_for_words(
-                    rows, start, words, before, after,
+                    engine.window(text, lo, hi, language), start, words, before, after,
                     lo=lo + reach if lo > 0 else 0,
                     hi=hi - reach if hi < len(text) else hi,
-                    certain=lambda lemma: engine.keyword_parts(lemma, self._language)
+                    certain=lambda lemma: engine.keyword_parts(lemma, language)
                     == (lemma.lower(),),
                 )  # fmt: skip
                 if found is not None:
