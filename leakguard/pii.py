@@ -740,33 +740,40 @@ def _lean_enhancer() -> Any:
     from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
     class _ResultsToCopy(list[Any]):
-        """The results, copied the lean way when Presidio deep-copies them; the copies of
-        those at the ``settled`` indices are marked as already enhanced (so Presidio's loop
-        passes them by) until :meth:`unmark`."""
+        """The results, for Presidio's enhancer, which deep-copies them before it raises
+        scores: only those at the ``walked`` indices (the ones it may change) are copied,
+        each with its metadata and explanation (what it changes); the rest are passed on
+        as they are. Those at the ``settled`` indices are marked as already enhanced (so
+        Presidio's loop passes them by) until :meth:`unmark`."""
 
-        def __init__(self, results: list[Any], settled: Sequence[int]) -> None:
+        def __init__(self, results: list[Any], walked: set[int], settled: list[int]) -> None:
             super().__init__(results)
-            self._settled = frozenset(settled)
-            self._marked: list[tuple[Any, object]] = []
+            self._walked = walked
+            self._marked = [
+                (results[i], results[i].recognition_metadata.get(_ENHANCED, _UNSET))
+                for i in settled
+            ]
 
         def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
             copies = []
             for i, result in enumerate(self):
+                if i not in self._walked:
+                    copies.append(result)
+                    continue
                 twin = copy.copy(result)
                 twin.recognition_metadata = dict(result.recognition_metadata or {})
                 twin.analysis_explanation = copy.copy(result.analysis_explanation)
-                if i in self._settled:
-                    self._marked.append((twin, twin.recognition_metadata.get(_ENHANCED, _UNSET)))
-                    twin.recognition_metadata[_ENHANCED] = True
                 copies.append(twin)
+            for result, _ in self._marked:
+                result.recognition_metadata[_ENHANCED] = True
             return copies
 
         def unmark(self) -> None:
-            for twin, was in self._marked:
+            for result, was in self._marked:
                 if was is _UNSET:
-                    del twin.recognition_metadata[_ENHANCED]
+                    result.recognition_metadata.pop(_ENHANCED, None)
                 else:
-                    twin.recognition_metadata[_ENHANCED] = was
+                    result.recognition_metadata[_ENHANCED] = was
 
     class LeanContextEnhancer(LemmaContextAwareEnhancer):
         def enhance_using_context(
@@ -777,24 +784,32 @@ def _lean_enhancer() -> Any:
             recognizers: list[Any],
             context: list[str] | None = None,
         ) -> list[Any]:
-            settled = [] if context else self._settled(raw_results, nlp_artifacts, recognizers)
-            copies = _ResultsToCopy(raw_results, settled)
-            results = super().enhance_using_context(
-                text, copies, nlp_artifacts, recognizers, context
-            )
-            copies.unmark()
-            return results
+            walked, settled = self._plan(raw_results, nlp_artifacts, recognizers, context)
+            copies = _ResultsToCopy(raw_results, walked, settled)
+            try:
+                return super().enhance_using_context(
+                    text, copies, nlp_artifacts, recognizers, context
+                )
+            finally:
+                copies.unmark()
 
-        def _settled(
-            self, results: list[Any], nlp_artifacts: Any, recognizers: list[Any]
-        ) -> list[int]:
-            """The results whose score the context cannot change: at the maximum score
-            already, or (on a text not tokenized yet) with none of their recognizer's
-            context words in any lemma the walk over the context could reach
-            (:meth:`LeanArtifacts.may_support`). Presidio's loop passes them by, so a text
-            whose matches are all settled is never tokenized."""
-            may_support = getattr(nlp_artifacts, "may_support", None)
+        def _plan(
+            self,
+            results: list[Any],
+            nlp_artifacts: Any,
+            recognizers: list[Any],
+            context: list[str] | None,
+        ) -> tuple[set[int], list[int]]:
+            """Which results Presidio's loop will walk the context of, and which it would
+            but need not: their score cannot change, at the maximum already or (on a text
+            not tokenized yet, without external context words) with none of their
+            recognizer's context words in any lemma the walk could reach
+            (:meth:`LeanArtifacts.may_support`). A text whose matches are all settled is
+            never tokenized. (A settled result's decision process names no supporting
+            word; leakguard does not ask for it.)"""
+            may_support = None if context else getattr(nlp_artifacts, "may_support", None)
             by_id = {r.id: r for r in recognizers}
+            walked: set[int] = set()
             settled = []
             for i, result in enumerate(results):
                 metadata = result.recognition_metadata or {}
@@ -812,7 +827,9 @@ def _lean_enhancer() -> Any:
                     )
                 ):
                     settled.append(i)
-            return settled
+                else:
+                    walked.add(i)
+            return walked, settled
 
         def _extract_surrounding_words(
             self, nlp_artifacts: Any, word: str, start: int
@@ -943,7 +960,7 @@ def _caching_registry_class() -> type:
 def build_analyzer(config: PIIConfig) -> Any:
     """A Presidio ``AnalyzerEngine`` for ``config``: offline e-mail check, leakguard's
     recognizers (unless ``builtin_recognizers`` is off), custom recognizers."""
-    from presidio_analyzer import AnalyzerEngine, PatternRecognizer
+    from presidio_analyzer import PatternRecognizer
 
     from leakguard.pattern_windows import windowed
     from leakguard.regex_gil import hold_gil
@@ -980,12 +997,53 @@ def build_analyzer(config: PIIConfig) -> Any:
         registry.add_recognizer(hold_gil(deny))  # escaped words: no backtracking
     for spec in config.recognizers:
         registry.add_recognizer(_custom_recognizer(spec, config.language))
-    return AnalyzerEngine(
+    return _lean_analyzer_class()(
         registry=registry,
         nlp_engine=engine,
         supported_languages=[config.language],
         context_aware_enhancer=_lean_enhancer(),
     )
+
+
+@functools.cache
+def _lean_analyzer_class() -> type:
+    from presidio_analyzer import AnalyzerEngine, EntityRecognizer
+
+    class LeanAnalyzerEngine(AnalyzerEngine):
+        """Presidio's engine. Before its context enhancer runs, Presidio hands each
+        recognizer its own results (two filters over all results per recognizer) for the
+        recognizer's ``enhance_using_context``, and puts them back together in recognizer
+        order. When every recognizer keeps Presidio's default, which returns its results
+        as they are, the results are grouped by recognizer in one pass instead."""
+
+        def _enhance_using_context(
+            self,
+            text: str,
+            raw_results: list[Any],
+            nlp_artifacts: Any,
+            recognizers: list[Any],
+            context: list[str] | None = None,
+        ) -> list[Any]:
+            default = EntityRecognizer.enhance_using_context
+            if any(type(r).enhance_using_context is not default for r in recognizers):
+                return super()._enhance_using_context(
+                    text, raw_results, nlp_artifacts, recognizers, context
+                )
+            grouped: dict[Any, list[Any]] = {}
+            for result in raw_results:
+                grouped.setdefault(result.recognition_metadata[_RECOGNIZER_ID], []).append(result)
+            results: list[Any] = []
+            for recognizer in recognizers:
+                results.extend(grouped.get(recognizer.id, ()))
+            return self.context_aware_enhancer.enhance_using_context(
+                text=text,
+                raw_results=results,
+                nlp_artifacts=nlp_artifacts,
+                recognizers=recognizers,
+                context=context,
+            )
+
+    return LeanAnalyzerEngine
 
 
 class PIIDetector:
