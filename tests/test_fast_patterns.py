@@ -221,6 +221,11 @@ def _gated_pairs() -> list[tuple[str, object, re.Pattern[str]]]:
         (k, streets[k], re.compile(_PLAIN_STREETS[k]))
         for k in ("type_first", "type_first_no_number")
     ]
+    # the number-first forms: gated, their own regexes unchanged (the led_by test above)
+    plain = dict(address._STREET_REGEXES)
+    pairs += [
+        (k, streets[k], plain[k]) for k in ("number_first", "number_type_first", "number_first_any")
+    ]
     pairs.append(("bare", address._BARE_STREET, re.compile(_PLAIN_STREETS["bare"], re.MULTILINE)))
     return pairs
 
@@ -233,7 +238,9 @@ _NAME_PIECES = [
     "card holder: ", "next of kin: ", "Jane Doe", "J. Smith", "Ana de la Cruz", "ngozi okafor",
     " <jane@example.org>", "Via Roma 10", "Calle Mayor 5, ", "ul. Długa 5", "Rua Augusta, 81",
     "Intrarea Eftimie, ", "Eje Vial 4", "Jan Smuts 23", "12 Long Lane", "Diagonal Viedma N° 978",
-    "s/n", "\u0130", "\u0131", "\u017f", "\u212a", "\u0218", "Ș", "\n", "\t", " ", ",", ".",
+    "12bis rue ", "12 bis, rue ", "8, avenue Manon", "12-14 Main St", "221B Baker St.",
+    "4111 1111 ", "(555) 123-4567 ", "3 ÷ ", "12 'x", "7631 ", "5", "/", "s/n", "\u0130",
+    "\u0131", "\u017f", "\u212a", "\u0218", "Ș", "\n", "\t", " ", ",", ".",
     "-", ":", "** ", "'", '"', "(", "x", "this",
 ]  # fmt: skip
 _NAME_TEXTS = st.lists(st.sampled_from(_NAME_PIECES), max_size=14).map("".join)

@@ -139,8 +139,22 @@ _STREET_REGEXES: tuple[tuple[str, re.Pattern[str]], ...] = (
 # Where the type-first forms can begin: a street word (then '.', space or tab) that is not
 # glued to a word or hyphen before it.
 _TYPE_FIRST_STARTS = rf"[^\w-](?={caseless_led(trie_branches(_PREFIX_TYPES))}\.?[ \t])"
+# Where the number-first forms can begin: at a number's first digit (not glued to a word,
+# '.', ',', '/' or '-' before it), then what each form allows up to its spaces, then the
+# first character of a word (a letter, or another character a word's first class takes).
+_NUMBER_FIRST_STARTS = (
+    rf"{_NUM_START}(?=(?:\d{{0,4}}[A-Za-z]?(?:\s?[-/]\s?\d{{1,5}}[A-Za-z]?)?"
+    r"|\d{0,4}(?:\s?(?:bis|ter))?),?[ \t]+(?:[^\W\d_]|['’÷-]))"
+)
+_GATES = {  # (starts, lead)
+    "number_first": (_NUMBER_FIRST_STARTS, 0),
+    "number_type_first": (_NUMBER_FIRST_STARTS, 0),
+    "number_first_any": (_NUMBER_FIRST_STARTS, 0),
+    "type_first": (_TYPE_FIRST_STARTS, 1),
+    "type_first_no_number": (_TYPE_FIRST_STARTS, 1),
+}
 _STREET_FORMS: tuple[tuple[str, re.Pattern[str] | StartGate], ...] = tuple(
-    (kind, StartGate(pattern, _TYPE_FIRST_STARTS) if kind.startswith("type_first") else pattern)
+    (kind, StartGate(pattern, *_GATES[kind]) if kind in _GATES else pattern)
     for kind, pattern in _STREET_REGEXES
 )
 # "Jones Light" (en-GB style, no number): a street line only above a postcode.

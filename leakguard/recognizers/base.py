@@ -164,7 +164,7 @@ class CaselessWords:
 class StartGate:
     """``regex.finditer`` tried only where a match can begin.
 
-    ``starts`` matches one character right before each place where a match of ``regex``
+    ``starts`` matches ``lead`` characters before each place where a match of ``regex``
     can begin (the text's start is always tried): a cheap search, in C, that passes over
     most of the text, where ``regex`` alone would attempt a match at every position. The
     matches are ``regex``'s own, found in the same order: each is the leftmost one that
@@ -173,16 +173,18 @@ class StartGate:
     the plain ``regex.finditer``.
     """
 
-    __slots__ = ("regex", "starts")
+    __slots__ = ("lead", "regex", "starts")
 
-    def __init__(self, regex: re.Pattern[str], starts: str) -> None:
+    def __init__(self, regex: re.Pattern[str], starts: str, lead: int = 1) -> None:
         self.regex = regex
         self.starts = re.compile(starts)
+        self.lead = lead
 
     def at(self, text: str) -> list[int]:
         """Where in ``text`` a match may begin (besides 0); gates with the same ``starts``
         can share this list."""
-        return [found.end() for found in self.starts.finditer(text)]
+        lead = self.lead
+        return [found.start() + lead for found in self.starts.finditer(text)]
 
     def finditer(self, text: str, at: list[int] | None = None) -> Iterator[re.Match[str]]:
         match = self.regex.match
