@@ -69,6 +69,38 @@ class Finding:
     def length(self) -> int:
         return self.end - self.start
 
+    # ``dataclasses.replace`` walks the fields on every call (~3.6 us a copy, measured); a
+    # response's findings are moved and decided a few times each on the way out.
+    def moved(self, start: int, end: int) -> Finding:
+        """This finding at ``start..end`` (itself when it is there already)."""
+        if start == self.start and end == self.end:
+            return self
+        return Finding(
+            self.detector,
+            self.label,
+            start,
+            end,
+            self.score,
+            self.action,
+            self.replacement,
+            self.details,
+        )
+
+    def decided(self, action: Action | None, replacement: str | None) -> Finding:
+        """This finding with the policy's ``action`` and ``replacement``."""
+        if action is self.action and replacement == self.replacement:
+            return self
+        return Finding(
+            self.detector,
+            self.label,
+            self.start,
+            self.end,
+            self.score,
+            action,
+            replacement,
+            self.details,
+        )
+
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready view without any text from the scanned input."""
         out: dict[str, object] = {

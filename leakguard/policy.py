@@ -7,7 +7,6 @@ import hmac
 import os
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import replace
 
 from leakguard.config import PolicyConfig
 from leakguard.exceptions import ConfigError
@@ -72,7 +71,7 @@ class Policy:
         numbering: Numbering | None = None,
     ) -> Outcome:
         """Merge overlapping findings, apply response rules, redact once over original offsets."""
-        decided = [replace(f, action=self.config.action_for(f.label)) for f in findings]
+        decided = [f.decided(self.config.action_for(f.label), f.replacement) for f in findings]
         merged = merge_overlapping(decided)
         reason = self.block_reason(merged)
         if reason is not None:
@@ -88,7 +87,7 @@ class Policy:
                 pieces.append(text[cursor : finding.start])
                 pieces.append(replacement)
                 cursor = finding.end
-            final.append(replace(finding, replacement=replacement))
+            final.append(finding.decided(finding.action, replacement))
         pieces.append(text[cursor:])
         changed = any(f.replacement is not None for f in final)
         action = OutcomeAction.REDACT if changed else OutcomeAction.PASS

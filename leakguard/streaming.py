@@ -22,7 +22,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from leakguard.config import OnlineConfig
@@ -171,7 +171,7 @@ class StreamGuard:
             found = self._guard.detect(self._buf[start - self._base :])
         except Exception as exc:  # fail closed; never echo the text
             return self._detector_failed(exc)
-        findings = [replace(f, start=f.start + start, end=f.end + start) for f in found]
+        findings = [f.moved(f.start + start, f.end + start) for f in found]
         findings += [f for f in self._stream_findings if f.end > self._released]
         if self._carry is not None:
             findings.append(self._continuation(self._carry))
@@ -197,7 +197,7 @@ class StreamGuard:
         end = self._base + space.start() if space else self.end
         if space:
             self._carry = None  # the cut-through word ends here: nothing more to carry
-        return replace(carry, start=self._released, end=max(end, self._released + 1))
+        return carry.moved(self._released, max(end, self._released + 1))
 
     def _context_start(self, cut: int, findings: list[Finding]) -> int:
         """Where the scan window opens once text up to ``cut`` is released: up to
@@ -252,12 +252,12 @@ class StreamGuard:
         # Findings inside the region; one reaching back into released text (seen only now,
         # with more context) is clipped to its unreleased part, so that part is still covered.
         local = [
-            replace(f, start=max(f.start, lo) - lo, end=min(f.end, cut) - lo)
+            f.moved(max(f.start, lo) - lo, min(f.end, cut) - lo)
             for f in findings
             if f.end > lo and f.start < cut
         ]
         outcome = self._guard.policy.decide(region, local, numbering=self._numbering)
-        absolute = tuple(replace(f, start=f.start + lo, end=f.end + lo) for f in outcome.findings)
+        absolute = tuple(f.moved(f.start + lo, f.end + lo) for f in outcome.findings)
         if outcome.action is OutcomeAction.BLOCK:
             return Release(blocked=True, reason=outcome.reason, findings=absolute)
         evidence = tuple(

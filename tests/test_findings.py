@@ -63,3 +63,17 @@ def test_to_dict_never_contains_text() -> None:
         "score": 1.0,
         "action": "redact",
     }
+
+
+def test_moved_and_decided_copy_like_dataclasses_replace() -> None:
+    from dataclasses import replace
+
+    finding = Finding("pii", "EMAIL_ADDRESS", 3, 10, 0.9, details={"kind": "x"})
+    assert finding.moved(3, 10) is finding
+    assert finding.moved(5, 12) == replace(finding, start=5, end=12)
+    assert finding.decided(None, None) is finding
+    decided = finding.decided(Action.REDACT, "<EMAIL_ADDRESS>")
+    assert decided == replace(finding, action=Action.REDACT, replacement="<EMAIL_ADDRESS>")
+    assert decided.details == {"kind": "x"}
+    with pytest.raises(ValueError, match="start < end"):
+        finding.moved(7, 7)
