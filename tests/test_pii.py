@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -319,12 +320,8 @@ def _settling_check(texts: Any) -> tuple[int, int]:
     raw results; returns (texts never tokenized, scores raised)."""
     from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
-    from leakguard.pii import build_analyzer
-
     config = PIIConfig(spacy_model="none")
-    analyzer = _SETTLING.get("analyzer")
-    if analyzer is None:
-        analyzer = _SETTLING["analyzer"] = build_analyzer(config)
+    analyzer = _pattern_only_analyzer()
     engine, lean = analyzer.nlp_engine, analyzer.context_aware_enhancer
     stock = LemmaContextAwareEnhancer()
     recognizers = analyzer.registry.recognizers
@@ -355,7 +352,11 @@ def _settling_check(texts: Any) -> tuple[int, int]:
     return untouched, raised
 
 
-_SETTLING: dict[str, Any] = {}
+@functools.cache
+def _pattern_only_analyzer() -> Any:  # one per test session: hypothesis calls in often
+    from leakguard.pii import build_analyzer
+
+    return build_analyzer(PIIConfig(spacy_model="none"))
 
 
 def test_context_windows_settle_only_results_the_context_cannot_change() -> None:
