@@ -23,9 +23,11 @@ The classes were derived from the regexes of presidio-analyzer 2.2.366, compiled
 Kelvin sign and the dotless i, all in ``\\w``). ``_SHAPES`` keeps a digest of those
 patterns; a recognizer whose patterns or flags differ is left as it is.
 
-Presidio's IBAN pattern may run across spaces, so it cannot be windowed; but every match
-begins with a country code and check digits (``[A-Z]{2}[0-9]{2}``, under the recognizer's
-own flags), so a text without one is not searched at all (``_GATES``).
+Presidio's IBAN pattern may run across spaces, so runs of its characters are long; but
+every match begins with a country code and check digits (``[A-Z]{2}[0-9]{2}``, under the
+recognizer's own flags), so only the runs around those are searched, joined by a line break
+(``_GATES``), and a text without one is not searched at all. The same argument holds: the
+line break is neither consumed nor one of the characters its assertions ask about.
 
 One difference: Presidio gives each regex search 60 seconds (``REGEX_TIMEOUT_SECONDS``)
 before it skips the pattern; the windows are searched sooner, so a text on which the full
@@ -75,14 +77,25 @@ _SHAPES = {
 }
 
 
-# Recognizers whose every match holds a match of a short regex (compiled with the
-# recognizer's own flags, as its patterns are): a text without one is not searched at all.
-# (regex, patterns_digest) per Presidio class name.
-_GATES: dict[str, tuple[str, str]] = {
-    # Every IBAN begins with its country code and check digits ("GB82 WEST ..."); spaces
-    # may follow, so it cannot be windowed like the ones above. Presidio compiles it
-    # case-sensitively (MULTILINE | DOTALL).
-    "IbanRecognizer": (r"[A-Z]{2}[0-9]{2}", "1f98697e78e08d67"),
+@dataclass(frozen=True, slots=True)
+class _Gate:
+    needed: str  # a regex every match holds a match of (under the recognizer's own flags)
+    chars: str  # C: a class every character of a match belongs to, under those flags
+    digest: str  # patterns_digest() of the recognizer the classes were derived from
+
+
+# Recognizers whose matches may hold spaces, so that runs of C are long, but every match
+# holds a match of a short regex (compiled with the recognizer's own flags, as its patterns
+# are): they search only the runs of C around those (a text without one not at all),
+# joined by a line break, which is not in C.
+_GATES: dict[str, _Gate] = {
+    # Every IBAN begins with its country code and check digits ("GB82 WEST ..."); groups of
+    # capitals and digits follow, which spaces or dashes may separate. Presidio's class
+    # compiles it case-sensitively (MULTILINE | DOTALL), its registry with IGNORECASE too:
+    # C holds the lower case and the letters that fold into A-Z under it.
+    "IbanRecognizer": _Gate(
+        r"[A-Z]{2}[0-9]{2}", r"[A-Za-z0-9 \-\u017f\u212a\u0130\u0131]", "1f98697e78e08d67"
+    ),
 }
 
 
@@ -109,10 +122,10 @@ def windowed(recognizer: Any, *, stock: str | None = None) -> Any:
         name = type(recognizer).__name__
     gate = _GATES.get(name)
     if gate is not None:
-        if getattr(recognizer, "deny_list", None) or patterns_digest(recognizer) != gate[1]:
+        if getattr(recognizer, "deny_list", None) or patterns_digest(recognizer) != gate.digest:
             return recognizer
         twin = copy.copy(recognizer)
-        twin.__class__ = _gated_class(type(recognizer), gate[0])
+        twin.__class__ = _gated_class(type(recognizer), gate)
         return twin
     shape = _SHAPES.get(name)
     if (
@@ -128,7 +141,7 @@ def windowed(recognizer: Any, *, stock: str | None = None) -> Any:
     return twin
 
 
-_CLASSES: dict[tuple[type[Any], _Shape | str], type[Any]] = {}
+_CLASSES: dict[tuple[type[Any], _Shape | _Gate], type[Any]] = {}
 # Where a recognizer searches ``text``: spans of it, or None for all of it.
 _Narrowing = Callable[[Any, str, "int | None"], "list[tuple[int, int]] | None"]
 
@@ -137,17 +150,18 @@ def _windowed_class(base: type[Any], shape: _Shape) -> type[Any]:
     return _narrowed_class(base, shape)
 
 
-def _gated_class(base: type[Any], needed: str) -> type[Any]:
-    return _narrowed_class(base, needed)
+def _gated_class(base: type[Any], gate: _Gate) -> type[Any]:
+    return _narrowed_class(base, gate)
 
 
-def _narrowed_class(base: type[Any], spec: _Shape | str) -> type[Any]:
+def _narrowed_class(base: type[Any], spec: _Shape | _Gate) -> type[Any]:
     """``base`` with an ``analyze`` that searches only the windows of a :class:`_Shape`, or
-    only texts that hold a match of a gate regex (``_GATES``)."""
+    of a :class:`_Gate` (``_GATES``)."""
     cls = _CLASSES.get((base, spec))
     if cls is not None:
         return cls
     narrow = _windowing(spec) if isinstance(spec, _Shape) else _gate(spec)
+    joiner = " " if isinstance(spec, _Shape) else "\n"
 
     def analyze(
         self: Any,
@@ -163,7 +177,7 @@ def _narrowed_class(base: type[Any], spec: _Shape | str) -> type[Any]:
             return []
         # The NLP artifacts describe the full text; pattern recognizers do not read them.
         results = base.analyze(
-            self, " ".join(text[a:b] for a, b in spans), entities, None, regex_flags
+            self, joiner.join(text[a:b] for a, b in spans), entities, None, regex_flags
         )
         return _shift(results, spans)
 
@@ -185,18 +199,18 @@ def _windowing(shape: _Shape) -> _Narrowing:
     return narrow
 
 
-def _gate(needed: str) -> _Narrowing:
-    gates: dict[int, Any] = {}  # compiled per flags
+def _gate(gate: _Gate) -> _Narrowing:
+    finds: dict[int, _Windows] = {}  # per flags
 
     def narrow(recognizer: Any, text: str, regex_flags: int | None) -> list[tuple[int, int]] | None:
         if regex_flags is not None:
             return None
         # The patterns are searched with the recognizer's own flags: so is the gate.
         flags = recognizer.global_regex_flags
-        gate = gates.get(flags)
-        if gate is None:
-            gate = gates[flags] = regex.compile(needed, flags)
-        return None if gate.search(text, concurrent=concurrent_for(text)) else []
+        find = finds.get(flags)
+        if find is None:
+            find = finds[flags] = _Windows(gate.chars, gate.needed, flags)
+        return find(text)
 
     return narrow
 
@@ -206,8 +220,8 @@ class _Windows:
 
     __slots__ = ("_backward", "_forward", "_required")
 
-    def __init__(self, chars: str, required: str) -> None:
-        self._required = regex.compile(required)
+    def __init__(self, chars: str, required: str, required_flags: int = 0) -> None:
+        self._required = regex.compile(required, required_flags)
         self._forward = regex.compile(f"{chars}*")
         self._backward = regex.compile(f"(?r){chars}*")  # matches backwards from endpos
 

@@ -22,7 +22,7 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from leakguard.config import PIIConfig
-from leakguard.pattern_windows import _SHAPES, _Shape, _windowed_class, windowed
+from leakguard.pattern_windows import _GATES, _SHAPES, _Shape, _windowed_class, windowed
 from leakguard.pii import PIIDetector, _offline_email_recognizer
 
 
@@ -203,6 +203,31 @@ def test_gated_iban_recognizer_finds_what_presidio_finds(text: str) -> None:
     gated = windowed(IbanRecognizer())
     assert type(gated).__name__ == "GatedIbanRecognizer", "Presidio's IBAN pattern changed"
     assert _results(gated, text) == _results(IbanRecognizer(), text)
+    # Presidio's registry compiles it with IGNORECASE too
+    caseless = _with_flags(IbanRecognizer(), regex.IGNORECASE | regex.MULTILINE | regex.DOTALL)
+    assert _results(windowed(caseless), text) == _results(caseless, text)
+
+
+def test_the_iban_gate_class_holds_every_character_the_pattern_consumes_or_asks_about() -> None:
+    gate = _GATES["IbanRecognizer"]
+    for flags in (regex.MULTILINE | regex.DOTALL, regex.I | regex.M | regex.S):
+        # [A-Z0-9], space and '-' are all the IBAN pattern consumes or its assertions test
+        taken = regex.findall("[A-Z0-9 -]", _EVERY_CHARACTER, flags=flags)
+        assert all(regex.fullmatch(gate.chars, c) for c in taken), flags
+        assert not regex.fullmatch("[A-Z0-9 -]", "\n", flags=flags)  # the joiner
+
+
+def test_gated_iban_windows_are_joined_by_line_breaks() -> None:
+    """Runs of the IBAN's characters joined by a space would read as one IBAN the text
+    does not hold: "GB82 WEST 1234" and "5698 7654 32" around a '.'."""
+    glued = "GB82 WEST 1234.5698 7654 32 and DE89 3704 0044 0532 0130 00"
+    gated = windowed(IbanRecognizer())
+    assert [r[1:3] for r in _results(gated, glued)] == [(32, 59)]
+    assert _results(gated, glued) == _results(IbanRecognizer(), glued)
+    assert [r[1:3] for r in _results(IbanRecognizer(), glued.replace(".", " "))] == [
+        (0, 27),
+        (32, 59),
+    ]
 
 
 def test_a_text_without_a_country_code_and_check_digits_is_not_searched() -> None:
