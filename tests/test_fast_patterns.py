@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leakguard.recognizers import address, cards, licence, names
+from leakguard.recognizers import address, cards, licence, names, phone
 from leakguard.recognizers.base import (
     ASCII_FOLDS,
     CaselessWords,
@@ -273,3 +273,22 @@ def test_led_and_gated_forms_on_typical_text() -> None:
             assert got == _finds(plain, text), kind
             hits[kind] += len(got)
     assert all(hits.values()), hits
+
+
+_PHONE_PIECES = [
+    "+1 415 555 0134", "+44 (0)20 7946 0958", "(+49) 30 901820", "0049 30 901820",
+    "(212) 555-0147", "212.555.0147", "555-0147 x12", " ext. 7", "#12", "2024-01-05",
+    "10.0.0.1", "4111 1111 1111 1111", "12:30", "1,234,567", "v1.2.3", "@5551234567",
+    "a5551234567", "-5551234567", "/5551234567", "0", "7", "+", "(", ")", " ", "\t", "\n",
+    ".", ",", ":", "x", "٣٤٥٦٧٨٩",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PHONE_PIECES), max_size=10).map("".join))
+def test_the_phone_gate_searches_like_the_plain_regex_from_every_position(text: str) -> None:
+    gate = phone._CANDIDATE
+    at = gate.at(text)
+    for pos in range(len(text) + 1):
+        found, plain = gate.search(text, pos, at), gate.regex.search(text, pos)
+        assert (found and found.span()) == (plain and plain.span()), pos

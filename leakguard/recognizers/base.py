@@ -4,6 +4,8 @@ and the kind of value found (copied into ``Finding.details``, never the value it
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 import sys
 from collections.abc import Iterator, Sequence
@@ -185,6 +187,17 @@ class StartGate:
         can share this list."""
         lead = self.lead
         return [found.start() + lead for found in self.starts.finditer(text)]
+
+    def search(self, text: str, pos: int, at: list[int]) -> re.Match[str] | None:
+        """``regex.search(text, pos)``, trying only 0 and the places in ``at`` (from
+        :meth:`at`, in order)."""
+        match = self.regex.match
+        if pos <= 0 and (found := match(text, 0)) is not None:
+            return found
+        for start in itertools.islice(at, bisect.bisect_left(at, pos), None):
+            if (found := match(text, start)) is not None:
+                return found
+        return None
 
     def finditer(self, text: str, at: list[int] | None = None) -> Iterator[re.Match[str]]:
         match = self.regex.match

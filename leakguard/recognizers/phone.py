@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import re
 
-from leakguard.recognizers.base import Recognizer
+from leakguard.recognizers.base import Recognizer, StartGate
 
-_CANDIDATE = re.compile(
-    r"(?<![\w.+/#@-])(?<!\d[:,])"
-    r"(?P<number>(?:\+\s?\(?|\(\+?|00)?\d[\d \t().\-/]{4,22}\d)"
-    r"(?P<ext>\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?"
-    r"(?![\w@]|[.,/-]\d)"
+_CANDIDATE = StartGate(
+    re.compile(
+        r"(?<![\w.+/#@-])(?<!\d[:,])"
+        r"(?P<number>(?:\+\s?\(?|\(\+?|00)?\d[\d \t().\-/]{4,22}\d)"
+        r"(?P<ext>\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?"
+        r"(?![\w@]|[.,/-]\d)"
+    ),
+    # its first character ('+', '(' or a digit) where both lookbehinds hold: the regex
+    # alone, beginning with lookbehinds, is tried at every position of the text
+    r"[+(\d](?<![\w.+/#@-][+(\d])(?<!\d[:,][+(\d])",
+    lead=0,
 )
 _DATE = re.compile(r"\d{1,4}([-/.])\d{1,2}\1\d{2,4}")
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
@@ -97,7 +103,8 @@ class LeakGuardPhoneRecognizer(Recognizer):
     def find(self, text: str) -> list[tuple[int, int, float, str]]:
         found = []
         pos = 0
-        while (m := _CANDIDATE.search(text, pos)) is not None:
+        at = _CANDIDATE.at(text)
+        while (m := _CANDIDATE.search(text, pos, at)) is not None:
             pos = m.end()
             number = m.group("number").rstrip(" \t(-./")
             has_ext = m.group("ext") is not None
