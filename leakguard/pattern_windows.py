@@ -1,15 +1,16 @@
 """Presidio pattern recognizers that search only where their patterns can match.
 
 A Presidio pattern recognizer tries each of its regexes at every position of the text, yet
-some of them can only ever match a run of characters from a class C that holds at least one
-character of a rarer class R ⊆ C: an e-mail address needs an ``@``, an IP address an ASCII
-digit or a ``:``, a licence, passport or DEA number a digit. :func:`windowed` gives such a
-recognizer an ``analyze`` that finds the *windows* (the maximal runs of C-characters holding
-an R-character) with two linear scans, runs Presidio's own ``analyze`` over the windows
-joined by single spaces, and shifts the results back to offsets in the full text.
+some of them can only ever match a run of characters from a class C that holds a match of
+a short, rarer regex R made of C-characters: an e-mail address needs an ``@``, an IP
+address a digit and a '.' (IPv4) or a ``:``, a licence, passport or DEA number a digit.
+:func:`windowed` gives such a recognizer an ``analyze`` that finds the *windows* (the
+maximal runs of C-characters holding an R-match) with two linear scans, runs Presidio's own
+``analyze`` over the windows joined by single spaces, and shifts the results back to
+offsets in the full text.
 
 Why the results are exactly the same: every match lies inside one window (it consists of
-C-characters and holds an R-character). The characters just outside a window are not in C,
+C-characters and holds an R-match). The characters just outside a window are not in C,
 and no test in these patterns tells such a character from a space (which is not in C
 either) or from the ends of the text: consuming tests only accept C-characters, and the
 assertions (``\\b``, ``(?<![\\w:])``, ``(?![\\w:]|\\.\\d)``) only ask whether a character
@@ -56,7 +57,7 @@ _FLAGS = regex.IGNORECASE | regex.MULTILINE | regex.DOTALL
 @dataclass(frozen=True, slots=True)
 class _Shape:
     chars: str  # C: a character class every character of a match belongs to
-    required: str  # R ⊆ C: a class at least one character of every match belongs to
+    required: str  # R: a short regex every match holds a match of, made of C-characters
     digest: str  # patterns_digest() of the recognizer the classes were derived from
 
 
@@ -70,10 +71,11 @@ _SHAPES = {
     "UsPassportRecognizer": _Shape(r"\w", "[0-9]", "4d39378952a1fd07"),
     # DEA numbers: two letters (or a letter and 9) and seven \d, which is any Unicode digit.
     "MedicalLicenseRecognizer": _Shape(r"\w", r"\d", "8b00da21c7ca480a"),
-    # hex and decimal digits, '.', ':', a '%' zone and a '/' prefix length; IPv4 forms need
-    # an ASCII digit (an octet is [01]?[0-9][0-9]?), all IPv6 forms a ':' ('.' would do for
-    # IPv4 too, but every sentence of prose ends with one).
-    "IpRecognizer": _Shape(r"[\w.:%/]", "[0-9:]", "2e5b4e8ccce1e531"),
+    # hex and decimal digits, '.', ':', a '%' zone and a '/' prefix length; every IPv4
+    # octet but the last ends in an ASCII digit and a '.' (25[0-5], 2[0-4][0-9] and
+    # [01]?[0-9][0-9]? all end in [0-9]), all IPv6 forms hold a ':'. (A '.' alone would be
+    # in every sentence of prose, a digit in every number.)
+    "IpRecognizer": _Shape(r"[\w.:%/]", r"[0-9]\.|:", "2e5b4e8ccce1e531"),
 }
 
 
@@ -237,7 +239,8 @@ class _Windows:
             after = self._forward.match(text, at, concurrent=held)
             assert after is not None
             spans.append((before.start(), after.end()))
-            # R ⊆ C, so the run holds the hit; max() only keeps a wrong table from looping.
+            # R's match is made of C-characters, so the run holds it; max() only keeps a
+            # wrong table from looping.
             end = max(after.end(), at + 1)
         return spans
 

@@ -89,10 +89,24 @@ _TEXTS = st.lists(
 _EVERY_CHARACTER = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
 
 
+# The characters of R where R is not a single class.
+_REQUIRED_CHARACTERS = {"IpRecognizer": "[0-9.:]"}
+
+
+def test_every_ip_match_holds_a_digit_and_a_dot_or_a_colon() -> None:
+    """The IP windows' R: a claim about Presidio's patterns, checked on their matches."""
+    plain, needed = _plain("IpRecognizer"), regex.compile(_SHAPES["IpRecognizer"].required)
+    texts = [", ".join(_PLANTED), "1.2.3.4 10.0.0.255/8 ::1 fe80::1%eth0 ::ffff:1.2.3.4"]
+    spans = [(t, r[1], r[2]) for t in texts for r in _results(plain, t)]
+    assert len(spans) >= 8
+    assert all(needed.search(t[a:b]) for t, a, b in spans)
+
+
 @pytest.mark.parametrize("name", sorted(_SHAPES))
 def test_required_characters_lie_in_the_window_class_and_spaces_do_not(name: str) -> None:
     shape = _SHAPES[name]
-    assert regex.search(f"(?V1)[{shape.required}--{shape.chars}]", _EVERY_CHARACTER) is None
+    required = _REQUIRED_CHARACTERS.get(name, shape.required)
+    assert regex.search(f"(?V1)[{required}--{shape.chars}]", _EVERY_CHARACTER) is None
     assert not regex.fullmatch(shape.chars, " ")
 
 
