@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,17 +64,36 @@ CREATE INDEX IF NOT EXISTS findings_fingerprint ON findings (fingerprint);
 COPIED = ("stream", "seq", "kind", "ts", "source", "action", "route", "model")
 
 
+# How long a writer waits for another process's lock on the database.
+_BUSY_S = 10.0
+
+
 def connect(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
     """Open (and with ``create``, initialise) a redaction-log database."""
     path = Path(path)
     if not create and not path.is_file():
         raise FileNotFoundError(f"no such database: {str(path)!r}")
-    conn = sqlite3.connect(path, timeout=10.0, check_same_thread=False, isolation_level=None)
+    conn = sqlite3.connect(path, timeout=_BUSY_S, check_same_thread=False, isolation_level=None)
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_S * 1000)}")
     if create:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.executescript(SCHEMA)
+        # Processes that open one database at once (`leakguard serve --workers N`) race to
+        # switch it to WAL and create its tables; SQLite answers some of those lock
+        # upgrades "database is locked" at once, without waiting out the busy timeout
+        # (seen in CI with 4 processes). Retried until the same time-out.
+        deadline = time.monotonic() + _BUSY_S
+        delay = 0.01
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.executescript(SCHEMA)
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                    conn.close()
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
     return conn
 
 

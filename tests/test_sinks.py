@@ -262,3 +262,28 @@ def test_a_failed_commit_is_retried_without_waiting_for_new_records(tmp_path: Pa
     sink.close()
     assert (sink.stats().failed, sink.stats().lost) == (3, 0)
     assert [r["request_id"] for r in verified(tmp_path / "audit.db")] == ["only", "next"]
+
+
+def _open_at_once(path: str, barrier: Any) -> None:
+    from leakguard.audit_db import connect
+
+    barrier.wait()
+    connect(path).close()  # an error ends the process with exit code 1
+
+
+def test_processes_that_open_a_new_database_at_once_all_get_it(tmp_path: Path) -> None:
+    """`serve --workers N` workers open one database together: switching it to WAL and
+    creating its tables raced ("database is locked" at once, without the busy wait: 10 of
+    240 opens failed in 40 rounds of 6 processes before the retry)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("needs fork (spawning 60 interpreters would take too long)")
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(40):
+        path = str(tmp_path / f"audit-{round_}.db")
+        barrier = ctx.Barrier(6)
+        procs = [ctx.Process(target=_open_at_once, args=(path, barrier)) for _ in range(6)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(60)
+        assert [proc.exitcode for proc in procs] == [0] * 6, round_
