@@ -16,6 +16,7 @@ cannot be scanned gets ``online.on_unscannable`` (default block), never a silent
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -42,6 +43,7 @@ from leakguard.framing import (
 from leakguard.guard import Guard
 from leakguard.metrics import Metrics, reason_kind
 from leakguard.payloads import ERROR, LEAVES, Frame, Shape, detect_shape, error_body
+from leakguard.scan_threads import ScanThreads, ScanTimedOut, running_asyncio_loop
 from leakguard.streaming import Channel, ResponseGuard
 
 __all__ = ["LeakGuardMiddleware"]
@@ -94,6 +96,8 @@ class LeakGuardMiddleware:
         self.sink = sink
         self.metrics = metrics if metrics is not None else Metrics()
         self._route_guards = [self._route_guard(i) for i in range(len(self.online.routes))]
+        # Scans run in these threads on asyncio (uvicorn's loop), through anyio elsewhere.
+        self.scan_threads = ScanThreads(self.online.max_concurrent_scans)
         self._limiter: anyio.CapacityLimiter | None = None
 
     def _route_guard(self, index: int) -> Guard:
@@ -109,6 +113,17 @@ class LeakGuardMiddleware:
         if self._limiter is None:  # created inside the event loop, on first use
             self._limiter = anyio.CapacityLimiter(self.online.max_concurrent_scans)
         return self._limiter
+
+    async def run_scan(self, fn: Callable[[], T], timeout: float) -> T:
+        """``fn()`` in a worker thread, at most ``online.max_concurrent_scans`` at a time;
+        :class:`ScanTimedOut` when it runs past ``timeout`` seconds (waiting for a thread
+        does not count), and the scan is abandoned to its thread."""
+        if running_asyncio_loop() is not None:
+            return await self.scan_threads.run(fn, timeout)
+        async with self.limiter:  # another anyio backend: the same, at anyio's cost
+            with anyio.move_on_after(timeout):
+                return await anyio.to_thread.run_sync(fn, abandon_on_cancel=True)
+        raise ScanTimedOut(f"the scan ran past {timeout:g} s")
 
     def guard_for(self, path: str) -> Guard | None:
         """The guard of a request path (a route override's, or the base), or ``None``
@@ -450,18 +465,22 @@ class _Responder:
         time, each bounded by ``online.scan_timeout_s``; a time-out takes
         ``online.on_failure`` (an abandoned scan finishes in its thread, unused)."""
         rg = self.rg
-        calls: dict[str, Callable[[], str]] = {
-            "release": lambda: rg.release(channel),
-            "close": lambda: rg.close(channel),
-            "whole": lambda: rg.scan_whole(channel, text),
-        }
+        call: Callable[[], str]
+        if op == "release":
+            call = functools.partial(rg.release, channel)
+        elif op == "close":
+            call = functools.partial(rg.close, channel)
+        else:
+            call = functools.partial(rg.scan_whole, channel, text)
         # Waiting for a free scan slot does not count: under load, responses queue (and
         # their streams wait) rather than fail; the time-out bounds the scan itself.
-        async with self.mw.limiter:
-            with anyio.move_on_after(self.online.scan_timeout_s):
-                result = await anyio.to_thread.run_sync(calls[op], abandon_on_cancel=True)
-                self._held(channel)
-                return result
+        try:
+            result = await self.mw.run_scan(call, self.online.scan_timeout_s)
+        except ScanTimedOut:
+            pass
+        else:
+            self._held(channel)
+            return result
         logger.warning("scan of response %s timed out", self.request_id)
         if self.online.on_failure == "block":
             self.mw.metrics.fail_closed.inc("scan_timeout")

@@ -577,7 +577,12 @@ def test_detector_exception_blocks_and_logs_no_text(
     assert b"jane" not in rec.body
 
 
-def test_scan_time_out_fails_closed(configured: Callable[[dict[str, Any]], Guard]) -> None:
+@pytest.mark.parametrize("threads", ["scan_threads", "anyio"])
+def test_scan_time_out_fails_closed(
+    configured: Callable[[dict[str, Any]], Guard], threads: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if threads == "anyio":  # what any event loop but asyncio's gets
+        monkeypatch.setattr("leakguard.middleware.running_asyncio_loop", lambda: None)
     base = configured({"online": {"scan_timeout_s": 0.2}})
 
     class Slow:
@@ -597,6 +602,14 @@ def test_scan_time_out_fails_closed(configured: Callable[[dict[str, Any]], Guard
     assert rec.status == 403
     assert json.loads(rec.body)["error"]["code"] == "scan_timeout"
     assert metrics.fail_closed.value("scan_timeout") == 1
+    # The same path scans a stream and a body that finish in time.
+    ample = configured({"online": {"scan_timeout_s": 30}})
+    rec = run(ample, [chat_stream(tokens(EMAIL_TEXT))])
+    assert "jane" not in rec.body.decode()
+    assert "<EMAIL_ADDRESS>" in rec.body.decode()
+    rec = run(ample, [json.dumps(chat_body(EMAIL_TEXT)).encode()], JSON)
+    assert rec.status == 200
+    assert "<EMAIL_ADDRESS>" in rec.body.decode()
 
 
 def test_metrics_count_findings_and_blocks_without_any_text(guard: Guard) -> None:
