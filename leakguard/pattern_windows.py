@@ -24,6 +24,14 @@ The classes were derived from the regexes of presidio-analyzer 2.2.366, compiled
 Kelvin sign and the dotless i, all in ``\\w``). ``_SHAPES`` keeps a digest of those
 patterns; a recognizer whose patterns or flags differ is left as it is.
 
+Card numbers, bank accounts, ITINs, SSNs and NHS numbers may be grouped by spaces, so C
+holds the space, which the patterns' ``\b`` tells from a letter: a window of such a run
+keeps the character on either side of it (``margin``; that character is not in C, so never
+part of a match, and it is all the assertions at the run's ends look at), and windows are
+joined by a line break. R asks for eight digits (every match of those patterns holds at
+least eight), so the short numbers of prose ("30 seconds", "200") open no window, and a
+text without a long number is not searched at all.
+
 Presidio's IBAN pattern may run across spaces, so runs of its characters are long; but
 every match begins with a country code and check digits (``[A-Z]{2}[0-9]{2}``, under the
 recognizer's own flags), so only the runs around those are searched, joined by a line break
@@ -59,9 +67,19 @@ class _Shape:
     chars: str  # C: a character class every character of a match belongs to
     required: str  # R: a short regex every match holds a match of, made of C-characters
     digest: str  # patterns_digest() of the recognizer the classes were derived from
+    # False: no assertion of the patterns tells a character outside C from a space, so
+    # windows are joined by single spaces. True (C holds the space): each window keeps
+    # the character on either side of its run (never part of a match, as it is not in C;
+    # it is what the assertions at the run's ends look at), and windows are joined by a
+    # line break (not in C).
+    margin: bool = False
 
 
-# Keyed by Presidio's class name. A space must not be in any ``chars``.
+# C and R of runs of eight digits or more, in groups: R finds the first eight digits of a
+# run of C-characters that holds them (the run's characters between two digits are [ .-]).
+_DIGIT_RUNS = (r"[\d .\-]", r"\d(?:[ .\-]*\d){7}")
+
+# Keyed by Presidio's class name. A space must not be in ``chars`` unless ``margin``.
 _SHAPES = {
     # local part and domain: \w, '.', '-', '@' and the RFC 5322 specials; needs the '@'.
     "EmailRecognizer": _Shape(r"[\w!#$%&'*+\-/=?^_`{|}~.@]", "@", "004723abbb67ff6c"),
@@ -76,6 +94,15 @@ _SHAPES = {
     # [01]?[0-9][0-9]? all end in [0-9]), all IPv6 forms hold a ':'. (A '.' alone would be
     # in every sentence of prose, a digit in every number.)
     "IpRecognizer": _Shape(r"[\w.:%/]", r"[0-9]\.|:", "2e5b4e8ccce1e531"),
+    # Long numbers, maybe grouped by spaces, dashes or dots: card numbers, bank accounts,
+    # ITINs, SSNs, NHS numbers. Every match of these holds only digits (\d: any Unicode
+    # digit) and [- .], and at least 8 digits; the assertions (\b, and the card pattern's
+    # (?!1\d{12}(?!\d))) look at digits of the run and at most one character past it.
+    "CreditCardRecognizer": _Shape(*_DIGIT_RUNS, "f619fa242c932c37", margin=True),
+    "UsBankRecognizer": _Shape(*_DIGIT_RUNS, "77ff5492baf67207", margin=True),
+    "UsItinRecognizer": _Shape(*_DIGIT_RUNS, "1dc3ba3379d4812d", margin=True),
+    "UsSsnRecognizer": _Shape(*_DIGIT_RUNS, "99e2c61f6a973b04", margin=True),
+    "NhsRecognizer": _Shape(*_DIGIT_RUNS, "d813b701023b5188", margin=True),
 }
 
 
@@ -163,7 +190,7 @@ def _narrowed_class(base: type[Any], spec: _Shape | _Gate) -> type[Any]:
     if cls is not None:
         return cls
     narrow = _windowing(spec) if isinstance(spec, _Shape) else _gate(spec)
-    joiner = " " if isinstance(spec, _Shape) else "\n"
+    joiner = " " if isinstance(spec, _Shape) and not spec.margin else "\n"
 
     def analyze(
         self: Any,
@@ -196,9 +223,23 @@ def _windowing(shape: _Shape) -> _Narrowing:
     def narrow(recognizer: Any, text: str, regex_flags: int | None) -> list[tuple[int, int]] | None:
         if (regex_flags or recognizer.global_regex_flags) != _FLAGS:
             return None  # the classes were derived for these flags only
-        return find(text)
+        spans = find(text)
+        return _with_margins(spans, len(text)) if shape.margin else spans
 
     return narrow
+
+
+def _with_margins(spans: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+    """Runs widened by one character on each side (within the text); two runs with one
+    character between them share it, in one window."""
+    widened: list[tuple[int, int]] = []
+    for run_start, run_end in spans:
+        start, end = max(run_start - 1, 0), min(run_end + 1, size)
+        if widened and start < widened[-1][1]:
+            widened[-1] = (widened[-1][0], end)
+        else:
+            widened.append((start, end))
+    return widened
 
 
 def _gate(gate: _Gate) -> _Narrowing:

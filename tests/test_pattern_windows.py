@@ -14,15 +14,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from presidio_analyzer import Pattern, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
     IbanRecognizer,
     IpRecognizer,
     MedicalLicenseRecognizer,
+    NhsRecognizer,
+    UsBankRecognizer,
+    UsItinRecognizer,
     UsLicenseRecognizer,
     UsPassportRecognizer,
+    UsSsnRecognizer,
 )
 
 from leakguard.config import PIIConfig
-from leakguard.pattern_windows import _GATES, _SHAPES, _Shape, _windowed_class, windowed
+from leakguard.pattern_windows import (
+    _DIGIT_RUNS,
+    _GATES,
+    _SHAPES,
+    _Shape,
+    _windowed_class,
+    windowed,
+)
 from leakguard.pii import PIIDetector, _offline_email_recognizer
 
 
@@ -30,7 +42,17 @@ from leakguard.pii import PIIDetector, _offline_email_recognizer
 def _plain(name: str) -> Any:
     if name == "EmailRecognizer":
         return _offline_email_recognizer("en")  # Presidio's own one would go online
-    classes = (IpRecognizer, MedicalLicenseRecognizer, UsLicenseRecognizer, UsPassportRecognizer)
+    classes = (
+        IpRecognizer,
+        MedicalLicenseRecognizer,
+        UsLicenseRecognizer,
+        UsPassportRecognizer,
+        CreditCardRecognizer,
+        UsBankRecognizer,
+        UsItinRecognizer,
+        UsSsnRecognizer,
+        NhsRecognizer,
+    )
     return {cls.__name__: cls for cls in classes}[name]()
 
 
@@ -79,6 +101,20 @@ _PLANTED = [
     "BM9123456",
     "١٢٣٤٥٦٧",
     "AB١٢٣٤٥٦٣",
+    # long numbers in groups: cards, bank accounts, ITINs, SSNs, NHS numbers
+    "4111 1111 1111 1111",
+    "4111-1111-1111-1111",
+    "378282246310005",
+    "1234567890123",
+    "078-05-1120",
+    "078 05 1120",
+    "078.05.1120",
+    "943 476 5919",
+    "912-70-1234",
+    "912 70 1234",
+    "12345678901",
+    "1 2 3 4 5 6 7 8 9",
+    "١٢٣٤٥٦٧٨٩٠١٢٣",
 ]
 _TEXTS = st.lists(
     st.one_of(st.text(alphabet=_ALPHABET, max_size=10), st.sampled_from(_PLANTED)),
@@ -90,7 +126,9 @@ _EVERY_CHARACTER = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD8
 
 
 # The characters of R where R is not a single class.
-_REQUIRED_CHARACTERS = {"IpRecognizer": "[0-9.:]"}
+_REQUIRED_CHARACTERS = {"IpRecognizer": "[0-9.:]"} | {
+    name: r"[\d .\-]" for name, shape in _SHAPES.items() if shape.required == _DIGIT_RUNS[1]
+}
 
 
 def test_every_ip_match_holds_a_digit_and_a_dot_or_a_colon() -> None:
@@ -107,7 +145,32 @@ def test_required_characters_lie_in_the_window_class_and_spaces_do_not(name: str
     shape = _SHAPES[name]
     required = _REQUIRED_CHARACTERS.get(name, shape.required)
     assert regex.search(f"(?V1)[{required}--{shape.chars}]", _EVERY_CHARACTER) is None
-    assert not regex.fullmatch(shape.chars, " ")
+    # The joiner: a space between windows, or a line break when C holds the space.
+    assert not regex.fullmatch(shape.chars, "\n" if shape.margin else " ")
+
+
+def test_every_digit_run_match_holds_eight_digits_in_its_groups() -> None:
+    """The digit runs' R (eight digits with [ .-] between) and C ([\\d .-]): a claim
+    about Presidio's patterns, checked on their matches."""
+    needed, chars = regex.compile(_DIGIT_RUNS[1]), regex.compile(f"{_DIGIT_RUNS[0]}+")
+    texts = [", ".join(_PLANTED), "id 4111111111111111 acct 0012345678 ssn 123-45-6789"]
+    names = [n for n, shape in _SHAPES.items() if shape.margin]
+    spans = [(t, r[1], r[2]) for n in names for t in texts for r in _results(_plain(n), t)]
+    assert len(spans) >= 15
+    assert all(needed.search(t[a:b]) for t, a, b in spans)
+    assert all(chars.fullmatch(t[a:b]) for t, a, b in spans)
+
+
+def test_digit_run_windows_keep_the_character_on_either_side() -> None:
+    """Windows of digit runs joined by spaces would read "x536224712y" (no word boundary
+    at either end) as a number; each window keeps its neighbours, and so finds what the
+    full text holds."""
+    text = "x536224712y and 53 62 24 71 2 then 536-22-4712y or 536 22 4712."
+    found = _results(_windowed("UsSsnRecognizer"), text)
+    assert found == _results(_plain("UsSsnRecognizer"), text)
+    assert [(a, b) for _, a, b, _, _ in found] == [(51, 62)]
+    glued = _results(_plain("UsSsnRecognizer"), " ".join(["536224712", "536-22-4712"]))
+    assert len(glued) == 2  # what the windows would find without their neighbours
 
 
 @pytest.mark.parametrize("name", sorted(_SHAPES))
@@ -179,15 +242,20 @@ def test_recognizers_the_classes_were_not_derived_for_are_left_alone(
     assert windowed(recognizer) is recognizer
 
 
-def test_pattern_only_analyzer_windows_the_five_recognizers() -> None:
+def test_pattern_only_analyzer_windows_the_ten_recognizers() -> None:
     analyzer = PIIDetector(PIIConfig(spacy_model="none")).analyzer
     names = [type(r).__name__ for r in analyzer.registry.recognizers]
     assert sorted(n for n in names if n.startswith("Windowed")) == [
+        "WindowedCreditCardRecognizer",
         "WindowedIpRecognizer",
         "WindowedMedicalLicenseRecognizer",
+        "WindowedNhsRecognizer",
         "WindowedOfflineEmailRecognizer",
+        "WindowedUsBankRecognizer",
+        "WindowedUsItinRecognizer",
         "WindowedUsLicenseRecognizer",
         "WindowedUsPassportRecognizer",
+        "WindowedUsSsnRecognizer",
     ]
     # Same names as before: results carry them in their metadata.
     assert "UsLicenseRecognizer" in [r.name for r in analyzer.registry.recognizers]
