@@ -3,7 +3,8 @@
 A Presidio pattern recognizer tries each of its regexes at every position of the text, yet
 some of them can only ever match a run of characters from a class C that holds a match of
 a short, rarer regex R made of C-characters: an e-mail address needs an ``@``, an IP
-address a digit and a '.' (IPv4) or a ``:``, a licence, passport or DEA number a digit.
+address a digit and a '.' (IPv4) or a ``::`` or a ``:`` between hex digits (IPv6), a
+licence, passport or DEA number a digit.
 :func:`windowed` gives such a recognizer an ``analyze`` that finds the *windows* (the
 maximal runs of C-characters holding an R-match) with two linear scans, runs Presidio's own
 ``analyze`` over the windows joined by single spaces, and shifts the results back to
@@ -79,6 +80,9 @@ class _Shape:
 # run of C-characters that holds them (the run's characters between two digits are [ .-]).
 _DIGIT_RUNS = (r"[\d .\-]", r"\d(?:[ .\-]*\d){7}")
 
+# "d." or "::" or "h:h" (d a digit, h a hex digit), found from its digit or colon.
+_IP_REQUIRED = r"[0-9:](?:(?<=[0-9])\.|(?<=:)(?:(?<=::)|(?=:)|(?<=[0-9A-Fa-f]:)[0-9A-Fa-f]))"
+
 # Keyed by Presidio's class name. A space must not be in ``chars`` unless ``margin``.
 _SHAPES = {
     # local part and domain: \w, '.', '-', '@' and the RFC 5322 specials; needs the '@'.
@@ -89,11 +93,14 @@ _SHAPES = {
     "UsPassportRecognizer": _Shape(r"\w", "[0-9]", "4d39378952a1fd07"),
     # DEA numbers: two letters (or a letter and 9) and seven \d, which is any Unicode digit.
     "MedicalLicenseRecognizer": _Shape(r"\w", r"\d", "8b00da21c7ca480a"),
-    # hex and decimal digits, '.', ':', a '%' zone and a '/' prefix length; every IPv4
+    # hex and decimal digits, '.', ':', a '%' zone and a '/' prefix length. Every IPv4
     # octet but the last ends in an ASCII digit and a '.' (25[0-5], 2[0-4][0-9] and
-    # [01]?[0-9][0-9]? all end in [0-9]), all IPv6 forms hold a ':'. (A '.' alone would be
-    # in every sentence of prose, a digit in every number.)
-    "IpRecognizer": _Shape(r"[\w.:%/]", r"[0-9]\.|:", "2e5b4e8ccce1e531"),
+    # [01]?[0-9][0-9]? all end in [0-9]); every IPv6 form holds a '::' or a ':' between two
+    # hex digits (eight groups, or six and an IPv4 address). R says so starting at the
+    # digit or the ':' (a cheap scan for [0-9:]); the hex class matches ASCII only, with
+    # IGNORECASE too. (A '.' alone would be in every sentence of prose, a digit in every
+    # number, a ':' after every "Note".)
+    "IpRecognizer": _Shape(r"[\w.:%/]", _IP_REQUIRED, "2e5b4e8ccce1e531"),
     # Long numbers, maybe grouped by spaces, dashes or dots: card numbers, bank accounts,
     # ITINs, SSNs, NHS numbers. Every match of these holds only digits (\d: any Unicode
     # digit) and [- .], and at least 8 digits; the assertions (\b, and the card pattern's
@@ -121,9 +128,13 @@ _GATES: dict[str, _Gate] = {
     # Every IBAN begins with its country code and check digits ("GB82 WEST ..."); groups of
     # capitals and digits follow, which spaces or dashes may separate. Presidio's class
     # compiles it case-sensitively (MULTILINE | DOTALL), its registry with IGNORECASE too:
-    # C holds the lower case and the letters that fold into A-Z under it.
+    # C holds the lower case and the letters that fold into A-Z under it. The gate is
+    # [A-Z]{2}[0-9]{2} written from its digits (a lookbehind for the letters): the same
+    # places, found ~5x faster than by trying the letters at every position.
     "IbanRecognizer": _Gate(
-        r"[A-Z]{2}[0-9]{2}", r"[A-Za-z0-9 \-\u017f\u212a\u0130\u0131]", "1f98697e78e08d67"
+        r"[0-9]{2}(?<=[A-Z]{2}[0-9]{2})",
+        r"[A-Za-z0-9 \-\u017f\u212a\u0130\u0131]",
+        "1f98697e78e08d67",
     ),
 }
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import random
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -126,18 +127,48 @@ _EVERY_CHARACTER = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD8
 
 
 # The characters of R where R is not a single class.
-_REQUIRED_CHARACTERS = {"IpRecognizer": "[0-9.:]"} | {
+_REQUIRED_CHARACTERS = {"IpRecognizer": "[0-9A-Fa-f.:]"} | {
     name: r"[\d .\-]" for name, shape in _SHAPES.items() if shape.required == _DIGIT_RUNS[1]
 }
 
 
-def test_every_ip_match_holds_a_digit_and_a_dot_or_a_colon() -> None:
-    """The IP windows' R: a claim about Presidio's patterns, checked on their matches."""
+def test_every_ip_match_holds_a_digit_and_a_dot_or_a_double_colon_or_a_colon_in_hex() -> None:
+    """The IP windows' R: a claim about Presidio's patterns, checked on their matches
+    (every IPv6 form among them, the eight-group one and the IPv4-embedded one too)."""
     plain, needed = _plain("IpRecognizer"), regex.compile(_SHAPES["IpRecognizer"].required)
-    texts = [", ".join(_PLANTED), "1.2.3.4 10.0.0.255/8 ::1 fe80::1%eth0 ::ffff:1.2.3.4"]
+    texts = [
+        ", ".join(_PLANTED),
+        "1.2.3.4 10.0.0.255/8 ::1 fe80::1%eth0 ::ffff:1.2.3.4",
+        "2001:db8:85a3:0:0:8a2e:370:7334 and 1:2:3:4:5:6:1.2.3.4, ff:ff:ff:ff:ff:ff:10.0.0.1",
+    ]
     spans = [(t, r[1], r[2]) for t in texts for r in _results(plain, t)]
-    assert len(spans) >= 8
+    assert len(spans) >= 11
     assert all(needed.search(t[a:b]) for t, a, b in spans)
+
+
+def test_the_ip_required_regex_is_the_plain_one_written_from_its_digit_or_colon() -> None:
+    plain = regex.compile(r"[0-9]\.|::|[0-9A-Fa-f]:[0-9A-Fa-f]")
+    gate = regex.compile(_SHAPES["IpRecognizer"].required)
+    pieces = ["1.", "a:b", "::", ":", "g:h", "F:0", "x.", ". ", "9", "ff:", ":ff", "Note: "]
+    rng = random.Random(3)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+        assert bool(gate.search(text)) == bool(plain.search(text)), text
+    # The hex class takes nothing but ASCII hex digits, under IGNORECASE too.
+    assert regex.findall("[0-9A-Fa-f]", _EVERY_CHARACTER, flags=regex.I) == list(
+        "0123456789ABCDEFabcdef"
+    )
+
+
+def test_the_iban_gate_finds_the_same_places_as_the_plain_one() -> None:
+    plain = r"[A-Z]{2}[0-9]{2}"
+    gate = _GATES["IbanRecognizer"].needed
+    rng = random.Random(4)
+    for flags in (regex.MULTILINE | regex.DOTALL, regex.I | regex.M | regex.S):
+        a, b = regex.compile(plain, flags), regex.compile(gate, flags)
+        for _ in range(3000):
+            text = "".join(rng.choice("aGBK\u212a\u0131 12-") for _ in range(rng.randint(0, 12)))
+            assert [m.end() for m in a.finditer(text)] == [m.end() for m in b.finditer(text)]
 
 
 @pytest.mark.parametrize("name", sorted(_SHAPES))
