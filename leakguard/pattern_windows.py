@@ -4,7 +4,8 @@ A Presidio pattern recognizer tries each of its regexes at every position of the
 some of them can only ever match a run of characters from a class C that holds a match of
 a short, rarer regex R made of C-characters: an e-mail address needs an ``@``, an IP
 address a digit and a '.' (IPv4) or a ``::`` or a ``:`` between hex digits (IPv6), a
-licence, passport or DEA number a digit.
+licence, passport or DEA number a digit, a bitcoin address a '1' or '3' and 25 letters or
+digits after it.
 :func:`windowed` gives such a recognizer an ``analyze`` that finds the *windows* (the
 maximal runs of C-characters holding an R-match) with two linear scans, runs Presidio's own
 ``analyze`` over the windows joined by single spaces, and shifts the results back to
@@ -80,6 +81,9 @@ class _Shape:
 # run of C-characters that holds them (the run's characters between two digits are [ .-]).
 _DIGIT_RUNS = (r"[\d .\-]", r"\d(?:[ .\-]*\d){7}")
 
+# ASCII letters and digits and the letters that fold into them under IGNORECASE.
+_ALNUM = r"[A-Za-z0-9\u0130\u0131\u017f\u212a]"
+
 # "d." or "::" or "h:h" (d a digit, h a hex digit), found from its digit or colon.
 _IP_REQUIRED = r"[0-9:](?:(?<=[0-9])\.|(?<=:)(?:(?<=::)|(?=:)|(?<=[0-9A-Fa-f]:)[0-9A-Fa-f]))"
 
@@ -110,6 +114,10 @@ _SHAPES = {
     "UsItinRecognizer": _Shape(*_DIGIT_RUNS, "1dc3ba3379d4812d", margin=True),
     "UsSsnRecognizer": _Shape(*_DIGIT_RUNS, "99e2c61f6a973b04", margin=True),
     "NhsRecognizer": _Shape(*_DIGIT_RUNS, "d813b701023b5188", margin=True),
+    # Bitcoin addresses: "bc1", "1" or "3" and 25 to 59 letters and digits (no assertions;
+    # under IGNORECASE the class also takes the dotted capital I, the long s and the Kelvin
+    # sign). R: a '1' or '3' and the 25 characters after it.
+    "CryptoRecognizer": _Shape(_ALNUM, f"[13]{_ALNUM}{{25}}", "9d9a993fd6aee894"),
 }
 
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from presidio_analyzer import Pattern, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
+    CryptoRecognizer,
     IbanRecognizer,
     IpRecognizer,
     MedicalLicenseRecognizer,
@@ -44,6 +45,7 @@ def _plain(name: str) -> Any:
     if name == "EmailRecognizer":
         return _offline_email_recognizer("en")  # Presidio's own one would go online
     classes = (
+        CryptoRecognizer,
         IpRecognizer,
         MedicalLicenseRecognizer,
         UsLicenseRecognizer,
@@ -116,6 +118,11 @@ _PLANTED = [
     "12345678901",
     "1 2 3 4 5 6 7 8 9",
     "١٢٣٤٥٦٧٨٩٠١٢٣",
+    # bitcoin addresses, one inside a longer word, one with look-alike letters
+    "1BoatSLRHtKNngkdXEeobR76b53LETtpyT",
+    "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+    "x3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy",
+    "1ſKıİ0123456789012345678901234",
 ]
 _TEXTS = st.lists(
     st.one_of(st.text(alphabet=_ALPHABET, max_size=10), st.sampled_from(_PLANTED)),
@@ -127,9 +134,10 @@ _EVERY_CHARACTER = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD8
 
 
 # The characters of R where R is not a single class.
-_REQUIRED_CHARACTERS = {"IpRecognizer": "[0-9A-Fa-f.:]"} | {
-    name: r"[\d .\-]" for name, shape in _SHAPES.items() if shape.required == _DIGIT_RUNS[1]
-}
+_REQUIRED_CHARACTERS = {
+    "IpRecognizer": "[0-9A-Fa-f.:]",
+    "CryptoRecognizer": "[0-9A-Za-z\u0130\u0131\u017f\u212a]",
+} | {name: r"[\d .\-]" for name, shape in _SHAPES.items() if shape.required == _DIGIT_RUNS[1]}
 
 
 def test_every_ip_match_holds_a_digit_and_a_dot_or_a_double_colon_or_a_colon_in_hex() -> None:
@@ -158,6 +166,12 @@ def test_the_ip_required_regex_is_the_plain_one_written_from_its_digit_or_colon(
     assert regex.findall("[0-9A-Fa-f]", _EVERY_CHARACTER, flags=regex.I) == list(
         "0123456789ABCDEFabcdef"
     )
+
+
+def test_the_crypto_window_class_holds_every_character_the_pattern_takes() -> None:
+    shape = _SHAPES["CryptoRecognizer"]
+    taken = regex.findall("[a-zA-HJ-NP-Z0-9]", _EVERY_CHARACTER, flags=regex.I | regex.M | regex.S)
+    assert all(regex.fullmatch(shape.chars, c) for c in taken)
 
 
 def test_the_iban_gate_finds_the_same_places_as_the_plain_one() -> None:
@@ -273,11 +287,12 @@ def test_recognizers_the_classes_were_not_derived_for_are_left_alone(
     assert windowed(recognizer) is recognizer
 
 
-def test_pattern_only_analyzer_windows_the_ten_recognizers() -> None:
+def test_pattern_only_analyzer_windows_the_eleven_recognizers() -> None:
     analyzer = PIIDetector(PIIConfig(spacy_model="none")).analyzer
     names = [type(r).__name__ for r in analyzer.registry.recognizers]
     assert sorted(n for n in names if n.startswith("Windowed")) == [
         "WindowedCreditCardRecognizer",
+        "WindowedCryptoRecognizer",
         "WindowedIpRecognizer",
         "WindowedMedicalLicenseRecognizer",
         "WindowedNhsRecognizer",
