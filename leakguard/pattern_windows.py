@@ -190,8 +190,11 @@ def windowed(recognizer: Any, *, stock: str | None = None) -> Any:
 
 
 _CLASSES: dict[tuple[type[Any], _Shape | _Gate], type[Any]] = {}
-# Where a recognizer searches ``text``: spans of it, or None for all of it.
-_Narrowing = Callable[[Any, str, "int | None"], "list[tuple[int, int]] | None"]
+# Where a recognizer searches ``text``: spans of it, or None for all of it. The last
+# argument is a dict for the windows found in this text (see ``_found``), or None.
+_Narrowing = Callable[
+    [Any, str, "int | None", "dict[Any, Any] | None"], "list[tuple[int, int]] | None"
+]
 
 
 def _windowed_class(base: type[Any], shape: _Shape) -> type[Any]:
@@ -218,7 +221,10 @@ def _narrowed_class(base: type[Any], spec: _Shape | _Gate) -> type[Any]:
         nlp_artifacts: Any = None,
         regex_flags: int | None = None,
     ) -> list[Any]:
-        spans = narrow(self, text, regex_flags)
+        # Presidio's engine hands every recognizer the same artifacts for a text; leakguard's
+        # carry a dict in which recognizers with the same windows (the five of the digit
+        # runs) find them computed once.
+        spans = narrow(self, text, regex_flags, getattr(nlp_artifacts, "windows", None))
         if spans is None:
             return base.analyze(self, text, entities, nlp_artifacts, regex_flags)  # type: ignore[no-any-return]
         if not spans:
@@ -237,15 +243,40 @@ def _narrowed_class(base: type[Any], spec: _Shape | _Gate) -> type[Any]:
 
 
 def _windowing(shape: _Shape) -> _Narrowing:
-    find = _Windows(shape.chars, shape.required)
+    find = _windows(shape.chars, shape.required, 0)
 
-    def narrow(recognizer: Any, text: str, regex_flags: int | None) -> list[tuple[int, int]] | None:
+    def narrow(
+        recognizer: Any, text: str, regex_flags: int | None, memo: dict[Any, Any] | None
+    ) -> list[tuple[int, int]] | None:
         if (regex_flags or recognizer.global_regex_flags) != _FLAGS:
             return None  # the classes were derived for these flags only
-        spans = find(text)
+        spans = _found(find, text, memo)
         return _with_margins(spans, len(text)) if shape.margin else spans
 
     return narrow
+
+
+_WINDOWS: dict[tuple[str, str, int], _Windows] = {}
+
+
+def _windows(chars: str, required: str, flags: int) -> _Windows:
+    """One :class:`_Windows` per class, R and flags (shared by the recognizers that use it)."""
+    key = (chars, required, flags)
+    find = _WINDOWS.get(key)
+    if find is None:
+        find = _WINDOWS[key] = _Windows(chars, required, flags)
+    return find
+
+
+def _found(find: _Windows, text: str, memo: dict[Any, Any] | None) -> list[tuple[int, int]]:
+    """``find(text)``, remembered in ``memo`` (one text's) for the next recognizer that asks;
+    the list is shared, so nobody changes it."""
+    if memo is None:
+        return find(text)
+    spans: list[tuple[int, int]] | None = memo.get(find)
+    if spans is None:
+        spans = memo[find] = find(text)
+    return spans
 
 
 def _with_margins(spans: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
@@ -262,17 +293,14 @@ def _with_margins(spans: list[tuple[int, int]], size: int) -> list[tuple[int, in
 
 
 def _gate(gate: _Gate) -> _Narrowing:
-    finds: dict[int, _Windows] = {}  # per flags
-
-    def narrow(recognizer: Any, text: str, regex_flags: int | None) -> list[tuple[int, int]] | None:
+    def narrow(
+        recognizer: Any, text: str, regex_flags: int | None, memo: dict[Any, Any] | None
+    ) -> list[tuple[int, int]] | None:
         if regex_flags is not None:
             return None
         # The patterns are searched with the recognizer's own flags: so is the gate.
-        flags = recognizer.global_regex_flags
-        find = finds.get(flags)
-        if find is None:
-            find = finds[flags] = _Windows(gate.chars, gate.needed, flags)
-        return find(text)
+        find = _windows(gate.chars, gate.needed, recognizer.global_regex_flags)
+        return _found(find, text, memo)
 
     return narrow
 

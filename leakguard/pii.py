@@ -407,6 +407,9 @@ def _lean_engine_class() -> type[Any]:
             self._doc: Any = None
             self._fill: Callable[[Any], None] | None = fill
             self._lemmas: list[str] | None = None
+            # Where recognizers that search only part of the text (leakguard.pattern_windows)
+            # found it: shared by those that search the same windows, for this text only.
+            self.windows: dict[Any, Any] = {}
             if make is None:
                 self._read(doc)
 
