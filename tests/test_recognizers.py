@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from leakguard.recognizers.address import LeakGuardAddressRecognizer
@@ -192,6 +194,32 @@ def test_grouped_licence_numbers_are_found_and_digit_groups_need_context() -> No
     assert found(licence, "DL A123-4567-8901 on file") == ["A123-4567-8901"]
     assert found(licence, "FL licence N834-598-31-493-1") == ["N834-598-31-493-1"]
     assert found(licence, "We counted 123 456 789 votes") == []
+
+
+def test_the_licence_gate_holds_in_every_form() -> None:
+    """Texts without three digits, a '-' or space and three digits skip the five
+    searches: every form's match holds that (the forms, their separators changed at
+    random, in random surroundings)."""
+    from leakguard.recognizers import licence as module
+
+    rng = random.Random(11)
+    shapes = ["L###-####-####", "L###-####-####-##", "L###-###-##-###-#", "L ### ### ### ###"]
+    shapes += ["## ### ###", "# ### ###"]
+    seen = 0
+    for _ in range(3000):
+        shape = rng.choice(shapes)
+        value = "".join(
+            rng.choice("ABNZ") if c == "L"
+            else str(rng.randrange(10)) if c == "#"
+            else rng.choice([c, c, c, "-", " ", "", "x"])
+            for c in shape
+        )  # fmt: skip
+        text = rng.choice(["", "DL ", "a", "-"]) + value + rng.choice(["", ".", "1", " ok"])
+        for _, pattern in module._FORMS:
+            for m in pattern.finditer(text):
+                seen += 1
+                assert module._GROUPS.search(m.group()), (text, m.group())
+    assert seen > 200
 
 
 @pytest.mark.parametrize(
