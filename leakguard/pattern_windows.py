@@ -34,11 +34,15 @@ joined by a line break. R asks for eight digits (every match of those patterns h
 least eight), so the short numbers of prose ("30 seconds", "200") open no window, and a
 text without a long number is not searched at all.
 
-Presidio's IBAN pattern may run across spaces, so runs of its characters are long; but
-every match begins with a country code and check digits (``[A-Z]{2}[0-9]{2}``, under the
-recognizer's own flags), so only the runs around those are searched, joined by a line break
-(``_GATES``), and a text without one is not searched at all. The same argument holds: the
-line break is neither consumed nor one of the characters its assertions ask about.
+Presidio's IBAN pattern may run across spaces, so runs of its characters are long (a
+sentence of words and numbers); but every match *begins* with a country code and check
+digits (``[A-Z]{2}[0-9]{2}``, under the recognizer's own flags; two of these never
+overlap) and is at most 43 characters long, and its assertions look one character before
+it and one after. So only the spots around those four characters are searched (``_GATES``:
+from one character before them to 40 after; spots that overlap are one), joined by a line
+break, and a text without one is not searched at all: a match found from a spot's start
+reads only characters of the spot, the same as in the full text, and the line break is
+neither consumed nor one of the characters its assertions ask about.
 
 One difference: Presidio gives each regex search 60 seconds (``REGEX_TIMEOUT_SECONDS``)
 before it skips the pattern; the windows are searched sooner, so a text on which the full
@@ -124,27 +128,29 @@ _SHAPES = {
 
 @dataclass(frozen=True, slots=True)
 class _Gate:
-    needed: str  # a regex every match holds a match of (under the recognizer's own flags)
-    chars: str  # C: a class every character of a match belongs to, under those flags
-    digest: str  # patterns_digest() of the recognizer the classes were derived from
+    # A regex whose matches (under the recognizer's own flags) never overlap, found where
+    # every match of the recognizer begins: ``before`` characters before a gate match's
+    # start to ``after`` characters past its end hold all that a match found there reads.
+    needed: str
+    before: int
+    after: int
+    digest: str  # patterns_digest() of the recognizer the spots were derived from
 
 
-# Recognizers whose matches may hold spaces, so that runs of C are long, but every match
-# holds a match of a short regex (compiled with the recognizer's own flags, as its patterns
-# are): they search only the runs of C around those (a text without one not at all),
-# joined by a line break, which is not in C.
+# Recognizers whose matches may hold spaces, so that runs of their characters are long,
+# but every match begins at a match of a short regex (compiled with the recognizer's own
+# flags, as its patterns are) and is short: they search only the spots around those (a
+# text without one not at all), joined by a line break, which no match holds or asks about.
 _GATES: dict[str, _Gate] = {
     # Every IBAN begins with its country code and check digits ("GB82 WEST ..."); groups of
-    # capitals and digits follow, which spaces or dashes may separate. Presidio's class
-    # compiles it case-sensitively (MULTILINE | DOTALL), its registry with IGNORECASE too:
-    # C holds the lower case and the letters that fold into A-Z under it. The gate is
-    # [A-Z]{2}[0-9]{2} written from its digits (a lookbehind for the letters): the same
-    # places, found ~5x faster than by trying the letters at every position.
-    "IbanRecognizer": _Gate(
-        r"[0-9]{2}(?<=[A-Z]{2}[0-9]{2})",
-        r"[A-Za-z0-9 \-\u017f\u212a\u0130\u0131]",
-        "1f98697e78e08d67",
-    ),
+    # capitals and digits follow, which spaces or dashes may separate, 43 characters at
+    # most ("GB82" + 6 x " WEST" + " 1234" + " 123"), with (?<![A-Z0-9]) before and
+    # (?![A-Z0-9]) after. Presidio's class compiles it case-sensitively (MULTILINE |
+    # DOTALL), its registry with IGNORECASE too. The gate is [A-Z]{2}[0-9]{2} written from
+    # its digits (a lookbehind for the letters): the same places, found ~5x faster than by
+    # trying the letters at every position; a spot runs from the character before the
+    # letters (3 before the digits) to the one after the longest match (40 after them).
+    "IbanRecognizer": _Gate(r"[0-9]{2}(?<=[A-Z]{2}[0-9]{2})", 3, 40, "1f98697e78e08d67"),
 }
 
 
@@ -269,7 +275,9 @@ def _windows(chars: str, required: str, flags: int) -> _Windows:
     return find
 
 
-def _found(find: _Windows, text: str, memo: dict[Any, Any] | None) -> list[tuple[int, int]]:
+def _found(
+    find: Callable[[str], list[tuple[int, int]]], text: str, memo: dict[Any, Any] | None
+) -> list[tuple[int, int]]:
     """``find(text)``, remembered in ``memo`` (one text's) for the next recognizer that asks;
     the list is shared, so nobody changes it."""
     if memo is None:
@@ -300,10 +308,42 @@ def _gate(gate: _Gate) -> _Narrowing:
         if regex_flags is not None:
             return None
         # The patterns are searched with the recognizer's own flags: so is the gate.
-        find = _windows(gate.chars, gate.needed, recognizer.global_regex_flags)
+        find = _spots(gate, recognizer.global_regex_flags)
         return _found(find, text, memo)
 
     return narrow
+
+
+_SPOTS: dict[tuple[_Gate, int], _Spots] = {}
+
+
+def _spots(gate: _Gate, flags: int) -> _Spots:
+    find = _SPOTS.get((gate, flags))
+    if find is None:
+        find = _SPOTS[gate, flags] = _Spots(gate, flags)
+    return find
+
+
+class _Spots:
+    """The spots around a :class:`_Gate`'s matches, overlapping ones merged."""
+
+    __slots__ = ("_after", "_before", "_needed")
+
+    def __init__(self, gate: _Gate, flags: int) -> None:
+        self._needed = regex.compile(gate.needed, flags)
+        self._before = gate.before
+        self._after = gate.after
+
+    def __call__(self, text: str) -> list[tuple[int, int]]:
+        spans: list[tuple[int, int]] = []
+        size = len(text)
+        for hit in self._needed.finditer(text, concurrent=concurrent_for(text)):
+            start, end = max(hit.start() - self._before, 0), min(hit.end() + self._after, size)
+            if spans and start <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], end)
+            else:
+                spans.append((start, end))
+        return spans
 
 
 class _Windows:

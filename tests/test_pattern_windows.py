@@ -336,13 +336,30 @@ def test_gated_iban_recognizer_finds_what_presidio_finds(text: str) -> None:
     assert _results(windowed(caseless), text) == _results(caseless, text)
 
 
-def test_the_iban_gate_class_holds_every_character_the_pattern_consumes_or_asks_about() -> None:
+def test_the_iban_spots_hold_the_longest_match_and_what_its_assertions_read() -> None:
+    """A spot runs from 3 characters before a gate match (the digits) to 40 after: one
+    before the country code, and one past the longest match (43 characters)."""
     gate = _GATES["IbanRecognizer"]
+    recognizer: Any = IbanRecognizer()
+    (pattern,) = recognizer.patterns
+    longest = "GB82" + " WEST" * 6 + " 1234" + " 123"
     for flags in (regex.MULTILINE | regex.DOTALL, regex.I | regex.M | regex.S):
-        # [A-Z0-9], space and '-' are all the IBAN pattern consumes or its assertions test
-        taken = regex.findall("[A-Z0-9 -]", _EVERY_CHARACTER, flags=flags)
-        assert all(regex.fullmatch(gate.chars, c) for c in taken), flags
-        assert not regex.fullmatch("[A-Z0-9 -]", "\n", flags=flags)  # the joiner
+        found = regex.compile(pattern.regex, flags).search(f"x {longest} 9")
+        assert found is not None
+        assert found.group() == longest
+        assert len(longest) == 43
+        hit = regex.compile(gate.needed, flags).search(longest)
+        assert hit is not None
+        assert (hit.start() - gate.before, hit.end() + gate.after) == (-1, len(longest) + 1)
+
+
+def test_iban_spots_far_apart_are_searched_alone_and_close_ones_together() -> None:
+    text = "x" * 100 + " GB82 WEST 1234 5698 7654 32 " + "y" * 100 + " DE89370400440532013000."
+    gated = windowed(IbanRecognizer())
+    assert _results(gated, text) == _results(IbanRecognizer(), text)
+    assert [r[1:3] for r in _results(gated, text)] == [(101, 128), (230, 252)]
+    close = "GB82 WEST 1234 5698 7654 32 and DE89 3704 0044 0532 0130 00"
+    assert _results(gated, close) == _results(IbanRecognizer(), close)
 
 
 def test_gated_iban_windows_are_joined_by_line_breaks() -> None:
