@@ -159,6 +159,33 @@ def test_secret_near_misses_stay_clean(text: str) -> None:
     assert found(LeakGuardSecretRecognizer(), text) == []
 
 
+def test_the_secret_length_gates_hold() -> None:
+    """find() skips the vendor-token, bearer and random-string searches when no word of the
+    text is long enough: each of those matches is a run of that many non-space characters
+    at least."""
+    from re import _parser  # type: ignore[attr-defined]
+
+    from leakguard.recognizers import secrets as module
+
+    def shortest(pattern: str) -> int:
+        return int(_parser.parse(pattern).getwidth()[0])
+
+    for kind, _, pattern in module._TOKENS:
+        if kind != "private_key":
+            assert shortest(pattern.pattern) >= module._SHORTEST_TOKEN, kind
+            assert "\\s" not in pattern.pattern, kind
+            assert " " not in pattern.pattern, kind
+    assert shortest(module._BEARER.pattern.split("\\s+", 1)[1]) >= 20
+    assert shortest(module._CANDIDATE.pattern) >= 32
+    # Each one found in a text whose longest word is just long enough.
+    short = "AKIAIOSFODNN7EXAMPLF xoxb-123456789a Bearer abcdefghij0123456789"
+    assert {kind for *_, kind in LeakGuardSecretRecognizer().find(short)} >= {
+        "aws_access_key",
+        "slack_token",
+        "bearer",
+    }
+
+
 def test_secret_findings_say_which_rule_matched() -> None:
     results = LeakGuardSecretRecognizer().analyze("AKIA6CTZKKOAMOZWW5RA", ["SECRET"])
     assert [r.recognition_metadata["leakguard_kind"] for r in results] == ["aws_access_key"]

@@ -39,6 +39,9 @@ _TOKENS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = tuple(
     )
 )  # fmt: skip
 
+# Every vendor token but a private key is a run of 15 non-space characters or more.
+_SHORTEST_TOKEN = 15
+
 # scheme://user:PASSWORD@host — only the password is flagged.
 _URL_PASSWORD = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@]{1,64}:([^\s@/]{3,128})@")
 
@@ -117,8 +120,14 @@ class LeakGuardSecretRecognizer(Recognizer):
 
     def find(self, text: str) -> list[tuple[int, int, float, str]]:
         found: list[tuple[int, int, float, str]] = []
+        # Vendor tokens, bearer tokens and lone random strings are runs without whitespace
+        # of 15, 20 and 32 characters at least: a text whose words are all shorter (most
+        # prose) skips their searches.
+        longest = max(map(len, text.split()), default=0)
         for kind, needles, pattern in _TOKENS:
-            if any(needle in text for needle in needles):
+            if (longest >= _SHORTEST_TOKEN or kind == "private_key") and any(
+                needle in text for needle in needles
+            ):
                 found += [(m.start(), m.end(), 0.95, kind) for m in pattern.finditer(text)]
         if "://" in text:
             for m in _URL_PASSWORD.finditer(text):
@@ -133,9 +142,10 @@ class LeakGuardSecretRecognizer(Recognizer):
                 continue
             if plausible_value(value, password=password):
                 found.append((m.start(1), m.start(1) + len(value), 0.8, "key_value"))
-        for m in _BEARER.finditer(text) if _BEARER_HINT.found_in(text) else ():
+        hinted = longest >= 20 and _BEARER_HINT.found_in(text)
+        for m in _BEARER.finditer(text) if hinted else ():
             found.append((m.start(1), m.end(1), 0.85, "bearer"))
-        for m in _CANDIDATE.finditer(text):
+        for m in _CANDIDATE.finditer(text) if longest >= 32 else ():
             if random_looking(m.group(0)) and not _inside_data_uri(text, m.start()):
                 found.append((m.start(), m.end(), 0.6, "high_entropy"))
         return found
