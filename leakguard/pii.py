@@ -145,6 +145,37 @@ def _special_reach(nlp: Any) -> int:
     return int(reach)
 
 
+def _norms_may_hold(nlp: Any, words: tuple[str, ...]) -> bool:
+    """Could a token's norm hold one of ``words`` (lower-case) that its text, lower-cased,
+    does not? Only where a word is not ASCII, or is in a norm that the tokenizer's special
+    cases ("n't" -> "not", "Jan." -> "January"), spaCy's base norms ("—" -> "-") or the
+    vocabulary's norm table give: every other token's norm is its text lower-cased (a test
+    checks that on generated answers). Remembered on the pipeline, per words."""
+    cache: dict[tuple[str, ...], bool] | None = getattr(nlp, "_leakguard_norm_risk", None)
+    if cache is None:
+        cache = nlp._leakguard_norm_risk = {}
+    risky = cache.get(words)
+    if risky is None:
+        from spacy.attrs import NORM
+        from spacy.lang.norm_exceptions import BASE_NORMS
+
+        extras = {
+            str(piece[NORM]).lower()
+            for pieces in nlp.tokenizer.rules.values()
+            for piece in pieces
+            if NORM in piece
+        }
+        extras.update(str(v).lower() for v in BASE_NORMS.values())
+        if nlp.vocab.lookups.has_table("lexeme_norm"):
+            extras.update(
+                str(v).lower() for v in nlp.vocab.lookups.get_table("lexeme_norm").values()
+            )
+        risky = cache[words] = not all(w.isascii() for w in words) or any(
+            w in extra for w in words for extra in extras
+        )
+    return risky
+
+
 # How far back (characters) a context window begins at first (then 4x, then 16x): six
 # keywords back take ~50 characters of prose.
 _WINDOW = 64
@@ -410,6 +441,7 @@ def _lean_engine_class() -> type[Any]:
             # Where recognizers that search only part of the text (leakguard.pattern_windows)
             # found it: shared by those that search the same windows, for this text only.
             self.windows: dict[Any, Any] = {}
+            self._lowered: str | None = None  # the text lower-cased, when first needed
             if make is None:
                 self._read(doc)
 
@@ -511,7 +543,15 @@ def _lean_engine_class() -> type[Any]:
             if self._make is None:
                 return True
             text, engine, language = self._text, self.nlp_engine, self._language
-            reach = _special_reach(engine.get_nlp(language))
+            nlp = engine.get_nlp(language)
+            # No context word anywhere in the text (lower-cased), and none that a norm
+            # could bring in: no lemma holds one, near the match or anywhere else.
+            if self._lowered is None:
+                self._lowered = text.lower()
+            lowered = self._lowered
+            if not any(w in lowered for w in words) and not _norms_may_hold(nlp, tuple(words)):
+                return False
+            reach = _special_reach(nlp)
             back = _WINDOW
             while back <= 16 * _WINDOW:
                 lo = _piece_start(text, start - back - reach)

@@ -306,6 +306,7 @@ _CONTEXT_PIECES = [
     "U.S.", "alpha", "bravo", "Qwertzuiop", "the " * 45, ". " * 30, "my own " * 20,
     "536-22-8716", "536228716", "123456789012", "D1234567", "912803456", "10.0.0.1",
     "4111111111111111", "GB95LTAC39624595711777", "jane@example.org", "078-05-1120",
+    "can't", "Jan.", "gonna", "cuz", "y'all", "Mass.", "ACCOUNT", "Bank's", "İd", "\u017fsn",
 ]  # fmt: skip
 _SEPARATORS = [" ", "  ", "\n", "\t", "\xa0", "\u2028", "", " \n "]
 
@@ -384,6 +385,47 @@ def test_context_windows_settle_only_results_the_context_cannot_change() -> None
 @given(_CONTEXT_TEXTS)
 def test_context_windows_on_random_texts(text: str) -> None:
     _settling_check([text])
+
+
+def test_a_context_word_nowhere_in_the_text_settles_without_tokens() -> None:
+    """may_support answers False from the lower-cased text alone when no context word is
+    in it and no norm could bring one in; a norm that could ("Jan." -> "January") makes it
+    look at the tokens."""
+    from leakguard.pii import _norms_may_hold
+
+    engine = _pattern_only_analyzer().nlp_engine
+    nlp = engine.get_nlp("en")
+    assert not _norms_may_hold(nlp, ("bank", "account"))
+    assert _norms_may_hold(nlp, ("january",))
+    assert _norms_may_hold(nlp, ("not",))
+    assert _norms_may_hold(nlp, ("bänk",))  # not ASCII: left to the tokens
+    text = "Jan. " + "the " * 30 + "536-22-8716"
+    artifacts = engine.process_text(text, "en")
+    start = text.index("536")
+    assert artifacts.may_support(start, start + 11, ["bank"], 5, 0) is False
+    assert artifacts._make is not None  # not tokenized
+    assert artifacts.may_support(start, start + 11, ["january"], 5, 0) is True
+
+
+def test_every_norm_is_the_lower_cased_text_or_a_special_case() -> None:
+    """What the shortcut above rests on, checked on generated answers and odd text: a
+    token's norm is its own text lower-cased, or a norm the tokenizer's special cases or
+    spaCy's base norms give."""
+    from spacy.attrs import NORM
+    from spacy.lang.norm_exceptions import BASE_NORMS
+
+    from leakguard import devset
+
+    nlp = _pattern_only_analyzer().nlp_engine.get_nlp("en")
+    extras = {str(p[NORM]) for pieces in nlp.tokenizer.rules.values() for p in pieces if NORM in p}
+    extras.update(BASE_NORMS.values())
+    texts = [item.text for item in devset.generate("heldout", count=200, seed=9)]
+    texts.append(
+        " ".join(_CONTEXT_PIECES) + " ΟΔΟΣ İstanbul ǅemal Straße K ﬁle ½ ² “a” \u2013 … €5"
+    )
+    for text in texts:
+        for token in nlp.make_doc(text):
+            assert token.norm_ == token.text.lower() or token.norm_ in extras, token.text
 
 
 def test_spacy_exclude_leaves_pipeline_components_out() -> None:
