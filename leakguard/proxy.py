@@ -107,9 +107,9 @@ class Forwarder:
             write=config.write_timeout_s,
             pool=config.connect_timeout_s,
         ).as_dict()
-        # Upstream URLs by (raw path, query): parsing one costs more than the rest of the
-        # request's head; clients of a model server ask for a handful of paths.
-        self._targets: dict[tuple[bytes, bytes], httpx.URL] = {}
+        # Upstream URLs by raw path (without a query): parsing one costs more than the rest
+        # of the request's head; clients of a model server ask for a handful of paths.
+        self._targets: dict[bytes, httpx.URL] = {}
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -125,15 +125,14 @@ class Forwarder:
         """The upstream URL: the configured base joined with the request's raw path."""
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope.get("query_string", b"")
-        key = (raw_path, query)
-        url = self._targets.get(key)
+        if query:  # not kept: a query may carry a key or an id that is nobody's business
+            return self.upstream.copy_with(raw_path=self._base + raw_path + b"?" + query)
+        url = self._targets.get(raw_path)
         if url is None:
-            url = self.upstream.copy_with(
-                raw_path=self._base + raw_path + (b"?" + query if query else b"")
-            )
+            url = self.upstream.copy_with(raw_path=self._base + raw_path)
             if len(self._targets) >= _MAX_TARGETS:
                 self._targets.clear()
-            self._targets[key] = url
+            self._targets[raw_path] = url
         return url
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -240,6 +240,10 @@ def test_requests_cannot_choose_another_upstream(
     url = forwarder.target(scope)
     assert str(url) == expected
     assert url.host == "upstream.internal"
+    assert str(forwarder.target(scope)) == expected  # from the cache, for a path alone
+    other = forwarder.target({**scope, "query_string": b"c=3"})
+    assert str(other) == expected.split("?", maxsplit=1)[0] + "?c=3"
+    assert all(b"?" not in key for key in forwarder._targets)  # queries are never kept
 
 
 def test_method_body_and_auth_headers_are_forwarded_hop_by_hop_ones_are_not(
