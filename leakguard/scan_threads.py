@@ -78,6 +78,8 @@ def _deliver(future: asyncio.Future[Any], result: Any, error: BaseException | No
         return  # its caller was cancelled meanwhile
     if error is None:
         future.set_result(result)
+    elif isinstance(error, StopIteration):  # a future refuses it: its caller must not hang
+        future.set_exception(RuntimeError(f"the scan raised {type(error).__name__}"))
     else:
         future.set_exception(error)
 
@@ -203,6 +205,7 @@ class ScanThreads:
             with self._lock:
                 if job.state == _CANCELLED:
                     self._settle()
+                    del job  # hold nothing while idle
                     continue
                 job.state = _RUNNING
                 job.started = time.monotonic()

@@ -43,6 +43,9 @@ def test_results_errors_threads_and_context() -> None:
     def broken() -> None:
         raise ValueError("boom")
 
+    def stops() -> None:
+        raise StopIteration  # a future refuses this one: it must still come back
+
     async def main() -> None:
         WHO.set("caller")
         name, who = await pool.run(where, 5)
@@ -51,6 +54,8 @@ def test_results_errors_threads_and_context() -> None:
         assert who == "caller"  # the caller's context
         with pytest.raises(ValueError, match="boom"):
             await pool.run(broken, 5)
+        with pytest.raises(RuntimeError, match="StopIteration"):
+            await pool.run(stops, 5)
 
     asyncio.run(main())
     asyncio.run(main())  # a second event loop: the same threads serve it
