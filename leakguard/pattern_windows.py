@@ -278,13 +278,15 @@ def _windows(chars: str, required: str, flags: int) -> _Windows:
 def _found(
     find: Callable[[str], list[tuple[int, int]]], text: str, memo: dict[Any, Any] | None
 ) -> list[tuple[int, int]]:
-    """``find(text)``, remembered in ``memo`` (one text's) for the next recognizer that asks;
-    the list is shared, so nobody changes it."""
+    """``find(text)``, remembered in ``memo`` (one text's) for the next recognizer that asks
+    about the same text object; the list is shared, so nobody changes it."""
     if memo is None:
         return find(text)
-    spans: list[tuple[int, int]] | None = memo.get(find)
-    if spans is None:
-        spans = memo[find] = find(text)
+    known: tuple[str, list[tuple[int, int]]] | None = memo.get(find)
+    if known is not None and known[0] is text:
+        return known[1]
+    spans = find(text)
+    memo[find] = (text, spans)
     return spans
 
 

@@ -384,3 +384,19 @@ def test_a_text_without_a_country_code_and_check_digits_is_not_searched() -> Non
     assert gated.analyze("gb82 west 1234, G8 2W, 12GB", ["IBAN_CODE"]) == []
     with pytest.raises(AssertionError, match="searched"):
         gated.analyze("see GB82 below", ["IBAN_CODE"])
+
+
+def test_windows_remembered_for_a_text_serve_only_that_text() -> None:
+    """The NLP artifacts carry the windows found in their text for the next recognizer;
+    a recognizer asked about another text (with those artifacts) finds that text's own."""
+    analyzer = PIIDetector(PIIConfig(spacy_model="none")).analyzer
+    ssn = next(r for r in analyzer.registry.recognizers if r.name == "UsSsnRecognizer")
+    bank = next(r for r in analyzer.registry.recognizers if r.name == "UsBankRecognizer")
+    first, second = "no numbers here at all", "ssn 536-22-4712 and acct 12345678901"
+    artifacts = analyzer.nlp_engine.process_text(first, "en")
+    assert ssn.analyze(first, ["US_SSN"], artifacts) == []
+    assert artifacts.windows  # remembered
+    assert [(r.start, r.end) for r in ssn.analyze(second, ["US_SSN"], artifacts)] == [(4, 15)]
+    assert [(r.start, r.end) for r in bank.analyze(second, ["US_BANK_NUMBER"], artifacts)] == [
+        (r.start, r.end) for r in _plain("UsBankRecognizer").analyze(second, ["US_BANK_NUMBER"])
+    ]
