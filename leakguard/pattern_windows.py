@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -263,18 +264,6 @@ def _windowing(shape: _Shape) -> _Narrowing:
     return narrow
 
 
-_WINDOWS: dict[tuple[str, str, int], _Windows] = {}
-
-
-def _windows(chars: str, required: str, flags: int) -> _Windows:
-    """One :class:`_Windows` per class, R and flags (shared by the recognizers that use it)."""
-    key = (chars, required, flags)
-    find = _WINDOWS.get(key)
-    if find is None:
-        find = _WINDOWS[key] = _Windows(chars, required, flags)
-    return find
-
-
 def _found(
     find: Callable[[str], list[tuple[int, int]]], text: str, memo: dict[Any, Any] | None
 ) -> list[tuple[int, int]]:
@@ -314,16 +303,6 @@ def _gate(gate: _Gate) -> _Narrowing:
         return _found(find, text, memo)
 
     return narrow
-
-
-_SPOTS: dict[tuple[_Gate, int], _Spots] = {}
-
-
-def _spots(gate: _Gate, flags: int) -> _Spots:
-    find = _SPOTS.get((gate, flags))
-    if find is None:
-        find = _SPOTS[gate, flags] = _Spots(gate, flags)
-    return find
 
 
 class _Spots:
@@ -374,6 +353,12 @@ class _Windows:
             # wrong table from looping.
             end = max(after.end(), at + 1)
         return spans
+
+
+# One of each per class, R and flags (per gate and flags): the recognizers that search the
+# same windows share it, and the windows remembered for a text are keyed by it.
+_windows = functools.cache(_Windows)
+_spots = functools.cache(_Spots)
 
 
 def _shift(results: list[Any], spans: Sequence[tuple[int, int]]) -> list[Any]:
