@@ -55,7 +55,7 @@ import bisect
 import copy
 import functools
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -259,7 +259,7 @@ def _windowing(shape: _Shape) -> _Narrowing:
         if (regex_flags or recognizer.global_regex_flags) != _FLAGS:
             return None  # the classes were derived for these flags only
         spans = _found(find, text, memo)
-        return _with_margins(spans, len(text)) if shape.margin else spans
+        return _widened(spans, 1, 1, len(text)) if shape.margin else spans
 
     return narrow
 
@@ -279,13 +279,16 @@ def _found(
     return spans
 
 
-def _with_margins(spans: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
-    """Runs widened by one character on each side (within the text); two runs with one
-    character between them share it, in one window."""
+def _widened(
+    spans: Iterable[tuple[int, int]], before: int, after: int, size: int
+) -> list[tuple[int, int]]:
+    """Spans (in order) widened by ``before`` and ``after`` characters (within a text of
+    ``size``); widened spans that overlap or touch become one (a margin character two runs
+    share, a spot reaching the next)."""
     widened: list[tuple[int, int]] = []
-    for run_start, run_end in spans:
-        start, end = max(run_start - 1, 0), min(run_end + 1, size)
-        if widened and start < widened[-1][1]:
+    for span_start, span_end in spans:
+        start, end = max(span_start - before, 0), min(span_end + after, size)
+        if widened and start <= widened[-1][1]:
             widened[-1] = (widened[-1][0], end)
         else:
             widened.append((start, end))
@@ -316,15 +319,8 @@ class _Spots:
         self._after = gate.after
 
     def __call__(self, text: str) -> list[tuple[int, int]]:
-        spans: list[tuple[int, int]] = []
-        size = len(text)
-        for hit in self._needed.finditer(text, concurrent=concurrent_for(text)):
-            start, end = max(hit.start() - self._before, 0), min(hit.end() + self._after, size)
-            if spans and start <= spans[-1][1]:
-                spans[-1] = (spans[-1][0], end)
-            else:
-                spans.append((start, end))
-        return spans
+        hits = self._needed.finditer(text, concurrent=concurrent_for(text))
+        return _widened((hit.span() for hit in hits), self._before, self._after, len(text))
 
 
 class _Windows:
