@@ -31,8 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from texts import assistant_text
 
-from leakguard.audit import AuditKey, canonical, record_from_event
-from leakguard.audit_sinks import open_sink
+from leakguard.audit.chain import AuditKey, canonical
+from leakguard.audit.records import record_from_event
+from leakguard.audit.sinks import open_sink
 from leakguard.config import parse_config
 from leakguard.events import ScanEvent, evidence_for
 from leakguard.guard import Guard

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from rbloom import Bloom
 
-from leakguard.bloom import BloomFilter
-from leakguard.ngrams import ngram_hashes, word_hashes
+from leakguard.memorization.bloom import BloomFilter
+from leakguard.memorization.ngrams import ngram_hashes, word_hashes
 
 
 def _ngram_hashes(count: int, seed: int) -> np.ndarray:

@@ -32,13 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
-from leakguard.bloom import BloomFilter
 from leakguard.config import MemorizationConfig
 from leakguard.findings import Finding
-from leakguard.index import build_index
-from leakguard.memorization import MemorizationDetector
-from leakguard.ngrams import fmix64_int, ngram_hashes, word_hash, word_hashes
-from leakguard.normalize import lex, lexemes
+from leakguard.memorization.bloom import BloomFilter
+from leakguard.memorization.build import build_index
+from leakguard.memorization.detector import MemorizationDetector
+from leakguard.memorization.ngrams import fmix64_int, ngram_hashes, word_hash, word_hashes
+from leakguard.memorization.normalize import lex, lexemes
 
 _SYLLABLES = [c + v for c in "bcdfghklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
 

@@ -21,10 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from leakguard.config import VANILLA_SPACY_MODEL, LeakGuardConfig, parse_config
-from leakguard.devset import SPLITS, generate
-from leakguard.evaluation import Span, evaluate, format_table
+from leakguard.evaluation.devset import SPLITS, generate
+from leakguard.evaluation.scoring import Span, evaluate, format_table
 from leakguard.guard import Guard
-from leakguard.pii import vanilla_analyzer
+from leakguard.pii.detector import vanilla_analyzer
 
 
 def main() -> None:

@@ -53,7 +53,7 @@ from bench_stream import (
 )
 from texts import assistant_text, clean_text
 
-from leakguard.upstream_pool import UpstreamTransport
+from leakguard.online.upstream_http import UpstreamTransport
 
 
 async def hammer(
@@ -146,7 +146,7 @@ def traced_stream_peak(guard: Any, text: str) -> tuple[float, int]:
     import anyio
 
     from leakguard.middleware import LeakGuardMiddleware
-    from leakguard.upstream import tokens
+    from leakguard.testing import tokens
 
     head = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m"}
 

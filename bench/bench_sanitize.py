@@ -45,9 +45,9 @@ from faker import Faker
 from texts import assistant_text
 
 from leakguard.config import LeakGuardConfig, parse_config
-from leakguard.pii import PIIDetector, vanilla_analyzer
-from leakguard.pii_batch import BatchPIIDetector
-from leakguard.sanitize import RecordSanitizer, sanitize_corpus
+from leakguard.pii.batch import BatchPIIDetector
+from leakguard.pii.detector import PIIDetector, vanilla_analyzer
+from leakguard.sanitize.run import RecordSanitizer, sanitize_corpus
 
 PROSE = (
     "The migration runs in three steps: export the data, transform it to the new schema and "

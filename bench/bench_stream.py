@@ -37,7 +37,7 @@ from texts import assistant_text
 
 from leakguard.config import DEFAULT_SPACY_MODEL, parse_config
 from leakguard.guard import Guard
-from leakguard.streaming import ResponseGuard
+from leakguard.online.streaming import ResponseGuard
 
 
 def cpu_one_shot(guard: Guard, text: str) -> float:
@@ -180,7 +180,7 @@ def free_port() -> int:
 def upstream_process(token_ms: float) -> Any:
     port = free_port()
     code = (
-        "import uvicorn; from leakguard.upstream import fake_upstream; "
+        "import uvicorn; from leakguard.testing import fake_upstream; "
         f"uvicorn.run(fake_upstream(token_delay_s={token_ms / 1000}), port={port}, "
         "log_level='warning')"
     )
@@ -235,7 +235,7 @@ def bench_first_release(guard: Guard, runs: int) -> None:
     import anyio
 
     from leakguard.middleware import LeakGuardMiddleware
-    from leakguard.upstream import fake_upstream, tokens
+    from leakguard.testing import fake_upstream, tokens
 
     text = assistant_text(600, seed=99)
     online = guard.config.online

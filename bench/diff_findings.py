@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from texts import assistant_text
 
-from leakguard import devset
 from leakguard.config import parse_config
-from leakguard.pii import PIIDetector
+from leakguard.evaluation import devset
+from leakguard.pii.detector import PIIDetector
 
 
 def corpus() -> list[str]:

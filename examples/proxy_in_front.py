@@ -21,7 +21,7 @@ import openai
 
 from leakguard.config import parse_config
 from leakguard.proxy import build_app
-from leakguard.upstream import fake_upstream, serve_in_thread
+from leakguard.testing import fake_upstream, serve_in_thread
 
 QUESTION = "Repeat after me: my e-mail is jane.doe@example.com and my card is 4111 1111 1111 1111."
 

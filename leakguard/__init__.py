@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from leakguard import _moved
 from leakguard.config import LeakGuardConfig, PIIConfig, PolicyConfig, load_config
 from leakguard.exceptions import (
     ConfigError,
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from leakguard.middleware import LeakGuardMiddleware
 
 __version__ = "0.1.0"
+
+_moved.install()
 
 __all__ = [
     "Action",

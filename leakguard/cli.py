@@ -14,12 +14,11 @@ import sys
 from collections.abc import Sequence
 
 from leakguard import __version__
+from leakguard.commands.exit_codes import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from leakguard.exceptions import LeakGuardError
 
-EXIT_OK = 0  # delivered: clean or redacted
-EXIT_ERROR = 2  # bad input, bad config, failed command
-EXIT_BLOCKED = 3  # at least one input was blocked by the policy
-EXIT_INTERRUPTED = 130
+__all__ = ["EXIT_BLOCKED", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "build_parser", "main"]
+
 
 # One module per sub-command (or group of sub-commands).
 COMMAND_MODULES: tuple[str, ...] = (

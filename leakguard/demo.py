@@ -1,7 +1,7 @@
 """``leakguard demo``: the guard in front of a model, end to end, on this machine.
 
 It indexes a small bundled "training corpus" (``leakguard/data/demo_corpus.txt``), starts
-the fake OpenAI-compatible model server (:mod:`leakguard.upstream`) with canned answers
+the fake OpenAI-compatible model server (:mod:`leakguard.testing`) with canned answers
 that leak personal data and a passage of that corpus, starts the guarded proxy in front
 of it, and sends a few requests with the official ``openai`` SDK. Each
 :class:`Exchange` holds what the model said and what the client received.
@@ -77,9 +77,10 @@ def run_demo(*, ner: bool = True, progress: Callable[[str], None] | None = None)
     import openai
 
     from leakguard.exceptions import ModelNotInstalledError
-    from leakguard.index import IndexParams, build_index
+    from leakguard.memorization.build import build_index
+    from leakguard.memorization.index import IndexParams
     from leakguard.proxy import build_app
-    from leakguard.upstream import fake_upstream, serve_in_thread
+    from leakguard.testing import fake_upstream, serve_in_thread
 
     say = progress or (lambda message: None)
     exchanges: list[Exchange] = []

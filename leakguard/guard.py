@@ -17,7 +17,7 @@ from leakguard.policy import Numbering, Policy
 
 __all__ = ["Detector", "Guard", "scan"]
 
-logger = logging.getLogger("leakguard")
+logger = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -33,11 +33,11 @@ def build_detectors(config: LeakGuardConfig) -> list[Detector]:
     """The detectors a config asks for, each built once."""
     detectors: list[Detector] = []
     if config.pii.enabled:
-        from leakguard.pii import PIIDetector
+        from leakguard.pii.detector import PIIDetector
 
         detectors.append(PIIDetector(config.pii))
     if config.memorization.index is not None:
-        from leakguard.memorization import MemorizationDetector
+        from leakguard.memorization.detector import MemorizationDetector
 
         detectors.append(MemorizationDetector(config.memorization))
     return detectors
@@ -58,7 +58,7 @@ class Guard:
         self._allowed = frozenset(self.config.pii.allow_fingerprints)
         self._audit_key = None
         if self._allowed:
-            from leakguard.audit import resolve_audit_key
+            from leakguard.audit.chain import resolve_audit_key
 
             self._audit_key = resolve_audit_key(self.config.audit)
         self.detectors: tuple[Detector, ...] = tuple(

@@ -31,7 +31,8 @@ import anyio.to_thread
 from leakguard.config import LeakGuardConfig, PolicyConfig, path_matches
 from leakguard.events import EventSink, ScanEvent
 from leakguard.exceptions import FramingError
-from leakguard.framing import (
+from leakguard.guard import Guard
+from leakguard.online.framing import (
     Decompressor,
     NDJSONDecoder,
     SSEDecoder,
@@ -40,15 +41,14 @@ from leakguard.framing import (
     encode_sse,
     make_decompressor,
 )
-from leakguard.guard import Guard
-from leakguard.metrics import Metrics, reason_kind
-from leakguard.payloads import ERROR, LEAVES, Frame, Shape, detect_shape, error_body
-from leakguard.scan_threads import ScanThreads, ScanTimedOut, running_asyncio_loop
-from leakguard.streaming import Channel, ResponseGuard
+from leakguard.online.metrics import Metrics, reason_kind
+from leakguard.online.scan_threads import ScanThreads, ScanTimedOut, running_asyncio_loop
+from leakguard.online.shapes import ERROR, LEAVES, Frame, Shape, detect_shape, error_body
+from leakguard.online.streaming import Channel, ResponseGuard
 
 __all__ = ["LeakGuardMiddleware"]
 
-logger = logging.getLogger("leakguard")
+logger = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

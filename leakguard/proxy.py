@@ -25,14 +25,14 @@ from leakguard.config import LeakGuardConfig, ProxyConfig
 from leakguard.events import EventSink
 from leakguard.exceptions import ConfigError
 from leakguard.guard import Guard
-from leakguard.metrics import Metrics
 from leakguard.middleware import LeakGuardMiddleware
-from leakguard.payloads import error_body
-from leakguard.upstream_pool import UpstreamTransport
+from leakguard.online.metrics import Metrics
+from leakguard.online.shapes import error_body
+from leakguard.online.upstream_http import UpstreamTransport
 
 __all__ = ["build_app"]
 
-logger = logging.getLogger("leakguard")
+logger = logging.getLogger(__name__)
 
 # RFC 9110 §7.6.1 connection-specific headers, plus the ones the proxy sets itself.
 HOP_BY_HOP = frozenset(
@@ -75,7 +75,7 @@ class Forwarder:
     """The ASGI app that forwards a request and streams the upstream answer back.
 
     It hands each request straight to its httpx transport (leakguard's
-    :class:`~leakguard.upstream_pool.UpstreamTransport` unless one is given), without an
+    :class:`~leakguard.online.upstream_http.UpstreamTransport` unless one is given), without an
     ``httpx.AsyncClient`` in between: the client's per-request work (merging its default
     headers, cookie jar, auth and redirect handling, URL joining) served nothing here and
     cost ~0.15 ms of CPU per request (see the CHANGELOG). What it did that matters is

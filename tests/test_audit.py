@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from leakguard.audit import AuditKey, record_from_event, resolve_audit_key
-from leakguard.audit_sinks import AuditSink, open_sink
-from leakguard.audit_verify import verify
+from leakguard.audit.chain import AuditKey, resolve_audit_key
+from leakguard.audit.records import record_from_event
+from leakguard.audit.sinks import AuditSink, open_sink
+from leakguard.audit.verify import verify
 from leakguard.config import parse_config
 from leakguard.events import ScanEvent, evidence_for
 from leakguard.exceptions import ConfigError

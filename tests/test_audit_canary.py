@@ -23,12 +23,12 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from leakguard.audit import AuditKey
-from leakguard.audit_sinks import open_sink
-from leakguard.audit_verify import iter_records, verify
+from leakguard.audit.chain import AuditKey
+from leakguard.audit.sinks import open_sink
+from leakguard.audit.verify import iter_records, verify
 from leakguard.config import parse_config
 from leakguard.guard import Guard
-from leakguard.metrics import Metrics
+from leakguard.online.metrics import Metrics
 from leakguard.proxy import build_app
 
 KEY = "canary-audit-key-0123456789abcdef"

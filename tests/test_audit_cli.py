@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from faker import Faker
 
-from leakguard.audit_sinks import open_sink
+from leakguard.audit.sinks import open_sink
 from leakguard.cli import EXIT_OK, main
 from leakguard.commands.audit import EXIT_TAMPERED
 from leakguard.config import parse_config
@@ -188,8 +188,8 @@ def test_serve_with_an_audit_log_writes_a_stream_and_reports_it_on_metrics(
 ) -> None:
     from starlette.testclient import TestClient
 
-    from leakguard.audit import AuditKey
-    from leakguard.audit_verify import verify
+    from leakguard.audit.chain import AuditKey
+    from leakguard.audit.verify import verify
     from leakguard.commands.serve import build, load_settings
 
     config_file = tmp_path / "c.yaml"

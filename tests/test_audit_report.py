@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 import yaml
 
-from leakguard.audit import AuditKey
-from leakguard.audit_report import allowlist_yaml, latest_verdicts
+from leakguard.audit.chain import AuditKey
+from leakguard.audit.report import allowlist_yaml, latest_verdicts
 from leakguard.exceptions import ConfigError
 from leakguard.guard import Guard
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leakguard.bloom import BloomFilter, bits_per_item, expected_fpr
 from leakguard.exceptions import IndexFormatError
+from leakguard.memorization.bloom import BloomFilter, bits_per_item, expected_fpr
 
 PARAMS: dict[str, int | str] = {"ngram": 8, "normalization_version": 1}
 

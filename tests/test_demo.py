@@ -15,8 +15,8 @@ import pytest
 
 from leakguard.cli import EXIT_ERROR, main
 from leakguard.demo import run_demo
-from leakguard.metrics import Metrics
-from leakguard.upstream import fake_upstream, serve_in_thread
+from leakguard.online.metrics import Metrics
+from leakguard.testing import fake_upstream, serve_in_thread
 
 PLANTED = (
     "Margaret",

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from leakguard import devset_templates
 from leakguard.cli import main
-from leakguard.devset import (
+from leakguard.evaluation import templates as devset_templates
+from leakguard.evaluation.devset import (
     FRESH_LOCALES,
     HELDOUT_LOCALES,
     TUNE_LOCALES,
@@ -19,7 +19,7 @@ from leakguard.devset import (
     generate,
     render,
 )
-from leakguard.evaluation import load_dataset
+from leakguard.evaluation.scoring import load_dataset
 
 
 def test_the_same_seed_gives_the_same_texts_and_another_seed_other_texts() -> None:
@@ -82,7 +82,7 @@ def test_devset_command_writes_a_data_set_eval_can_read(
 def test_texts_do_not_depend_on_the_python_hash_seed() -> None:
     """Faker builds some word lists from sets; the generator must not inherit their order."""
     script = (
-        "from leakguard.devset import generate\n"
+        "from leakguard.evaluation.devset import generate\n"
         "print(repr([(i.text, i.spans) for i in generate('tune', count=1500, seed=5)]))"
     )
     outputs = {

@@ -334,7 +334,7 @@ def test_missing_dp_hf_extra_names_the_install_command() -> None:
 def test_importing_the_pii_detector_does_not_import_transformers() -> None:
     """Presidio would import transformers eagerly (seconds); leakguard hides it from Presidio."""
     code = (
-        "import importlib.util, sys, leakguard.pii\n"
+        "import importlib.util, sys, leakguard.pii.detector\n"
         "print('transformers' in sys.modules)\n"
         # still importable afterwards (find_spec raises if the hiding entry were left behind)
         "print(importlib.util.find_spec('transformers') is not None)\n"

@@ -264,7 +264,7 @@ def test_dp_train_cli_writes_model_checkpoint_and_report(tmp_path: Path) -> None
     index = tmp_path / "corpus.lgx"
     argv = ["dp", "train", str(config), "--out", str(out), "--quiet", "--index-out", str(index)]
     assert main(argv) == 0
-    from leakguard.index import open_index
+    from leakguard.memorization.index import open_index
 
     assert open_index(index, ngram=8) is not None
     report = json.loads((out / "privacy_report.json").read_text(encoding="utf-8"))

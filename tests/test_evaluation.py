@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from leakguard.cli import main
-from leakguard.evaluation import LabelledText, Span, evaluate, f_beta, load_dataset
+from leakguard.evaluation.scoring import LabelledText, Span, evaluate, f_beta, load_dataset
 from leakguard.exceptions import DatasetError
 
 

@@ -11,7 +11,7 @@ import httpx
 import openai
 from openai.types.chat import ChatCompletionChunk
 
-from leakguard.upstream import serve_in_thread
+from leakguard.testing import serve_in_thread
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leakguard.recognizers import address, cards, licence, names, phone
-from leakguard.recognizers.base import (
+from leakguard.pii.recognizers import address, cards, licence, names, phone
+from leakguard.pii.recognizers.base import (
     ASCII_FOLDS,
     CaselessWords,
     caseless_class,
@@ -261,7 +261,7 @@ def test_led_and_gated_forms_find_what_the_plain_forms_find(text: str) -> None:
 
 
 def test_led_and_gated_forms_on_typical_text() -> None:
-    from leakguard.devset import generate  # templated texts full of names and addresses
+    from leakguard.evaluation.devset import generate  # templated texts full of names and addresses
 
     hits: dict[str, int] = {kind: 0 for kind, _, _ in GATED}
     mail = (

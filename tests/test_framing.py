@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leakguard.exceptions import FramingError
-from leakguard.framing import (
+from leakguard.online.framing import (
     NDJSONDecoder,
     SSEDecoder,
     SSEEvent,

@@ -8,21 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leakguard.bloom import BloomFilter
 from leakguard.cli import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, main
 from leakguard.config import MemorizationConfig
 from leakguard.corpus import plan_shards
 from leakguard.exceptions import IndexMismatchError
-from leakguard.index import (
-    IndexParams,
+from leakguard.memorization.bloom import BloomFilter
+from leakguard.memorization.build import (
     add_shard,
     build_index,
     build_partial,
     merge_partials,
-    open_index,
     size_index,
 )
-from leakguard.memorization import MemorizationDetector
+from leakguard.memorization.detector import MemorizationDetector
+from leakguard.memorization.index import IndexParams, open_index
 
 _RNG = random.Random(4)
 _VOCAB = [f"{a}{b}{c}" for a in "bdfgklmnprst" for b in "aeiou" for c in "nrstlm"]

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leakguard import ngrams
-from leakguard.ngrams import (
+from leakguard.memorization import ngrams
+from leakguard.memorization.ngrams import (
     RECORD_BREAK,
     RollingNgrams,
     hash_words,
@@ -14,7 +14,7 @@ from leakguard.ngrams import (
     word_hash,
     word_hashes,
 )
-from leakguard.normalize import lexemes, normalized
+from leakguard.memorization.normalize import lexemes, normalized
 
 _words = st.lists(
     st.text(st.characters(blacklist_categories=["Z", "Cc", "Cs"]), min_size=1, max_size=12),

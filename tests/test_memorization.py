@@ -9,15 +9,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leakguard.bloom import BloomFilter
 from leakguard.config import MemorizationConfig, parse_config
 from leakguard.exceptions import ConfigError
 from leakguard.findings import Finding, OutcomeAction
 from leakguard.guard import Guard
-from leakguard.index import IndexParams
-from leakguard.memorization import MemorizationDetector
-from leakguard.ngrams import ngram_hashes, word_hashes
-from leakguard.normalize import lexemes
+from leakguard.memorization.bloom import BloomFilter
+from leakguard.memorization.detector import MemorizationDetector
+from leakguard.memorization.index import IndexParams
+from leakguard.memorization.ngrams import ngram_hashes, word_hashes
+from leakguard.memorization.normalize import lexemes
 
 _SYLLABLES = ["ka", "lo", "mi", "re", "tu", "sa", "ne", "po", "vi", "da", "gu", "fe", "ri"]
 

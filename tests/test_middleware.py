@@ -35,9 +35,9 @@ from leakguard.config import parse_config
 from leakguard.events import ScanEvent
 from leakguard.findings import Finding, OutcomeAction
 from leakguard.guard import Guard
-from leakguard.metrics import Metrics
 from leakguard.middleware import LeakGuardMiddleware
-from leakguard.upstream import tokens
+from leakguard.online.metrics import Metrics
+from leakguard.testing import tokens
 
 PATTERNS: dict[str, Any] = {"pii": {"spacy_model": "none"}}
 EMAIL_TEXT = "Sure, you can write to jane.doe@example.com whenever you like, she answers fast."
@@ -204,7 +204,7 @@ def test_non_streamed_chat_body_is_redacted_with_a_new_content_length(guard: Gua
 
 
 def test_responses_stream_repeats_only_the_redacted_text_in_done_events(guard: Guard) -> None:
-    from leakguard.upstream import fake_upstream
+    from leakguard.testing import fake_upstream
 
     async def main() -> Recording:
         app = LeakGuardMiddleware(fake_upstream(), guard=guard)

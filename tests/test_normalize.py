@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leakguard.normalize import complete_lexemes, has_separator, lex, lexemes, normalize_char
+from leakguard.memorization.normalize import (
+    complete_lexemes,
+    has_separator,
+    lex,
+    lexemes,
+    normalize_char,
+)
 
 PLAIN = "the quick brown fox jumps over the lazy dog"
 WORDS = PLAIN.split()

@@ -29,7 +29,8 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from leakguard.config import PIIConfig
-from leakguard.pattern_windows import (
+from leakguard.pii.detector import PIIDetector, _offline_email_recognizer
+from leakguard.pii.windows import (
     _DIGIT_RUNS,
     _GATES,
     _SHAPES,
@@ -37,7 +38,6 @@ from leakguard.pattern_windows import (
     _windowed_class,
     windowed,
 )
-from leakguard.pii import PIIDetector, _offline_email_recognizer
 
 
 @functools.cache

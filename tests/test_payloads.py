@@ -6,7 +6,7 @@ import pytest
 from asgi_kit import chat_body, chat_chunk
 
 from leakguard.config import JSONPathRule
-from leakguard.payloads import (
+from leakguard.online.shapes import (
     CHAT,
     COMPLETIONS,
     ERROR,

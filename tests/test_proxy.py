@@ -15,7 +15,7 @@ from openai.types.chat import ChatCompletionChunk
 from leakguard.config import parse_config
 from leakguard.guard import Guard
 from leakguard.proxy import Forwarder, build_app
-from leakguard.upstream import fake_upstream, serve_in_thread
+from leakguard.testing import fake_upstream, serve_in_thread
 
 PATTERNS: dict[str, Any] = {"pii": {"spacy_model": "none"}}
 TEXT = (
@@ -210,7 +210,7 @@ def test_request_id_goes_upstream_and_back(proxy: str) -> None:
 
 def _recording_forwarder(seen: list[httpx.Request]) -> Forwarder:
     from leakguard.config import ProxyConfig
-    from leakguard.metrics import Metrics
+    from leakguard.online.metrics import Metrics
 
     def answer(request: httpx.Request) -> httpx.Response:
         seen.append(request)

@@ -8,7 +8,7 @@ import pytest
 
 from leakguard.config import SanitizeConfig
 from leakguard.exceptions import ConfigError
-from leakguard.pseudonyms import (
+from leakguard.sanitize.pseudonyms import (
     FakeValues,
     KeyedPseudonyms,
     build_pseudonymizer,

@@ -6,14 +6,14 @@ import random
 
 import pytest
 
-from leakguard.recognizers.address import LeakGuardAddressRecognizer
-from leakguard.recognizers.base import Recognizer, table_header
-from leakguard.recognizers.cards import LeakGuardCardRecognizer
-from leakguard.recognizers.licence import LeakGuardLicenceRecognizer
-from leakguard.recognizers.names import LeakGuardNameCueRecognizer
-from leakguard.recognizers.near_miss import is_near_miss
-from leakguard.recognizers.phone import LeakGuardPhoneRecognizer
-from leakguard.recognizers.secrets import LeakGuardSecretRecognizer, entropy, random_looking
+from leakguard.pii.recognizers.address import LeakGuardAddressRecognizer
+from leakguard.pii.recognizers.base import Recognizer, table_header
+from leakguard.pii.recognizers.cards import LeakGuardCardRecognizer
+from leakguard.pii.recognizers.licence import LeakGuardLicenceRecognizer
+from leakguard.pii.recognizers.names import LeakGuardNameCueRecognizer
+from leakguard.pii.recognizers.near_miss import is_near_miss
+from leakguard.pii.recognizers.phone import LeakGuardPhoneRecognizer
+from leakguard.pii.recognizers.secrets import LeakGuardSecretRecognizer, entropy, random_looking
 
 THRESHOLD = 0.4
 
@@ -165,7 +165,7 @@ def test_the_secret_length_gates_hold() -> None:
     at least."""
     from re import _parser  # type: ignore[attr-defined]
 
-    from leakguard.recognizers import secrets as module
+    from leakguard.pii.recognizers import secrets as module
 
     def shortest(pattern: str) -> int:
         return int(_parser.parse(pattern).getwidth()[0])
@@ -227,7 +227,7 @@ def test_the_licence_gate_holds_in_every_form() -> None:
     """Texts without three digits, a '-' or space and three digits skip the five
     searches: every form's match holds that (the forms, their separators changed at
     random, in random surroundings)."""
-    from leakguard.recognizers import licence as module
+    from leakguard.pii.recognizers import licence as module
 
     rng = random.Random(11)
     shapes = ["L###-####-####", "L###-####-####-##", "L###-###-##-###-#", "L ### ### ### ###"]

@@ -18,13 +18,13 @@ import uvicorn
 import yaml
 from starlette.testclient import TestClient
 
-from leakguard.audit import AuditKey
-from leakguard.audit_sinks import open_sink
-from leakguard.audit_verify import verify
+from leakguard.audit.chain import AuditKey
+from leakguard.audit.review import create_app
+from leakguard.audit.sinks import open_sink
+from leakguard.audit.verify import verify
 from leakguard.config import LeakGuardConfig, parse_config
 from leakguard.events import ScanEvent, evidence_for
 from leakguard.findings import Action, Finding, OutcomeAction
-from leakguard.review import create_app
 
 KEY = "review-test-key-0123456789abcdef"
 PASSWORD = "correct horse battery"

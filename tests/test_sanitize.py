@@ -19,7 +19,7 @@ from faker import Faker
 
 from leakguard.config import LeakGuardConfig, parse_config
 from leakguard.exceptions import ConfigError, CorpusError
-from leakguard.sanitize import RunSummary, sanitize_corpus, splice_field
+from leakguard.sanitize.run import RunSummary, sanitize_corpus, splice_field
 
 KEY = b"test-pseudonym-key"
 ENTITIES = ["PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IP_ADDRESS"]
@@ -243,7 +243,7 @@ def test_bad_records_are_rejected_with_their_reason_and_never_their_text(tmp_pat
 
 
 def test_a_failing_detector_rejects_only_its_record(tmp_path: Path) -> None:
-    from leakguard import sanitize as sanitize_module
+    from leakguard.sanitize import run as sanitize_module
 
     src = tmp_path / "in.jsonl"
     src.write_text('{"text": "first jane@corp.io"}\n{"text": "BOOM"}\n{"text": "third"}\n')
@@ -269,7 +269,7 @@ def test_a_failing_detector_rejects_only_its_record(tmp_path: Path) -> None:
 
 
 def test_missing_key_is_an_error_that_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    from leakguard.pseudonyms import resolve_pseudonym_key
+    from leakguard.sanitize.pseudonyms import resolve_pseudonym_key
 
     monkeypatch.delenv("LEAKGUARD_PSEUDONYM_KEY", raising=False)
     with pytest.raises(ConfigError, match="LEAKGUARD_PSEUDONYM_KEY"):
@@ -492,8 +492,8 @@ def test_a_failed_shard_reports_foreign_exceptions_by_type_only(
     """A third-party exception may quote the record it failed on: only its type is kept."""
     from types import SimpleNamespace
 
-    from leakguard.sanitize import _failure
-    from leakguard.scale import Completed
+    from leakguard.executors import Completed
+    from leakguard.sanitize.run import _failure
 
     task: Any = SimpleNamespace(shard=SimpleNamespace(id="s1", path="corpus.jsonl"))
     leaky: Completed[Any] = Completed(

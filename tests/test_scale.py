@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from leakguard.bloom import BloomFilter
-from leakguard.index import IndexParams, build_index
-from leakguard.scale import Completed, cpu_workers, run_tasks
+from leakguard.executors import Completed, cpu_workers, run_tasks
+from leakguard.memorization.bloom import BloomFilter
+from leakguard.memorization.build import build_index
+from leakguard.memorization.index import IndexParams
 
 
 def square_or_fail(x: int) -> int:

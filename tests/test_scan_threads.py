@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from leakguard.scan_threads import ScanThreads, ScanTimedOut, running_asyncio_loop
+from leakguard.online.scan_threads import ScanThreads, ScanTimedOut, running_asyncio_loop
 
 WHO = contextvars.ContextVar("WHO", default="nobody")
 

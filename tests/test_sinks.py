@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from leakguard.audit import AuditKey
-from leakguard.audit_sinks import AuditSink, JsonlSink, SqliteSink, open_sink
-from leakguard.audit_verify import iter_records, verify
+from leakguard.audit.chain import AuditKey
+from leakguard.audit.sinks import AuditSink, JsonlSink, SqliteSink, open_sink
+from leakguard.audit.verify import iter_records, verify
 from leakguard.config import parse_config
 from leakguard.events import ScanEvent, evidence_for
 from leakguard.findings import Action, Finding, OutcomeAction
@@ -265,7 +265,7 @@ def test_a_failed_commit_is_retried_without_waiting_for_new_records(tmp_path: Pa
 
 
 def _open_at_once(path: str, barrier: Any) -> None:
-    from leakguard.audit_db import connect
+    from leakguard.audit.db import connect
 
     barrier.wait()
     connect(path).close()  # an error ends the process with exit code 1

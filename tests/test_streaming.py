@@ -16,9 +16,9 @@ from leakguard.config import OnlineConfig
 from leakguard.findings import Finding
 from leakguard.guard import Guard
 from leakguard.middleware import LeakGuardMiddleware
+from leakguard.online.streaming import ResponseGuard, StreamGuard
 from leakguard.policy import Numbering
-from leakguard.streaming import ResponseGuard, StreamGuard
-from leakguard.upstream import tokens
+from leakguard.testing import tokens
 
 PATTERNS: dict[str, Any] = {"pii": {"spacy_model": "none"}}
 

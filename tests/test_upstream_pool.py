@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from leakguard import upstream_pool
-from leakguard.upstream_pool import UpstreamPool, UpstreamTransport
+from leakguard.online import upstream_http as upstream_pool
+from leakguard.online.upstream_http import UpstreamPool, UpstreamTransport
 
 
 class RawServer:

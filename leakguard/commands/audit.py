@@ -10,7 +10,7 @@ import json
 import sys
 from typing import Any
 
-from leakguard.cli import EXIT_ERROR, EXIT_OK
+from leakguard.commands.exit_codes import EXIT_ERROR, EXIT_OK
 
 # `audit verify` found tampering (distinct from 2, "the command could not run").
 EXIT_TAMPERED = 1
@@ -83,7 +83,7 @@ def _filters(p: argparse.ArgumentParser) -> None:
 
 
 def _where(args: argparse.Namespace) -> Any:
-    from leakguard.audit_db import RecordFilter
+    from leakguard.audit.db import RecordFilter
 
     return RecordFilter(
         since=args.since,
@@ -97,8 +97,8 @@ def _where(args: argparse.Namespace) -> Any:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from leakguard.audit import resolve_audit_key
-    from leakguard.audit_verify import verify
+    from leakguard.audit.chain import resolve_audit_key
+    from leakguard.audit.verify import verify
     from leakguard.config import load_config
 
     key = resolve_audit_key(load_config(args.config).audit)
@@ -135,8 +135,8 @@ def _asdict(value: Any) -> dict[str, Any]:
 
 
 def run_summary(args: argparse.Namespace) -> int:
-    from leakguard.audit_report import summarize
-    from leakguard.audit_verify import iter_records
+    from leakguard.audit.report import summarize
+    from leakguard.audit.verify import iter_records
 
     summary = summarize(iter_records(args.paths), where=_where(args), top=args.top)
     if args.format == "json":
@@ -166,8 +166,8 @@ def run_summary(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from leakguard.audit_report import export
-    from leakguard.audit_verify import iter_records
+    from leakguard.audit.report import export
+    from leakguard.audit.verify import iter_records
 
     records = iter_records(args.paths)
     if args.output:
@@ -180,7 +180,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from leakguard.audit_report import import_logs
+    from leakguard.audit.report import import_logs
 
     result = import_logs(args.paths, args.db)
     for line in result.unreadable:
@@ -193,8 +193,8 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_allowlist(args: argparse.Namespace) -> int:
-    from leakguard.audit_report import allowlist_yaml
-    from leakguard.audit_verify import iter_records
+    from leakguard.audit.report import allowlist_yaml
+    from leakguard.audit.verify import iter_records
 
     sys.stdout.write(allowlist_yaml(iter_records(args.paths)))
     return EXIT_OK

@@ -8,7 +8,7 @@ import sys
 import textwrap
 from typing import Any
 
-from leakguard.cli import EXIT_ERROR, EXIT_OK
+from leakguard.commands.exit_codes import EXIT_ERROR, EXIT_OK
 
 
 def add_parser(subparsers: Any) -> None:

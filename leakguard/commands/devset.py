@@ -23,7 +23,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from leakguard.devset import generate, write_jsonl
+    from leakguard.evaluation.devset import generate, write_jsonl
 
     n = write_jsonl(generate(args.split, count=args.count, seed=args.seed), args.output)
     print(f"wrote {n} texts ({args.split} split, seed {args.seed}) to {args.output}")

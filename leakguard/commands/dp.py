@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from leakguard.cli import EXIT_OK
+from leakguard.commands.exit_codes import EXIT_OK
 
 
 def add_parser(subparsers: Any) -> None:
@@ -93,7 +93,7 @@ def run_train(args: argparse.Namespace) -> int:
     require_dp()
     if args.index_out:
         # First: a corpus the index builder rejects fails before any training is spent.
-        from leakguard.index import build_index
+        from leakguard.memorization.build import build_index
 
         index = build_index([config.data.path], out=args.index_out, field=config.data.text_field)
         print(
@@ -118,7 +118,7 @@ def run_audit(args: argparse.Namespace) -> int:
 
     config = load_dp_config(args.config)
     require_dp("the DP canary audit")
-    from leakguard.dp.audit import run_audit as audit
+    from leakguard.dp.canary_audit import run_audit as audit
 
     progress = _Progress(quiet=args.quiet)
     out = Path(args.out)

@@ -32,9 +32,9 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from leakguard.config import VANILLA_SPACY_MODEL, load_config
-    from leakguard.evaluation import Span, evaluate, format_table, load_dataset
+    from leakguard.evaluation.scoring import Span, evaluate, format_table, load_dataset
     from leakguard.guard import Guard
-    from leakguard.pii import vanilla_analyzer
+    from leakguard.pii.detector import vanilla_analyzer
 
     config = load_config(args.config)
     data = load_dataset(args.dataset)[: args.limit]

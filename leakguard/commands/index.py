@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from leakguard.cli import EXIT_ERROR, EXIT_OK
+from leakguard.commands.exit_codes import EXIT_ERROR, EXIT_OK
 
 
 def add_parser(subparsers: Any) -> None:
@@ -111,7 +111,8 @@ def _clock(seconds: float) -> str:
 
 def run_build(args: argparse.Namespace) -> int:
     from leakguard.corpus import plan_shards, shard_bytes
-    from leakguard.index import IndexParams, build_index
+    from leakguard.memorization.build import build_index
+    from leakguard.memorization.index import IndexParams
 
     try:
         params = IndexParams(ngram=args.ngram, fpr=args.fpr)
@@ -148,7 +149,7 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from leakguard.bloom import BloomFilter
+    from leakguard.memorization.bloom import BloomFilter
 
     bloom = BloomFilter.open(args.path, verify=args.verify)
     header = bloom.header

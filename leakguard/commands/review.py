@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from leakguard.cli import EXIT_OK
+from leakguard.commands.exit_codes import EXIT_OK
 from leakguard.exceptions import ConfigError
 
 
@@ -47,9 +47,9 @@ def review_password(config: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from leakguard.audit import resolve_audit_key
+    from leakguard.audit.chain import resolve_audit_key
+    from leakguard.audit.review import create_app
     from leakguard.config import load_config
-    from leakguard.review import create_app
 
     config = load_config(args.config)
     if not Path(args.db).is_file():

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from leakguard.cli import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK
+from leakguard.commands.exit_codes import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK
 
 
 def add_parser(subparsers: Any) -> None:
@@ -77,8 +77,8 @@ class _ProgressLine:
 
 def run(args: argparse.Namespace) -> int:
     from leakguard.config import load_config
-    from leakguard.pseudonyms import resolve_pseudonym_key
-    from leakguard.sanitize import sanitize_corpus
+    from leakguard.sanitize.pseudonyms import resolve_pseudonym_key
+    from leakguard.sanitize.run import sanitize_corpus
 
     config = load_config(args.config)
     if args.format_preserving:
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     key = resolve_pseudonym_key(config.sanitize)
     sink = None
     if config.audit.enabled:  # opened before any work: a bad log path fails fast
-        from leakguard.audit_sinks import open_sink
+        from leakguard.audit.sinks import open_sink
 
         sink = open_sink(config)
     try:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from leakguard.cli import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK
+from leakguard.commands.exit_codes import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK
 from leakguard.findings import Outcome, OutcomeAction
 
 
@@ -65,7 +65,7 @@ def _audit_sink(config: Any, directory: str | None) -> Any:
     """The redaction-log sink asked for by ``--audit-log DIR`` or the config, if any."""
     if directory is None and not config.audit.enabled:
         return None
-    from leakguard.audit_sinks import open_sink
+    from leakguard.audit.sinks import open_sink
 
     if directory is not None:
         audit = config.audit.model_copy(

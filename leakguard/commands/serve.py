@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from typing import Any
 
-from leakguard.cli import EXIT_OK
+from leakguard.commands.exit_codes import EXIT_OK
 
 # With --workers N, uvicorn imports the app in each worker process: the settings travel
 # in this environment variable, set by `run` below for its own child processes only.
@@ -81,7 +81,7 @@ def build(config: Any, *, open_log: bool = True, metrics_dir: str | None = None)
     join ``/metrics``; the app's lifespan closes it). ``open_log=False`` only checks that
     the log could be written (key and directory), for a dry build. With ``metrics_dir``
     (``--workers N``) ``/metrics`` reports every worker's numbers summed."""
-    from leakguard.metrics import Metrics
+    from leakguard.online.metrics import Metrics
     from leakguard.proxy import build_app
 
     metrics = Metrics()
@@ -89,8 +89,8 @@ def build(config: Any, *, open_log: bool = True, metrics_dir: str | None = None)
         metrics.share(metrics_dir)
     if not config.audit.enabled:
         return build_app(config, metrics=metrics)
-    from leakguard.audit import resolve_audit_key
-    from leakguard.audit_sinks import check_writable, open_sink
+    from leakguard.audit.chain import resolve_audit_key
+    from leakguard.audit.sinks import check_writable, open_sink
 
     if not open_log:
         resolve_audit_key(config.audit)

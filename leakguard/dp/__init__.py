@@ -24,7 +24,7 @@ from leakguard.dp.config import (
 from leakguard.exceptions import MissingExtraError
 
 if TYPE_CHECKING:
-    from leakguard.dp.audit import AuditResult
+    from leakguard.dp.canary_audit import AuditResult
     from leakguard.dp.jobs import JobResult
     from leakguard.dp.training import TrainResult
 
@@ -74,8 +74,8 @@ def run_training(*args: Any, **kwargs: Any) -> JobResult:
 
 
 def run_audit(*args: Any, **kwargs: Any) -> AuditResult:
-    """See :func:`leakguard.dp.audit.run_audit` (imported on call)."""
+    """See :func:`leakguard.dp.canary_audit.run_audit` (imported on call)."""
     require_dp("the DP canary audit")
-    from leakguard.dp.audit import run_audit as impl
+    from leakguard.dp.canary_audit import run_audit as impl
 
     return impl(*args, **kwargs)

@@ -1,7 +1,7 @@
 # ruff: noqa: E501
 """Seeded training data for the leakguard name/address NER (labels PERSON and ADDRESS).
 
-Values come from :class:`leakguard.devset.Values` over the *tune* locales only; the frames
+Values come from :class:`leakguard.evaluation.devset.Values` over the *tune* locales only; the frames
 below are this file's own and share no template with the dev set, so the dev set's held-out
 split (other templates, other locales) measures how the model generalises.
 
@@ -18,8 +18,8 @@ import argparse
 import random
 from pathlib import Path
 
-from leakguard.devset import TUNE_LOCALES, Values, render
-from leakguard.evaluation import LabelledText, Span
+from leakguard.evaluation.devset import TUNE_LOCALES, Values, render
+from leakguard.evaluation.scoring import LabelledText, Span
 
 # fmt: off
 PERSON_FRAMES = (

@@ -1,0 +1,87 @@
+"""Redaction-log records: a :class:`~leakguard.events.ScanEvent` as a PII-free JSON record.
+
+The record is built in the thread that emits the event, so raw values never wait in a queue:
+every detected value is replaced by a keyed fingerprint (an AuditKey)
+and the context snippet is checked once more so that no detected value survives in it. The
+sinks (:mod:`leakguard.audit.sinks`) then chain and write it.
+"""
+
+from __future__ import annotations
+
+from leakguard.audit.chain import AuditKey, Record, utc_now
+from leakguard.config import AuditConfig, LeakGuardConfig
+from leakguard.events import ScanEvent
+from leakguard.findings import Finding, OutcomeAction
+
+__all__ = ["record_from_event", "wants_record"]
+
+
+def wants_record(event: ScanEvent, config: AuditConfig) -> bool:
+    """``record: findings`` keeps every response that is not a clean, fully scanned pass."""
+    if config.record == "all":
+        return True
+    return bool(event.evidence) or event.action is not OutcomeAction.PASS or not event.fully_scanned
+
+
+def _threshold(finding: Finding, config: LeakGuardConfig | None) -> float | None:
+    given = finding.details.get("threshold")
+    if isinstance(given, int | float):
+        return float(given)
+    if config is not None and finding.detector == "pii":
+        return config.pii.threshold_for(finding.label)
+    return None
+
+
+def _scrub(context: str, values: list[tuple[str, str]]) -> str:
+    """Replace any detected value still present in a context snippet (belt and braces)."""
+    for label, value in values:
+        if value and value in context:
+            context = context.replace(value, f"<{label}>")
+    return context
+
+
+def record_from_event(
+    event: ScanEvent,
+    *,
+    key: AuditKey,
+    config: LeakGuardConfig | None = None,
+) -> Record:
+    """The PII-free record of one event (not yet chained)."""
+    with_context = config.audit.context if config is not None else True
+    values = sorted(
+        ((e.finding.label, e.value) for e in event.evidence if e.value),
+        key=lambda item: -len(item[1]),
+    )
+    findings = []
+    for evidence in event.evidence:
+        f = evidence.finding
+        item: Record = {
+            "label": f.label,
+            "detector": f.detector,
+            "score": round(f.score, 4),
+            "threshold": _threshold(f, config),
+            "start": f.start,
+            "end": f.end,
+            "length": f.length,
+            "action": f.action.value if f.action is not None else None,
+            "fingerprint": key.fingerprint(f.label, evidence.value) if evidence.value else None,
+        }
+        if with_context and evidence.context:
+            item["context"] = _scrub(evidence.context, values)
+        findings.append(item)
+    return {
+        "kind": "event",
+        "ts": utc_now(),
+        "source": event.source,
+        "request_id": event.request_id,
+        "route": event.route,
+        "model": event.model,
+        "tenant": key.fingerprint("TENANT", event.tenant) if event.tenant else None,
+        "action": event.action.value,
+        "reason": event.reason,
+        "fully_scanned": event.fully_scanned,
+        "scan_ms": round(event.scan_ms, 3),
+        "text_chars": event.text_chars,
+        "policy_version": event.policy_version,
+        "findings": findings,
+    }

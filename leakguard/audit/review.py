@@ -1,0 +1,333 @@
+"""The review page: a small Starlette + Jinja2 app over a redaction-log database.
+
+Privacy officers log in with the review password (or send it as a bearer token), filter
+and page through records, open one, see charts of findings over time and by label, and
+record verdicts (``confirmed_leak`` / ``false_positive`` + comment). A verdict is itself a
+chained record in the same database, written through a :class:`~leakguard.audit.sinks.SqliteSink`
+with its own stream, so ``leakguard audit verify`` covers the reviewers too. The page never
+has a raw value to show: records hold fingerprints and redacted context only.
+
+Sessions are HMAC-signed cookies with a per-process secret (a restart logs everyone out),
+``SameSite=Strict`` and ``HttpOnly``; every form carries a CSRF token bound to the session.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from leakguard.audit.chain import AuditKey, utc_now
+from leakguard.audit.db import (
+    RecordFilter,
+    connect,
+    count_records,
+    get_record,
+    query_records,
+    verdicts_for,
+)
+from leakguard.audit.report import VERDICTS, allowlist_yaml
+from leakguard.audit.sinks import SqliteSink
+from leakguard.config import LeakGuardConfig
+from leakguard.exceptions import MissingExtraError
+
+__all__ = ["PAGE_SIZE", "create_app"]
+
+PAGE_SIZE = 25
+SESSION_COOKIE = "leakguard_review"
+SESSION_SECONDS = 8 * 3600
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+FILTERS = ("since", "until", "label", "action", "route", "model", "source")
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    reviewer: str
+    nonce: str
+
+
+class _Signer:
+    """Signs session cookies and CSRF tokens with a per-process secret."""
+
+    def __init__(self) -> None:
+        self._secret = secrets.token_bytes(32)
+
+    def _mac(self, message: str) -> str:
+        return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
+
+    def cookie(self, reviewer: str) -> str:
+        # The name travels base64url-encoded: any characters, cookie-safe.
+        name = base64.urlsafe_b64encode(reviewer.encode()).decode().rstrip("=")
+        payload = f"{int(time.time()) + SESSION_SECONDS}.{secrets.token_hex(8)}.{name}"
+        return f"{payload}.{self._mac(payload)}"
+
+    def session(self, cookie: str | None) -> Session | None:
+        if not cookie or cookie.count(".") != 3:
+            return None
+        payload, mac = cookie.rsplit(".", 1)
+        if not hmac.compare_digest(mac, self._mac(payload)):
+            return None
+        expires, nonce, name = payload.split(".")
+        if not expires.isdigit() or int(expires) < time.time():
+            return None
+        reviewer = base64.urlsafe_b64decode(name + "=" * (-len(name) % 4)).decode()
+        return Session(reviewer, nonce)
+
+    def csrf(self, session: Session) -> str:
+        return self._mac(f"csrf|{session.nonce}")
+
+
+class _Throttle:
+    """At most ``limit`` failed logins per ``window`` seconds (per process), then 429."""
+
+    def __init__(self, limit: int = 10, window: float = 60.0) -> None:
+        self.limit, self.window = limit, window
+        self._failures: deque[float] = deque()
+
+    def blocked(self) -> bool:
+        now = time.monotonic()
+        while self._failures and now - self._failures[0] > self.window:
+            self._failures.popleft()
+        return len(self._failures) >= self.limit
+
+    def failed(self) -> None:
+        self._failures.append(time.monotonic())
+
+
+def _templates() -> Any:
+    try:
+        from starlette.templating import Jinja2Templates
+    except ImportError as exc:  # jinja2 missing
+        raise MissingExtraError("the review page", "review", "jinja2") from exc
+    return Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def _reviewer_name(raw: str) -> str:
+    return " ".join(raw.split())[:64] or "reviewer"
+
+
+def create_app(
+    db: str | Path,
+    *,
+    config: LeakGuardConfig,
+    key: AuditKey,
+    password: str,
+) -> Any:
+    """The review app for database ``db``. ``password`` is the token or password to log in."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse, RedirectResponse, Response
+    from starlette.routing import Route
+
+    templates = _templates()
+    signer = _Signer()
+    throttle = _Throttle()
+    db = Path(db)
+    state: dict[str, Any] = {}
+    audit = config.audit.model_copy(
+        update={"sink": "sqlite", "path": str(db), "sync_every": "record"}
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        state["conn"] = connect(db)
+        state["verdicts"] = SqliteSink(audit, key=key, guard_config=None)
+        try:
+            yield
+        finally:
+            state["verdicts"].close()
+            state["conn"].close()
+
+    def secure(response: Response) -> Response:
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        return secure(templates.TemplateResponse(request, name, context, status_code=status))
+
+    def current(request: Request) -> Session | None:
+        bearer = request.headers.get("authorization", "")
+        if bearer.startswith("Bearer ") and hmac.compare_digest(
+            bearer[7:].encode(), password.encode()
+        ):
+            return Session("api", "api")
+        return signer.session(request.cookies.get(SESSION_COOKIE))
+
+    async def form(request: Request) -> dict[str, str]:
+        body = (await request.body()).decode("utf-8", "replace")
+        return {k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+    def login_redirect() -> Response:
+        return secure(RedirectResponse("/login", status_code=303))
+
+    async def login(request: Request) -> Response:
+        if request.method == "GET":
+            return render(request, "login.html", error=None)
+        if throttle.blocked():
+            return render(request, "login.html", status=429, error="Too many attempts; wait.")
+        data = await form(request)
+        if not hmac.compare_digest(data.get("password", "").encode(), password.encode()):
+            throttle.failed()
+            return render(request, "login.html", status=401, error="Wrong password.")
+        response = RedirectResponse("/records", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            signer.cookie(_reviewer_name(data.get("reviewer", ""))),
+            max_age=SESSION_SECONDS,
+            httponly=True,
+            samesite="strict",
+        )
+        return secure(response)
+
+    async def logout(request: Request) -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return secure(response)
+
+    def where_of(params: Mapping[str, str]) -> RecordFilter:
+        return RecordFilter(**{name: params.get(name) or None for name in FILTERS})
+
+    async def records(request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return login_redirect()
+        params = request.query_params
+        where = where_of(params)
+        raw_page = params.get("page", "1")
+        page = int(raw_page) if raw_page.isdigit() and int(raw_page) > 0 else 1
+        conn = state["conn"]
+        total = count_records(conn, where)
+        rows = list(query_records(conn, where, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE))
+        for row in rows:
+            verdicts = verdicts_for(conn, row["stream"], row["seq"])
+            row["verdict"] = verdicts[-1]["verdict"] if verdicts else None
+        kept = {name: params.get(name) for name in FILTERS if params.get(name)}
+        return render(
+            request,
+            "records.html",
+            session=session,
+            rows=rows,
+            total=total,
+            page=page,
+            pages=max(1, -(-total // PAGE_SIZE)),
+            filters=kept,
+            query=lambda **extra: urlencode({**kept, **extra}),
+        )
+
+    async def detail(request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return login_redirect()
+        stream, seq = request.path_params["stream"], request.path_params["seq"]
+        record = get_record(state["conn"], stream, seq)
+        if record is None or record.get("kind") != "event":
+            return render(request, "missing.html", status=404, session=session)
+        if request.method == "POST":
+            data = await form(request)
+            if not hmac.compare_digest(data.get("csrf", ""), signer.csrf(session)):
+                return secure(PlainTextResponse("invalid form token; reload the page", 403))
+            verdict = data.get("verdict", "")
+            if verdict not in VERDICTS:
+                return secure(PlainTextResponse(f"verdict must be one of {VERDICTS}", 400))
+            if not _record_verdict(state["verdicts"], record, data, session.reviewer):
+                return secure(PlainTextResponse("the verdict could not be stored", 503))
+            return secure(RedirectResponse(f"/records/{stream}/{seq}", status_code=303))
+        return render(
+            request,
+            "detail.html",
+            session=session,
+            record=record,
+            verdicts=verdicts_for(state["conn"], stream, seq),
+            csrf=signer.csrf(session),
+        )
+
+    async def charts(request: Request) -> Response:
+        session = current(request)
+        if session is None:
+            return login_redirect()
+        where = where_of(request.query_params)
+        by_day, by_label = _finding_counts(state["conn"], where)
+        return render(request, "charts.html", session=session, by_day=by_day, by_label=by_label)
+
+    async def allowlist(request: Request) -> Response:
+        if current(request) is None:
+            return login_redirect()
+        rows = state["conn"].execute("SELECT body FROM records WHERE kind = 'verdict'")
+        snippet = allowlist_yaml(json.loads(row["body"]) for row in rows)
+        return secure(PlainTextResponse(snippet, media_type="text/yaml"))
+
+    async def home(request: Request) -> Response:
+        return secure(RedirectResponse("/records", status_code=303))
+
+    return Starlette(
+        routes=[
+            Route("/", home),
+            Route("/login", login, methods=["GET", "POST"]),
+            Route("/logout", logout, methods=["POST"]),
+            Route("/records", records),
+            Route("/records/{stream}/{seq:int}", detail, methods=["GET", "POST"]),
+            Route("/charts", charts),
+            Route("/allowlist.yaml", allowlist),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def _record_verdict(
+    sink: SqliteSink, record: dict[str, Any], data: dict[str, str], who: str
+) -> bool:
+    """Write a chained verdict record and wait until it is committed."""
+    findings = record.get("findings") or []
+    index = data.get("finding", "")
+    chosen = [int(index)] if index.isdigit() and int(index) < len(findings) else None
+    picked = [findings[i] for i in chosen] if chosen else findings
+    verdict = {
+        "kind": "verdict",
+        "ts": utc_now(),
+        "target": {"stream": record["stream"], "seq": record["seq"]},
+        "finding": chosen[0] if chosen else None,
+        "verdict": data["verdict"],
+        "comment": data.get("comment", "")[:2000],
+        "reviewer": who,
+        "findings": [{"label": f["label"], "fingerprint": f.get("fingerprint")} for f in picked],
+    }
+    return sink.submit(verdict) and sink.flush()
+
+
+def _finding_counts(
+    conn: Any, where: RecordFilter
+) -> tuple[list[tuple[str, int, float]], list[tuple[str, int, float]]]:
+    """Findings per day and per label as (name, count, share of the largest bar)."""
+    sql, params = where.where()  # its column names exist in `records` only: unambiguous
+    if where.label:
+        sql, params = f"{sql} AND f.label = ?", [*params, where.label]
+    base = f"FROM findings f JOIN records r ON r.id = f.record_id WHERE {sql}"
+    by_day = conn.execute(
+        f"SELECT substr(r.ts, 1, 10) AS name, count(*) AS n {base} GROUP BY name ORDER BY name",
+        params,
+    ).fetchall()
+    by_label = conn.execute(
+        f"SELECT f.label AS name, count(*) AS n {base} GROUP BY name ORDER BY n DESC", params
+    ).fetchall()
+
+    def bars(rows: list[Any]) -> list[tuple[str, int, float]]:
+        top = max((row["n"] for row in rows), default=1)
+        return [(row["name"], row["n"], 100.0 * row["n"] / top) for row in rows]
+
+    return bars(by_day), bars(by_label)

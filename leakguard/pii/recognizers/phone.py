@@ -1,0 +1,140 @@
+"""Phone numbers in international and national formats, any region, with near misses
+(dates, times, versions, IP addresses, card numbers, SSNs, ISBNs, year ranges) left alone.
+
+One regex pass finds digit runs with phone-like separators; each candidate is scored by its
+shape: ``+``/``00`` numbers that ``phonenumbers`` accepts score high, grouped national
+numbers medium, bare digit runs low (they need a context word such as "phone" or "call").
+"""
+
+from __future__ import annotations
+
+import re
+
+from leakguard.pii.recognizers.base import Recognizer, StartGate
+
+_CANDIDATE = StartGate(
+    re.compile(
+        r"(?<![\w.+/#@-])(?<!\d[:,])"
+        r"(?P<number>(?:\+\s?\(?|\(\+?|00)?\d[\d \t().\-/]{4,22}\d)"
+        r"(?P<ext>\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?"
+        r"(?![\w@]|[.,/-]\d)"
+    ),
+    # its first character ('+', '(' or a digit) where both lookbehinds hold: the regex
+    # alone, beginning with lookbehinds, is tried at every position of the text
+    r"[+(\d](?<![\w.+/#@-][+(\d])(?<!\d[:,][+(\d])",
+    lead=0,
+)
+_DATE = re.compile(r"\d{1,4}([-/.])\d{1,2}\1\d{2,4}")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+_SSN = re.compile(r"\d{3}[- ]\d{2}[- ]\d{4}")
+# Dotted numbers with a one-digit group are versions ("11.12.9.14"); phones group by 2+.
+_VERSIONISH = re.compile(r"(?=(?:.*\.)?\d(?:\.|$))\d{1,4}(?:\.\d{1,4}){2,}")
+_YEARS = re.compile(r"(?:19|20)\d{2}\s?[-/]\s?(?:19|20)\d{2}")
+_ISBN = re.compile(r"97[89][- ]\d{1,5}[- ]\d{1,7}[- ]\d{1,7}[- ]\d")
+_GROUPED_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+")
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _rejected(number: str, digits: str) -> bool:
+    if not 7 <= len(digits) <= 15:
+        return True
+    if len(set(digits)) == 1 or number.count("(") != number.count(")"):
+        return True
+    shapes = (_DATE, _IPV4, _SSN, _VERSIONISH, _YEARS, _ISBN, _GROUPED_THOUSANDS)
+    if any(p.fullmatch(number) for p in shapes):
+        return True
+    return len(digits) >= 13 and _luhn(digits) and not number.startswith(("+", "00"))
+
+
+def _international_valid(number: str) -> bool:
+    import phonenumbers
+
+    text = "+" + number[2:] if number.startswith("00") else number
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return bool(phonenumbers.is_possible_number(parsed))
+
+
+def _national_shape(digits: str) -> bool:
+    if digits.startswith("0") and not digits.startswith("00"):
+        return len(digits) in (10, 11)
+    if len(digits) != 10 or digits[0] in "01":
+        return False
+    import phonenumbers
+
+    return bool(phonenumbers.is_valid_number(phonenumbers.parse(digits, "US")))
+
+
+def score(number: str) -> float | None:
+    """The confidence that ``number`` (the digits and separators only) is a phone number."""
+    digits = re.sub(r"\D", "", number)
+    if _rejected(number, digits):
+        return None
+    if _international(number):
+        return 0.85 if _international_valid(_bare(number)) else 0.6
+    separators = len(re.findall(r"[ \t().\-/]+", number))
+    if separators == 0:
+        # A bare digit run: order numbers, epochs, ids ... only with context, unless it has
+        # a national phone shape (trunk prefix 0 and 10-11 digits, or a valid US number).
+        return 0.45 if _national_shape(digits) else 0.3
+    if separators == 1 and len(digits) < 9:
+        return 0.35
+    return 0.6
+
+
+class LeakGuardPhoneRecognizer(Recognizer):
+    """Phone numbers of any region; extensions are part of the span."""
+
+    ENTITY = "PHONE_NUMBER"
+    CONTEXT = (
+        "phone", "telephone", "tel", "mobile", "mob", "cell", "call", "fax", "contact", "reach",
+        "whatsapp", "text", "dial", "ring", "hotline", "ph", "landline", "sms", "reached",
+    )  # fmt: skip
+
+    def find(self, text: str) -> list[tuple[int, int, float, str]]:
+        found = []
+        pos = 0
+        at = _CANDIDATE.at(text)
+        while (m := _CANDIDATE.search(text, pos, at)) is not None:
+            pos = m.end()
+            number = m.group("number").rstrip(" \t(-./")
+            has_ext = m.group("ext") is not None
+            if _international(number) and not _international_valid(_bare(number)):
+                # "+1 415 555 0134 4111 1111 ...": the run took in the next number's
+                # digits; the longest prefix (whole groups) that is a valid number wins.
+                shorter = _valid_international_prefix(number)
+                if shorter is not None:
+                    number, has_ext = shorter, False
+                    pos = m.start() + len(number)
+            value = score(number)
+            if value is None:
+                continue
+            end = m.end() if has_ext else m.start() + len(number)
+            found.append((m.start(), end, value, "phone"))
+        return found
+
+
+def _international(number: str) -> bool:
+    return number.startswith(("+", "00", "(+"))
+
+
+def _bare(number: str) -> str:
+    return number.replace("(", "").replace(")", "")
+
+
+def _valid_international_prefix(number: str) -> str | None:
+    cuts = [m.start() for m in re.finditer(r"[ \t]+", number)]
+    for cut in reversed(cuts):
+        prefix = number[:cut].rstrip(" \t(-./")
+        if len(re.sub(r"\D", "", prefix)) >= 7 and _international_valid(_bare(prefix)):
+            return prefix
+    return None
