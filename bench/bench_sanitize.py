@@ -47,7 +47,8 @@ from texts import assistant_text
 from leakguard.config import LeakGuardConfig, parse_config
 from leakguard.pii.batch import BatchPIIDetector
 from leakguard.pii.detector import PIIDetector, vanilla_analyzer
-from leakguard.sanitize.run import RecordSanitizer, sanitize_corpus
+from leakguard.sanitize.run import sanitize_corpus
+from leakguard.sanitize.task import RecordSanitizer
 
 PROSE = (
     "The migration runs in three steps: export the data, transform it to the new schema and "

@@ -19,7 +19,8 @@ from faker import Faker
 
 from leakguard.config import LeakGuardConfig, parse_config
 from leakguard.exceptions import ConfigError, CorpusError
-from leakguard.sanitize.run import RunSummary, sanitize_corpus, splice_field
+from leakguard.sanitize.run import RunSummary, sanitize_corpus
+from leakguard.sanitize.task import splice_field
 
 KEY = b"test-pseudonym-key"
 ENTITIES = ["PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IP_ADDRESS"]
@@ -243,7 +244,7 @@ def test_bad_records_are_rejected_with_their_reason_and_never_their_text(tmp_pat
 
 
 def test_a_failing_detector_rejects_only_its_record(tmp_path: Path) -> None:
-    from leakguard.sanitize import run as sanitize_module
+    from leakguard.sanitize import task as sanitize_module
 
     src = tmp_path / "in.jsonl"
     src.write_text('{"text": "first jane@corp.io"}\n{"text": "BOOM"}\n{"text": "third"}\n')

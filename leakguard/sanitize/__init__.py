@@ -2,8 +2,9 @@
 
 Resumable, in local processes or on Dask.
 
-Parts: :mod:`.run` (tasks, shards, the run), :mod:`.report` (the run's report files),
-:mod:`.pseudonyms` (consistent keyed pseudonyms across a corpus)."""
+Parts: :mod:`.task` (one shard: what a worker runs), :mod:`.state` (the output directory's
+state that lets a rerun resume), :mod:`.run` (the whole run), :mod:`.report` (its report
+files), :mod:`.pseudonyms` (consistent keyed pseudonyms across a corpus)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,12 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from leakguard.sanitize.run import (
+    from leakguard.sanitize.run import Progress, RunSummary, sanitize_corpus
+    from leakguard.sanitize.task import (
         CorpusPolicy,
-        Progress,
         RecordSanitizer,
-        RunSummary,
         ShardReport,
         ShardTask,
-        sanitize_corpus,
         sanitize_shard,
         splice_field,
     )
@@ -37,15 +36,15 @@ __all__ = [
 
 # Loaded on first use, so that importing one part of the package does not load the others.
 _PUBLIC = {
-    "CorpusPolicy": "run",
+    "CorpusPolicy": "task",
     "Progress": "run",
-    "RecordSanitizer": "run",
+    "RecordSanitizer": "task",
     "RunSummary": "run",
-    "ShardReport": "run",
-    "ShardTask": "run",
+    "ShardReport": "task",
+    "ShardTask": "task",
     "sanitize_corpus": "run",
-    "sanitize_shard": "run",
-    "splice_field": "run",
+    "sanitize_shard": "task",
+    "splice_field": "task",
 }
 
 

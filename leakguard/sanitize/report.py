@@ -22,7 +22,8 @@ from leakguard.findings import OutcomeAction
 from leakguard.sanitize.pseudonyms import key_check
 
 if TYPE_CHECKING:
-    from leakguard.sanitize.run import RunSummary, ShardReport
+    from leakguard.sanitize.run import RunSummary
+    from leakguard.sanitize.task import ShardReport
 
 __all__ = [
     "render_markdown",
