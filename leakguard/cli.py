@@ -10,12 +10,19 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from leakguard import __version__
-from leakguard.commands.exit_codes import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
-from leakguard.exceptions import LeakGuardError
+from leakguard.commands.exit_codes import (
+    EXIT_BLOCKED,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+)
+from leakguard.exceptions import Interrupted, LeakGuardError
 
 __all__ = ["EXIT_BLOCKED", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "build_parser", "main"]
 
@@ -61,14 +68,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose < 2:
         # Presidio warns about every recognizer of another language it skips: noise for users.
         logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+    if args.verbose < 1:
+        # Dask configures its own loggers at import (INFO: dozens of lines per local cluster)
+        # from its config, which this environment variable sets; worker processes inherit it.
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     try:
         code: int = args.handler(args)
     except LeakGuardError as exc:
         print(f"leakguard: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("leakguard: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        detail = exc.detail if isinstance(exc, Interrupted) else ""
+        print(f"leakguard: interrupted{': ' + detail if detail else ''}", file=sys.stderr)
+        terminated = isinstance(exc, Interrupted) and exc.signal_name == "SIGTERM"
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     return code
 
 

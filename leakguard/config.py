@@ -380,8 +380,10 @@ class SanitizeConfig(_Section):
     workers: int = Field(default=0, ge=0, le=1024)
     # Texts without an alphabetic run this long cannot hold a name: pattern recognizers only.
     name_min_letters: int = Field(default=2, ge=1, le=16)
-    # Uncompressed files larger than this are cut into several shards at line breaks.
-    shard_mb: int = Field(default=64, ge=1)
+    # Uncompressed files larger than this are cut into several shards at line breaks. A
+    # shard is the unit of resume: a crash redoes at most the shards that were running.
+    # Fractions are fine (0.25 = 256 KiB). A gzip file is always one shard (no seeking).
+    shard_mb: float = Field(default=64, gt=0, le=1 << 20)
     # Sample redactions per label in the report (shown as placeholders only).
     report_samples: int = Field(default=3, ge=0, le=100)
 

@@ -228,18 +228,29 @@ def _line_ranges(path: Path, target: int) -> list[tuple[int, int | None, int]]:
 
 def read_shard(shard: Shard) -> Iterator[Record]:
     """The records of one shard, streamed (memory bounded by ``max_record_bytes``)."""
+    last = [shard.first_line - 1]  # the last line read whole, for the reject below
+
+    def counted(lines: Iterator[_Line]) -> Iterator[_Line]:
+        for line in lines:
+            last[0] = line.number
+            yield line
+
     try:
         with _open(shard) as f:
-            lines = _lines(f, shard)
+            lines = counted(_lines(f, shard))
             if shard.format is Format.JSONL:
                 yield from _jsonl_records(lines, shard)
             else:
                 yield from _text_records(lines, shard)
     except (OSError, EOFError, zlib.error) as exc:
         # A broken gzip stream or an unreadable file: one reject, and the shard ends here.
+        # It names where the break came: the line after the last one read whole.
         reason = "broken gzip stream" if shard.compressed else "unreadable file"
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        yield Record(shard.path, shard.format, shard.first_line, None, reject=f"{reason}: {detail}")
+        where = f" after line {last[0]}" if last[0] >= shard.first_line else ""
+        yield Record(
+            shard.path, shard.format, last[0] + 1, None, reject=f"{reason}{where}: {detail}"
+        )
 
 
 def _open(shard: Shard) -> io.BufferedIOBase:

@@ -135,3 +135,13 @@ class IndexMismatchError(LeakGuardError, ValueError):
         self.key = key
         self.built = built
         self.wanted = wanted
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM stopped a command. Work it finished is kept; ``detail``
+    says what, and how to go on (e.g. "rerun the same command to resume")."""
+
+    def __init__(self, signal_name: str = "SIGINT", detail: str = "") -> None:
+        super().__init__(detail or signal_name)
+        self.signal_name = signal_name
+        self.detail = detail

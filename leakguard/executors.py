@@ -13,22 +13,35 @@ machine, anything else is a scheduler address (``tcp://scheduler:8786``).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import importlib
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any, Generic, TypeVar
 
-from leakguard.exceptions import MissingExtraError
+from leakguard.exceptions import CorpusError, Interrupted, MissingExtraError
 
-__all__ = ["Completed", "cpu_workers", "run_tasks"]
+__all__ = [
+    "Completed",
+    "cpu_workers",
+    "interrupt",
+    "run_tasks",
+    "stop_workers",
+    "terminate_as_interrupt",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 LOCAL_CLUSTER = "local"
+_DASK_CONNECT_S = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +98,70 @@ def _run_inline(fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[Completed[
             yield Completed(index, result=result)
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _worker_init() -> None:
+    """In each worker process: die with the parent, and leave Ctrl-C to the parent.
+
+    Without the first, a parent killed with SIGKILL (or dying any other way before it can
+    stop its pool) leaves its workers running on, finishing shards nobody waits for and
+    racing the next run. SIGINT reaches the whole process group from a terminal; the
+    parent answers it by stopping the workers, so they need not print tracebacks of their own.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+
+
+def interrupt(results: Iterator[Completed[Any]], exc: BaseException) -> None:
+    """Stop a :func:`run_tasks` iteration after ``exc`` (an interrupt) reached its caller:
+    the workers are killed now, not after their running tasks finish."""
+    throw = getattr(results, "throw", None)
+    if throw is not None:
+        with contextlib.suppress(KeyboardInterrupt, SystemExit, StopIteration):
+            throw(exc)
+    stop_workers()
+
+
+def stop_workers() -> None:
+    """Kill this process's worker processes now (an interrupted run: their shards are
+    unfinished and are discarded; finished shards were already marked by the workers)."""
+    children = multiprocessing.active_children()
+    for child in children:
+        child.kill()
+    for child in children:
+        child.join(timeout=5)
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`KeyboardInterrupt` in the main thread (as
+    SIGINT does), so ``finally`` blocks run and worker processes are stopped. For the CLI."""
+
+    def raise_interrupt(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _run_processes(
     fn: Callable[[T], R], tasks: Sequence[T], *, workers: int
 ) -> Iterator[Completed[R]]:
     # spawn, not fork: the parent may hold threads and loaded models, and a forked child
     # of a threaded process can deadlock. Each worker loads its own engine once.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(tasks)), mp_context=context, initializer=_worker_init
+    ) as pool:
         pending: dict[Future[R], int] = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
         try:
             while pending:
@@ -103,9 +173,18 @@ def _run_processes(
                         yield Completed(index, result=future.result())
                     else:
                         yield Completed(index, error=error)
-        finally:
+        except (KeyboardInterrupt, SystemExit):
+            # Interrupted (Ctrl-C, SIGTERM): the pool's exit would wait for the running
+            # tasks to finish; kill them instead, and let the pool mark every pending
+            # future broken before anything is cancelled (cancelling first races the pool's
+            # own clean-up, which then fails on the cancelled futures).
+            stop_workers()
+            pool.shutdown(wait=True)
+            raise
+        except GeneratorExit:  # the caller stopped early: tasks not started yet are dropped
             for future in pending:
                 future.cancel()
+            raise
 
 
 def _run_dask(
@@ -134,7 +213,14 @@ def _run_dask(
         )
         client = distributed.Client(cluster)
     else:
-        client = distributed.Client(address)
+        try:
+            client = distributed.Client(address, timeout=_DASK_CONNECT_S)
+        except (OSError, TimeoutError) as exc:
+            raise CorpusError(
+                f"cannot reach the Dask scheduler at {address!r} within {_DASK_CONNECT_S} s "
+                f"({type(exc).__name__}); check that it runs and the address (e.g. "
+                f"tcp://host:8786), or use --dask local"
+            ) from None
     try:
         # pure=False: two equal tasks are still two runs; the shard ids already dedupe.
         futures = client.map(fn, list(tasks), pure=False)

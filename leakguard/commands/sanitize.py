@@ -43,6 +43,10 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(handler=run)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "--:--"
@@ -68,7 +72,7 @@ class _ProgressLine:
         filled = int(width * progress.bytes_done / max(progress.bytes_total, 1))
         line = (
             f"[{'#' * filled}{'.' * (width - filled)}] {progress.shards_done}/"
-            f"{progress.shards_total} shards, {progress.records:,} records, "
+            f"{_count(progress.shards_total, 'shard')}, {progress.records:,} records, "
             f"{progress.records_per_s:,.0f} rec/s, ETA {_duration(progress.eta_s)}"
         )
         end = "\n" if final or not self._tty else ""
@@ -77,6 +81,7 @@ class _ProgressLine:
 
 def run(args: argparse.Namespace) -> int:
     from leakguard.config import load_config
+    from leakguard.executors import terminate_as_interrupt
     from leakguard.sanitize.pseudonyms import resolve_pseudonym_key
     from leakguard.sanitize.run import sanitize_corpus
 
@@ -91,23 +96,24 @@ def run(args: argparse.Namespace) -> int:
 
         sink = open_sink(config)
     try:
-        summary = sanitize_corpus(
-            args.inputs,
-            args.out,
-            config=config,
-            key=key,
-            field=args.field,
-            workers=args.workers,
-            dask=args.dask,
-            on_progress=None if args.no_progress else _ProgressLine(),
-            sink=sink,
-        )
+        with terminate_as_interrupt():  # SIGTERM stops the workers too, like Ctrl-C
+            summary = sanitize_corpus(
+                args.inputs,
+                args.out,
+                config=config,
+                key=key,
+                field=args.field,
+                workers=args.workers,
+                dask=args.dask,
+                on_progress=None if args.no_progress else _ProgressLine(),
+                sink=sink,
+            )
     finally:
         if sink is not None:
             sink.close()
     print(
         f"leakguard: {summary.records_in:,} records read, {summary.records_out:,} written, "
-        f"{summary.rejected:,} rejected; {len(summary.shards)} shards done "
+        f"{summary.rejected:,} rejected; {_count(len(summary.shards), 'shard')} done "
         f"({summary.resumed} from an earlier run) in {summary.seconds:.1f} s; "
         f"report: {summary.out_dir / 'SANITIZATION.md'}",
         file=sys.stderr,

@@ -93,7 +93,13 @@ def _json_example(
     try:
         record = json.loads(line)
     except ValueError as exc:
-        raise DatasetError(where, number, f"invalid JSON at column {exc.args[0]!s:.60}") from None
+        # JSONDecodeError's msg and colno never quote the document.
+        detail = (
+            f"{exc.msg} at column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
+            else type(exc).__name__
+        )
+        raise DatasetError(where, number, f"invalid JSON ({detail})") from None
     if not isinstance(record, dict):
         raise DatasetError(where, number, "a line must be a JSON object")
     text = record.get(config.text_field)

@@ -9,17 +9,21 @@ up (``records_in == records_out + rejected`` per shard).
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from leakguard.config import LeakGuardConfig
-from leakguard.corpus import Shard, plan_shards
+from leakguard.corpus import Format, Shard, plan_shards, read_shard
 from leakguard.events import EventSink
-from leakguard.exceptions import CorpusError, LeakGuardError
-from leakguard.executors import Completed, cpu_workers, run_tasks
+from leakguard.exceptions import CorpusError, Interrupted, LeakGuardError
+from leakguard.executors import Completed, cpu_workers, interrupt, run_tasks
 from leakguard.policy import resolve_hash_key
 from leakguard.sanitize.report import run_event, sum_counts, write_run_files
 from leakguard.sanitize.state import (
@@ -38,20 +42,23 @@ __all__ = ["FailedShard", "Progress", "RunSummary", "output_names", "sanitize_co
 logger = logging.getLogger(__name__)
 
 _MB = 1024 * 1024
+_FIELD_CHECK_RECORDS = 100
 
 # --- the whole run ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """Handed to the progress callback after every finished shard."""
+    """Handed to the progress callback after every finished shard, and every few seconds
+    in between with the bytes the running shards have read so far."""
 
     shards_done: int
     shards_total: int
     records: int
-    bytes_done: int
+    bytes_done: int  # finished shards, resumed ones included, plus what running ones read
     bytes_total: int
     elapsed_s: float
+    bytes_resumed: int = 0  # of bytes_done: shards an earlier run finished
 
     @property
     def records_per_s(self) -> float:
@@ -59,9 +66,140 @@ class Progress:
 
     @property
     def eta_s(self) -> float | None:
-        if self.bytes_done <= 0:
+        """From this run's own rate: resumed shards took no time now."""
+        read_now = self.bytes_done - self.bytes_resumed
+        if read_now <= 0:
             return None
-        return self.elapsed_s * (self.bytes_total - self.bytes_done) / self.bytes_done
+        return self.elapsed_s * (self.bytes_total - self.bytes_done) / read_now
+
+
+_TICK_S = 2.0
+
+
+class _RunProgress:
+    """Counts for the progress callback. Running shards' workers write how many bytes they
+    have read to ``<tmp>/<shard id>.progress`` (the output directory is shared by every
+    worker, also on Dask); a thread reads those every few seconds, so the ETA follows the
+    bytes read, not only finished shards."""
+
+    def __init__(
+        self,
+        *,
+        shards: Sequence[Shard],
+        done: dict[str, ShardReport],
+        tmp_dir: Path,
+        started: float,
+        callback: Callable[[Progress], None] | None,
+    ) -> None:
+        self._shards = {s.id: s for s in shards}
+        self._open = {s.id for s in shards if s.id not in done}
+        self._tmp_dir = tmp_dir
+        self._started = started
+        self._callback = callback
+        self._lock = threading.Lock()
+        self._finished_bytes = sum(r.bytes_in for r in done.values())
+        self._resumed = self._finished_bytes
+        self._shards_done = len(done)
+        self._records = 0
+
+    @contextmanager
+    def ticking(self) -> Iterator[None]:
+        if self._callback is None:
+            yield
+            return
+        stop = threading.Event()
+
+        def tick() -> None:
+            while not stop.wait(_TICK_S):
+                self._emit()
+
+        thread = threading.Thread(target=tick, name="leakguard-progress", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def finished(self, shard: Shard, report: ShardReport | None, *, failed: int) -> None:
+        with self._lock:
+            self._open.discard(shard.id)
+            self._finished_bytes += shard.nbytes
+            self._shards_done += 1
+            if report is not None:
+                self._records += report.records_in
+        (self._tmp_dir / f"{shard.id}.progress").unlink(missing_ok=True)
+        self._emit()
+
+    def _reading(self) -> int:
+        total = 0
+        for shard_id in list(self._open):
+            try:
+                read = int((self._tmp_dir / f"{shard_id}.progress").read_text() or 0)
+            except (OSError, ValueError):
+                continue  # not started yet, or being replaced
+            total += min(read, self._shards[shard_id].nbytes)
+        return total
+
+    def _emit(self) -> None:
+        if self._callback is None:
+            return
+        reading = self._reading()
+        with self._lock:
+            self._callback(
+                Progress(
+                    shards_done=self._shards_done,
+                    shards_total=len(self._shards),
+                    records=self._records,
+                    bytes_done=self._finished_bytes + reading,
+                    bytes_total=sum(s.nbytes for s in self._shards.values()),
+                    elapsed_s=time.perf_counter() - self._started,
+                    bytes_resumed=self._resumed,
+                )
+            )
+
+
+def _close(iterator: Iterator[object]) -> None:
+    """Close a generator now (its ``finally`` runs: open files, worker pools)."""
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        close()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def check_field(shards: Sequence[Shard], field: str) -> None:
+    """Fail fast on a wrong ``--field``: if none of the first JSON Lines records that parse
+    as objects has it, stop before any work, naming the keys they do have."""
+    keys: Counter[str] = Counter()
+    looked = 0
+    first: str | None = None
+    for shard in shards:
+        if shard.format is not Format.JSONL:
+            continue
+        records = read_shard(shard)
+        try:
+            for record in records:
+                if record.reject is None or record.reject.startswith("field "):
+                    return  # some record has the field (text or not): per-record rejects
+                if record.reject.startswith("missing field") and record.raw is not None:
+                    looked += 1
+                    first = first or shard.path
+                    keys.update(list(json.loads(record.raw)))
+                if looked >= _FIELD_CHECK_RECORDS:
+                    break
+        finally:
+            _close(records)
+        if looked >= _FIELD_CHECK_RECORDS:
+            break
+    if looked:
+        names = ", ".join(repr(k[:40]) for k, _ in keys.most_common(20))
+        raise CorpusError(
+            f"field {field!r} is in none of the first {_count(looked, 'record')} of "
+            f"{first!r}; they have: {names}. Pass the key that holds the text as --field."
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +314,7 @@ def sanitize_corpus(
     shards = plan_shards(
         inputs,
         field=field,
-        target_shard_bytes=settings.shard_mb * _MB,
+        target_shard_bytes=max(1, int(settings.shard_mb * _MB)),
         max_record_bytes=settings.max_record_chars,
     )
     if not shards:
@@ -211,34 +349,38 @@ def sanitize_corpus(
             )
         )
 
-    if tasks:  # fail fast on a bad config or a missing model, before any worker starts
+    if tasks:  # fail fast on a bad config, a missing model or a wrong --field
+        check_field(shards, field)
         _worker_sanitizer(config, key, hash_key)
     n_workers = cpu_workers(settings.workers if workers is None else workers)
     failed: list[FailedShard] = []
-    bytes_total = sum(s.nbytes for s in shards)
-    bytes_done = sum(r.bytes_in for r in reports.values())
-    records = 0
-    for completed in run_tasks(
+    progress = _RunProgress(
+        shards=shards, done=reports, tmp_dir=tmp_dir, started=started, callback=on_progress
+    )
+    results = run_tasks(
         sanitize_shard, tasks, workers=n_workers, dask=dask, dask_processes=dask_processes
-    ):
-        task = tasks[completed.index]
-        bytes_done += task.shard.nbytes
-        if completed.result is not None:
-            reports[task.shard.id] = completed.result
-            records += completed.result.records_in
-        else:
-            failed.append(_failure(task, completed))
-        if on_progress is not None:
-            on_progress(
-                Progress(
-                    shards_done=len(reports) + len(failed),
-                    shards_total=len(shards),
-                    records=records,
-                    bytes_done=bytes_done,
-                    bytes_total=bytes_total,
-                    elapsed_s=time.perf_counter() - started,
-                )
-            )
+    )
+    try:
+        with progress.ticking():
+            for completed in results:
+                task = tasks[completed.index]
+                if completed.result is not None:
+                    reports[task.shard.id] = completed.result
+                else:
+                    failed.append(_failure(task, completed))
+                progress.finished(task.shard, completed.result, failed=len(failed))
+    except KeyboardInterrupt as exc:
+        # Ctrl-C or SIGTERM (the CLI turns it into an interrupt): stop the workers now, so
+        # none finishes a shard after this process is gone; drop the unfinished shards.
+        interrupt(results, exc)
+        clear_tmp(tmp_dir)
+        signal_name = exc.signal_name if isinstance(exc, Interrupted) else "SIGINT"
+        kept = len(reports)
+        raise Interrupted(
+            signal_name,
+            f"{kept} of {_count(len(shards), 'shard')} finished and kept in {str(out)!r} "
+            f"({len(shards) - kept} unfinished, discarded); rerun the same command to resume",
+        ) from None
     ordered = tuple(reports[s.id] for s in shards if s.id in reports)
     summary = RunSummary(out, ordered, tuple(failed), time.perf_counter() - started)
     if sink is not None:

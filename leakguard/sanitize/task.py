@@ -305,6 +305,34 @@ def _open_output(path: Path, *, compressed: bool) -> Iterator[IO[bytes]]:
             yield cast(IO[bytes], gz)
 
 
+class _ShardProgress:
+    """How far a running shard has read, for the run's progress line: written to a small
+    file at most once a second (see ``leakguard.sanitize.run``). Bytes of the records read,
+    uncompressed: a gzip shard reports nothing until it is done (its ETA counts it whole)."""
+
+    def __init__(self, path: Path, *, compressed: bool) -> None:
+        self._path = path
+        self._enabled = not compressed
+        self._bytes = 0
+        self._written = time.monotonic()
+
+    def read(self, batch: list[Record]) -> None:
+        if not self._enabled:
+            return
+        self._bytes += sum(
+            len(r.raw) if r.raw is not None else len((r.text or "").encode()) + 1 for r in batch
+        )
+        now = time.monotonic()
+        if now - self._written >= 1.0:
+            self._written = now
+            tmp = self._path.with_name(f"{self._path.name}.{os.getpid()}")
+            tmp.write_text(str(self._bytes))
+            os.replace(tmp, self._path)
+
+    def close(self) -> None:
+        self._path.unlink(missing_ok=True)
+
+
 def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
     batch: list[Record] = []
     for record in records:
@@ -325,14 +353,17 @@ def sanitize_shard(task: ShardTask) -> ShardReport:
     tmp_dir = Path(task.tmp_dir)
     tmp_out = tmp_dir / f"{shard.id}.{os.getpid()}.{threading.get_ident()}.out"
     rejects = _RejectLog(tmp_out.with_suffix(".rejects"))
+    progress = _ShardProgress(tmp_dir / f"{shard.id}.progress", compressed=shard.compressed)
     try:
         with _open_output(tmp_out, compressed=shard.compressed) as out:
             for batch in _batches(read_shard(shard), settings.batch_size):
                 _sanitize_batch(
                     batch, sanitizer=sanitizer, out=out, rejects=rejects, tally=tally, task=task
                 )
+                progress.read(batch)
     finally:
         had_rejects = rejects.close()
+        progress.close()
     Path(task.output).parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp_out, task.output)
     if had_rejects:
