@@ -24,7 +24,7 @@ from leakguard.config import VANILLA_SPACY_MODEL, LeakGuardConfig, parse_config
 from leakguard.evaluation.devset import SPLITS, generate
 from leakguard.evaluation.scoring import Span, evaluate, format_table
 from leakguard.guard import Guard
-from leakguard.pii.detector import vanilla_analyzer
+from leakguard.pii.analyzer import vanilla_analyzer
 
 
 def main() -> None:

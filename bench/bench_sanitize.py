@@ -45,8 +45,9 @@ from faker import Faker
 from texts import assistant_text
 
 from leakguard.config import LeakGuardConfig, parse_config
+from leakguard.pii.analyzer import vanilla_analyzer
 from leakguard.pii.batch import BatchPIIDetector
-from leakguard.pii.detector import PIIDetector, vanilla_analyzer
+from leakguard.pii.detector import PIIDetector
 from leakguard.sanitize.run import sanitize_corpus
 from leakguard.sanitize.task import RecordSanitizer
 

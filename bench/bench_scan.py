@@ -21,7 +21,7 @@ from texts import assistant_text
 
 from leakguard.config import VANILLA_SPACY_MODEL, LeakGuardConfig
 from leakguard.guard import Guard
-from leakguard.pii.detector import vanilla_analyzer
+from leakguard.pii.analyzer import vanilla_analyzer
 
 
 def timed(fn: Callable[[], object]) -> float:

@@ -29,7 +29,8 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from leakguard.config import PIIConfig
-from leakguard.pii.detector import PIIDetector, _offline_email_recognizer
+from leakguard.pii.analyzer import _offline_email_recognizer
+from leakguard.pii.detector import PIIDetector
 from leakguard.pii.windows import (
     _DIGIT_RUNS,
     _GATES,

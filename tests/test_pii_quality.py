@@ -10,7 +10,8 @@ import pytest
 
 from leakguard.config import DEFAULT_SPACY_MODEL, VANILLA_SPACY_MODEL, PIIConfig
 from leakguard.guard import Guard
-from leakguard.pii.detector import PROJECT_ROOT, load_spacy_pipeline, resolve_model, split_lines
+from leakguard.pii.detector import split_lines
+from leakguard.pii.pipeline import PROJECT_ROOT, load_spacy_pipeline, resolve_model
 
 EXAMPLE = PROJECT_ROOT / "examples" / "response.txt"
 

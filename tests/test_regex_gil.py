@@ -11,7 +11,7 @@ from presidio_analyzer import Pattern, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, IbanRecognizer
 
 from leakguard.config import CustomRecognizer, PIIConfig, RecognizerPattern
-from leakguard.pii.detector import build_analyzer
+from leakguard.pii.analyzer import build_analyzer
 from leakguard.pii.regex_gil import HOLD_MAX_CHARS, HeldPattern, _names_global, hold_gil
 
 

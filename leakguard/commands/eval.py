@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from leakguard.config import VANILLA_SPACY_MODEL, load_config
     from leakguard.evaluation.scoring import Span, evaluate, format_table, load_dataset
     from leakguard.guard import Guard
-    from leakguard.pii.detector import vanilla_analyzer
+    from leakguard.pii.analyzer import vanilla_analyzer
 
     config = load_config(args.config)
     data = load_dataset(args.dataset)[: args.limit]

@@ -1,6 +1,8 @@
 """PII detection: Presidio's analyzer with leakguard's lean spaCy engine and recognizers.
 
-Parts: :mod:`.detector` (the detector the guard runs), :mod:`.batch` (many texts at once, for
+Parts: :mod:`.detector` (the detector the guard runs), :mod:`.analyzer` (building Presidio's
+analyzer), :mod:`.pipeline` (loading spaCy), :mod:`.engine` (the lean NLP engine),
+:mod:`.context` (the context enhancer), :mod:`.batch` (many texts at once, for
 the sanitizer), :mod:`.windows` (where each pattern recognizer needs to search),
 :mod:`.regex_gil` (pattern searches that let other threads run), :mod:`.recognizers`."""
 
@@ -10,7 +12,8 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from leakguard.pii.detector import PIIDetector, load_spacy_pipeline
+    from leakguard.pii.detector import PIIDetector
+    from leakguard.pii.pipeline import load_spacy_pipeline
 
 __all__ = [
     "PIIDetector",
@@ -20,7 +23,7 @@ __all__ = [
 # Loaded on first use, so that importing one part of the package does not load the others.
 _PUBLIC = {
     "PIIDetector": "detector",
-    "load_spacy_pipeline": "detector",
+    "load_spacy_pipeline": "pipeline",
 }
 
 

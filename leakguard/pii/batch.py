@@ -32,7 +32,8 @@ from typing import Any
 
 from leakguard.config import PATTERN_ONLY
 from leakguard.findings import Finding
-from leakguard.pii.detector import PARSE_FACTORIES, PIIDetector
+from leakguard.pii.detector import PIIDetector
+from leakguard.pii.pipeline import PARSE_FACTORIES
 
 __all__ = ["BatchPIIDetector"]
 
@@ -124,15 +125,16 @@ class BatchPIIDetector:
     def _bound_vocabulary(self) -> None:
         """spaCy keeps every token string it sees (IDs, numbers, names of a whole corpus):
         past the engine's ``vocab_budget`` the pipeline is replaced by a fresh copy, between
-        batches, when no doc of the old one is left (see ``pii._lean_engine_class``; an
-        analyzer built elsewhere, without that engine, is left as it is)."""
+        batches, when no doc of the old one is left (see
+        :class:`~leakguard.pii.engine.LeanSpacyNlpEngine`; an analyzer built elsewhere,
+        without that engine, is left as it is)."""
         engine = self._engine
         if hasattr(engine, "over_budget") and engine.over_budget(self._nlp):
             self._nlp = engine.reload(self._language)
 
     def _analyze(self, text: str, doc: Any, *, piped: bool) -> list[Finding]:
-        # The online path's artifacts (pii._lean_engine_class), with the lemmas filled in
-        # only when Presidio's context enhancer reads them.
+        # The online path's artifacts (leakguard.pii.engine.LeanArtifacts), with the lemmas
+        # filled in only when Presidio's context enhancer reads them.
         fill = functools.partial(self._fill_lemmas, piped=piped)
         artifacts = self._engine._artifacts(doc, text, self._language, False, fill)
         results = self._analyzer.analyze(
