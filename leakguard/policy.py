@@ -98,8 +98,11 @@ class Policy:
         for finding in findings:
             if finding.action is Action.BLOCK:
                 return f"action:{finding.label}"
-            if finding.label in self.config.block_on_labels:
-                return f"label:{finding.label}"
+            # Any member's label counts: merging a PERSON into a memorized passage must
+            # not hide a label the response is blocked on.
+            for label in finding.labels:
+                if label in self.config.block_on_labels:
+                    return f"label:{label}"
         limit = self.config.max_findings
         if limit is not None and len(findings) > limit:
             return f"max_findings:{limit}"

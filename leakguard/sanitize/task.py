@@ -416,7 +416,7 @@ def _sanitize_batch(
             _reject(record, f"detector error ({type(outcome).__name__})", rejects, tally)
             continue
         for finding in outcome.findings:
-            tally.findings[finding.label] += 1
+            tally.findings.update(finding.labels)  # each label of a merged span once
             tally.actions[finding.action.value if finding.action else "none"] += 1
         if outcome.blocked:
             _reject(record, f"blocked by policy ({outcome.reason})", rejects, tally)
