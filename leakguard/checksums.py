@@ -10,25 +10,26 @@ from __future__ import annotations
 __all__ = ["luhn_check_digit", "luhn_valid", "mod97_valid", "nhs_valid"]
 
 
-def _luhn_sum(digits: list[int], *, double_last: bool) -> int:
-    """The Luhn sum of ``digits``; the last one is doubled when ``double_last``."""
-    total = 0
-    for i, digit in enumerate(reversed(digits)):
-        doubled = digit * 2 if (i % 2 == 0) == double_last else digit
-        total += doubled - 9 if doubled > 9 else doubled
-    return total
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # a digit doubled, its two digits added
 
 
 def luhn_valid(text: str) -> bool:
     """The digits of ``text`` (separators ignored) end in a valid Luhn check digit; needs 2+."""
-    digits = [int(c) for c in text if c.isdigit()]
-    return len(digits) >= 2 and _luhn_sum(digits, double_last=False) % 10 == 0
+    if text.isascii() and text.isdigit():  # the common case: digits only
+        digits = list(map(int, text))
+    else:
+        digits = [int(c) for c in text if c.isdigit()]
+    if len(digits) < 2:
+        return False
+    total = sum(digits[-1::-2]) + sum(_DOUBLED[d] for d in digits[-2::-2])
+    return total % 10 == 0
 
 
 def luhn_check_digit(payload: str) -> int:
     """The digit that, appended to the digits of ``payload``, makes them Luhn-valid."""
     digits = [int(c) for c in payload if c.isdigit()]
-    return (10 - _luhn_sum(digits, double_last=True) % 10) % 10
+    total = sum(_DOUBLED[d] for d in digits[-1::-2]) + sum(digits[-2::-2])
+    return (10 - total % 10) % 10
 
 
 def mod97_valid(text: str) -> bool:

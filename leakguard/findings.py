@@ -6,6 +6,7 @@ text that was scanned.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -17,6 +18,7 @@ __all__ = [
     "Member",
     "Outcome",
     "OutcomeAction",
+    "join_lines",
     "label_rank",
     "merge_overlapping",
 ]
@@ -278,4 +280,52 @@ def _merge_cluster(cluster: list[Finding]) -> Finding:
         action=lead.action,
         details=lead.details,
         members=members,
+    )
+
+
+# Labels whose one value may run over several lines: a postal address is written one line
+# per part, and a detector may find each line on its own (the NER model does).
+MULTILINE_LABELS = frozenset({"STREET_ADDRESS"})
+# What may lie between two lines of one value: one line break, with spaces or a comma.
+_LINE_GAP = re.compile(r"[ \t,;]*\r?\n[ \t]*")
+
+
+def join_lines(
+    text: str, findings: Iterable[Finding], *, labels: frozenset[str] = MULTILINE_LABELS
+) -> list[Finding]:
+    """Findings of a multi-line label (``MULTILINE_LABELS``) on consecutive lines of
+    ``text``, with nothing but one line break (and spaces or a comma) between them, become
+    one finding: one address, one placeholder, one pseudonym. A blank line or any other
+    text between two of them keeps them apart. Other findings are returned as they are."""
+    joinable = sorted((f for f in findings if f.label in labels), key=lambda f: f.start)
+    out = [f for f in findings if f.label not in labels]
+    run: Finding | None = None
+    for finding in joinable:
+        if (
+            run is not None
+            and run.label == finding.label
+            and run.end <= finding.start
+            and _LINE_GAP.fullmatch(text, run.end, finding.start)
+        ):
+            run = _joined(run, finding)
+            continue
+        if run is not None:
+            out.append(run)
+        run = finding
+    if run is not None:
+        out.append(run)
+    return out
+
+
+def _joined(first: Finding, second: Finding) -> Finding:
+    lead = max((first, second), key=_rank)
+    return Finding(
+        detector=lead.detector,
+        label=lead.label,
+        start=first.start,
+        end=second.end,
+        score=lead.score,
+        action=lead.action,
+        details=lead.details,
+        members=first.parts + second.parts,
     )

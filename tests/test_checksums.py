@@ -81,9 +81,14 @@ def test_write_atomically_replaces_the_whole_file(tmp_path: Path) -> None:
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_tmp(tmp_path: Path) -> None:
     target = tmp_path / "index.lgx"
     target.write_text("old")
-    with pytest.raises(RuntimeError), replacing(target, fsync=True) as tmp:
-        tmp.write_text("half")
-        raise RuntimeError("disk full")
+
+    def write_half() -> None:
+        with replacing(target, fsync=True) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_half()
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index.lgx"]
 

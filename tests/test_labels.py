@@ -5,6 +5,7 @@ say a PERSON was in it."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -18,7 +19,15 @@ from leakguard.audit.sinks import open_sink
 from leakguard.audit.verify import iter_records, verify
 from leakguard.config import LeakGuardConfig, parse_config
 from leakguard.events import ScanEvent, evidence_for
-from leakguard.findings import Action, Finding, Member, OutcomeAction, label_rank, merge_overlapping
+from leakguard.findings import (
+    Action,
+    Finding,
+    Member,
+    OutcomeAction,
+    join_lines,
+    label_rank,
+    merge_overlapping,
+)
 from leakguard.guard import Guard
 from leakguard.memorization.build import build_index
 
@@ -216,3 +225,78 @@ def test_metrics_count_each_label_of_a_merged_span(guard: Guard) -> None:
     page = metrics.render()
     assert 'leakguard_findings_total{label="MEMORIZED",action="redact"} 1' in page
     assert 'leakguard_findings_total{label="PERSON",action="redact"} 1' in page
+
+
+# -- one address, one finding ---------------------------------------------------------------
+
+ADDRESS = "1 Infinite Loop\nCupertino\nCA 95014"
+
+
+def lines_of(text: str) -> list[Finding]:
+    """One STREET_ADDRESS finding per line, as the NER model gives them."""
+    out, pos = [], 0
+    for line in text.split("\n"):
+        out.append(Finding("pii", "STREET_ADDRESS", pos, pos + len(line), 0.8))
+        pos += len(line) + 1
+    return out
+
+
+def test_address_lines_found_one_by_one_are_one_finding() -> None:
+    text = f"Ship to:\n{ADDRESS}\nThanks"
+    found = [f.moved(f.start + 9, f.end + 9) for f in lines_of(ADDRESS)]
+    (joined,) = join_lines(text, found)
+    assert text[joined.start : joined.end] == ADDRESS
+    assert [text[m.start : m.end] for m in joined.members] == ADDRESS.split("\n")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "12 High Street\n\nBristol BS1 4DJ",  # a blank line: two addresses
+        "12 High Street\nor else\nBristol BS1 4DJ",  # text between them
+    ],
+)
+def test_address_lines_with_more_than_a_line_break_between_them_stay_apart(text: str) -> None:
+    first, last = text.split("\n", maxsplit=1)[0], text.rsplit("\n", maxsplit=1)[-1]
+    found = [
+        Finding("pii", "STREET_ADDRESS", 0, len(first), 0.8),
+        Finding("pii", "STREET_ADDRESS", len(text) - len(last), len(text), 0.8),
+    ]
+    assert len(join_lines(text, found)) == 2
+
+
+def test_only_multi_line_labels_are_joined() -> None:
+    text = "Jane Roe\nJohn Roe"
+    found = [Finding("pii", "PERSON", 0, 8, 0.9), Finding("pii", "PERSON", 9, 17, 0.9)]
+    assert len(join_lines(text, found)) == 2
+
+
+def test_the_policy_redacts_a_multi_line_address_once() -> None:
+    from leakguard.config import PolicyConfig
+    from leakguard.policy import Policy
+
+    text = f"Ship to:\n{ADDRESS}\nThanks"
+    found = [f.moved(f.start + 9, f.end + 9) for f in lines_of(ADDRESS)]
+    outcome = Policy(PolicyConfig()).decide(text, found)
+    assert outcome.text == "Ship to:\n<STREET_ADDRESS>\nThanks"
+
+
+def test_sanitize_gives_a_multi_line_address_one_pseudonym(tmp_path: Path) -> None:
+    from leakguard.sanitize.run import sanitize_corpus
+
+    texts = [
+        f"Please send the parts to\n{ADDRESS}\nbefore Friday.",
+        "Calle Mayor 5, 3º B\n28013 Madrid\nEspaña",
+    ]
+    src = tmp_path / "in" / "a.jsonl"
+    src.parent.mkdir()
+    src.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    cfg = parse_config({"sanitize": {"pseudonym_key": "k" * 16}})
+    summary = sanitize_corpus([src.parent], tmp_path / "out", config=cfg, key=b"k" * 16, workers=1)
+    lines = (tmp_path / "out" / "data" / "in" / "a.jsonl").read_text().splitlines()
+    out = [json.loads(line)["text"] for line in lines]
+    assert re.fullmatch(
+        r"Please send the parts to\n<STREET_ADDRESS_[0-9a-f]{10}>\nbefore Friday\.", out[0]
+    )
+    assert re.fullmatch(r"<STREET_ADDRESS_[0-9a-f]{10}>", out[1])
+    assert summary.findings()["STREET_ADDRESS"] == 2

@@ -217,6 +217,10 @@ def build_analyzer(config: PIIConfig) -> Any:
         registry.add_recognizer(_spacy_recognizer(config.language))
     if config.builtin_recognizers:
         registry.remove_recognizer("PhoneRecognizer")  # ours covers every region
+        # ours knows each scheme's IIN ranges and lengths (Presidio's flags numbers none issues)
+        registry.remove_recognizer("CreditCardRecognizer")
+        # ours asks for health-care context (Presidio's labels phone numbers UK_NHS 1.0)
+        registry.remove_recognizer("NhsRecognizer")
         for recognizer in builtin_recognizers(config.language):
             registry.add_recognizer(recognizer)
     for label, words in config.deny_lists.items():
