@@ -16,6 +16,8 @@ cannot be scanned gets ``online.on_unscannable`` (default block), never a silent
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, TypeVar
 
@@ -26,10 +28,14 @@ from leakguard.config import LeakGuardConfig, PolicyConfig, path_matches
 from leakguard.events import EventSink
 from leakguard.guard import Guard
 from leakguard.online.metrics import Metrics
+from leakguard.online.paths import AmbiguousPath, normalise_scope
 from leakguard.online.responder import Responder
 from leakguard.online.scan_threads import ScanThreads, ScanTimedOut, running_asyncio_loop
+from leakguard.online.shapes import error_body
 
 __all__ = ["LeakGuardMiddleware"]
+
+logger = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -102,7 +108,16 @@ class LeakGuardMiddleware:
         return self.guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] in ("http", "websocket"):
+            try:  # route rules and the app see the same, normalised path
+                scope = normalise_scope(scope)
+            except AmbiguousPath:
+                await self._bad_path(scope, send)
+                return
+        if scope["type"] == "websocket" and self.online.websocket == "refuse":
+            await self._refuse_websocket(scope, receive, send)
+            return
+        if scope["type"] != "http":  # lifespan; WebSocket with online.websocket: pass
             await self.app(scope, receive, send)
             return
         guard = self.guard_for(scope["path"])
@@ -110,3 +125,36 @@ class LeakGuardMiddleware:
             await self.app(scope, receive, send)
             return
         await Responder(self, scope, guard).run(receive, send)
+
+    async def _refuse_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """WebSocket messages are not scanned: the handshake is refused (HTTP 403 from the
+        server), unless ``online.websocket: pass`` lets them through unscanned."""
+        if self.guard_for(scope["path"]) is None:  # a route with guard: false
+            await self.app(scope, receive, send)
+            return
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            logger.warning("WebSocket to %s refused (online.websocket: refuse)", scope["path"])
+            self.metrics.fail_closed.inc("websocket")
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def _bad_path(self, scope: Scope, send: Send) -> None:
+        """Refuse a path whose meaning depends on who decodes it (no guessing)."""
+        logger.warning("request refused: a percent-encoded dot segment in its path")
+        self.metrics.fail_closed.inc("ambiguous_path")
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        body = json.dumps(
+            error_body(
+                "The request path has a percent-encoded dot segment.",
+                kind="leakguard_bad_path",
+                code="ambiguous_path",
+            )
+        ).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 400, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})

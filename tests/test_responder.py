@@ -21,7 +21,9 @@ PATTERNS: dict[str, Any] = {"pii": {"spacy_model": "none"}}
 @pytest.fixture
 def passing(make_guard: Callable[..., Guard]) -> Guard:
     base = make_guard(PATTERNS)
-    config = parse_config({**PATTERNS, "online": {"on_unscannable": "pass", "max_body_bytes": 1024}})
+    config = parse_config(
+        {**PATTERNS, "online": {"on_unscannable": "pass", "max_body_bytes": 1024}}
+    )
     return Guard(config, detectors=base.detectors)
 
 

@@ -244,7 +244,9 @@ class ObjectStream(StreamBody):
             if piece.kind == "delta":
                 self.templates[piece.channel] = obj
                 piece.set(await r.scans.stream(piece.channel, piece.text))
-        ending = [c for c in r.rg.open_channels() if _ended(c, frame)]
+        # Only objects that end something look at the open channels: per-object work
+        # does not grow with the number of channels.
+        ending = self._ending(frame)
         own = {p.channel: p for p in frame.pieces if p.kind == "delta"}
         for channel in ending:
             rest = await r.scans.close(channel)
@@ -268,6 +270,11 @@ class ObjectStream(StreamBody):
             return
         self.shape.scrub(obj)
         r.out.append(encode(obj))
+
+    def _ending(self, frame: Frame) -> list[Channel]:
+        if not frame.ends and not any(p.kind == "final" for p in frame.pieces):
+            return []
+        return [c for c in self.r.rg.open_channels() if _ended(c, frame)]
 
 
 class SSEBody(ObjectStream):
@@ -304,6 +311,9 @@ class SSEBody(ObjectStream):
             r.out.append(encode_sse(event))
             return
         if self.json_data is None:
+            if event.data.strip() in ("", "null"):  # says nothing: decide on the next one
+                r.out.append(encode_sse(event))
+                return
             self.json_data = _is_json(event.data)
         if not self.json_data:  # a text event stream: one channel per event name
             text = await r.scans.stream(("sse", event.event or "message"), event.data)

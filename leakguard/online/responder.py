@@ -131,6 +131,8 @@ class Responder:
                 await self.on_start(message)
             elif message["type"] == "http.response.body":
                 await self.on_body(message.get("body", b""), more=message.get("more_body", False))
+            elif message["type"] == "http.response.trailers":
+                logger.info("response %s: trailers dropped (not scanned)", self.request_id)
             else:
                 await self.send_raw(message)
         except FramingError as exc:
@@ -142,13 +144,25 @@ class Responder:
     # -- http.response.start: pick the body handler ------------------------------------
     async def on_start(self, message: Message) -> None:
         self.start = message
+        if message.get("trailers"):
+            # Trailers would arrive after the body was decided: not forwarded (and the
+            # server is not told to wait for them).
+            self.start = message = {k: v for k, v in message.items() if k != "trailers"}
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in message["headers"]}
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         status = int(message["status"])
         if self.scope.get("method") == "HEAD" or status in (204, 304) or status < 200:
             self.kind = "empty"
             return
-        self.inflate = make_decompressor(headers.get("content-encoding"))
+        if status == 206:  # a value cut at the range boundary cannot be recognised
+            self.kind = "unscannable"
+            await self.unscannable("partial", detail="206 partial content")
+            return
+        # Several Content-Encoding lines are one stacked list (RFC 9110 §8.4), in order.
+        codings = [
+            v.decode("latin-1") for k, v in message["headers"] if k.lower() == b"content-encoding"
+        ]
+        self.inflate = make_decompressor(", ".join(codings) if codings else None)
         handler = bodies.for_content_type(ctype)
         if handler is None:
             self.kind = "unscannable"
