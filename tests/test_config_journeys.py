@@ -220,6 +220,7 @@ def test_every_annotated_value_of_the_example_is_the_default_or_says_it_is_an_ex
     """Item 4: "leaving one out gives the default shown here" holds line by line."""
     lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
     root = yaml.compose(EXAMPLE.read_text(encoding="utf-8"))
+    assert isinstance(root, yaml.MappingNode)
     loaded, default = load_config(EXAMPLE), LeakGuardConfig()
     unmarked = []
     for section_node, body in root.value:
