@@ -116,6 +116,8 @@ def run_verify(args: argparse.Namespace) -> int:
     else:
         for stream in report.streams:
             state = "sealed" if stream.sealed else "open"
+            if stream.live and not stream.sealed:
+                state = "open (being written now)"
             print(
                 f"stream {stream.stream}: {stream.records} records in {stream.segments} "
                 f"segment(s), {state}, head {stream.head}"
@@ -123,6 +125,9 @@ def run_verify(args: argparse.Namespace) -> int:
         for problem in report.problems:
             print(f"PROBLEM {problem}")
         verdict = "OK" if report.ok else f"FAILED: {len(report.problems)} problem(s)"
+        open_now = [s.stream for s in report.streams if s.live and not s.sealed]
+        if open_now:
+            verdict += f" ({len(open_now)} open, being written: {', '.join(open_now)})"
         print(f"{len(report.streams)} stream(s): {verdict}")
     if not report.streams:
         print("leakguard: error: no redaction-log records found", file=sys.stderr)
