@@ -3,6 +3,9 @@ review page's filters, verdicts and exports, and its login security."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import re
 import signal
@@ -173,3 +176,143 @@ def test_any_page_number_is_a_page_not_a_500(page: TestClient, number: str) -> N
     assert response.status_code == 200
     expected = "page 2 of 2" if number.isdigit() and number != "0" else "page 1 of 2"
     assert expected in response.text
+
+
+# -- item 15: enough to judge a finding -------------------------------------------------
+
+
+def test_the_detail_page_shows_rule_score_against_threshold_and_whole_word_context(
+    tmp_path: Path,
+) -> None:
+    from leakguard.audit.sinks import open_sink
+    from leakguard.events import ScanEvent, evidence_for
+    from leakguard.findings import Action, Finding, OutcomeAction
+
+    db = tmp_path / "audit.db"
+    config = parse_config({"audit": {"sink": "sqlite", "path": str(db), "fingerprint_key": KEY}})
+    text = "Configuration follows. The deploy key is AKIAIOSFODNN7EXAMPLE and it rotates weekly."
+    start = text.index("AKIA")
+    secret = Finding("pii", "SECRET", start, start + 20, 0.9, Action.REDACT, None, {"kind": "aws"})
+    sink = open_sink(config)
+    sink.emit(
+        ScanEvent("middleware", "r1", OutcomeAction.REDACT, evidence_for(text, [secret]), "pv")
+    )
+    sink.close()
+    with review_client(db, config) as client:
+        login(client)
+        link = re.findall(r'href="(/records/[^"]+/\d+)"', client.get("/records").text)[0]
+        page = client.get(link).text
+    assert '<span class="mono rule">aws</span>' in page
+    assert "0.9 / 0.4" in page
+    assert "(+0.50)" in page
+    assert "…follows. The deploy key is &lt;SECRET&gt; and it rotates weekly." in page
+    assert "AKIA" not in page
+
+
+# -- item 16: filters -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("since=yesterday", "since=&#39;yesterday&#39; is not a UTC ISO date or time"),
+        ("until=2026-13", "until=&#39;2026-13&#39; is not a UTC ISO date or time"),
+        ("action=nuke", "must be one of pass, redact, block"),
+        ("label=email", "is not a label such as EMAIL_ADDRESS"),
+        ("verdict=maybe", "must be one of confirmed_leak, false_positive, unreviewed"),
+    ],
+)
+def test_a_bad_filter_value_is_an_error_on_the_page_not_ignored(
+    page: TestClient, query: str, message: str
+) -> None:
+    login(page)
+    for path in ("/records", "/charts"):
+        response = page.get(f"{path}?{query}")
+        assert response.status_code == 400
+        assert "Filter not applied" in response.text
+        assert message in response.text
+        assert 'class="record"' not in response.text
+
+
+def test_the_cli_rejects_a_bad_filter_value(
+    seeded: tuple[Path, LeakGuardConfig], capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, _ = seeded
+    assert main(["audit", "export", str(db), "--since", "yesterday"]) == 2
+    assert "since='yesterday' is not a UTC ISO date or time" in capsys.readouterr().err
+
+
+def test_labels_seen_are_offered_and_charts_take_the_filters(page: TestClient) -> None:
+    login(page)
+    listing = page.get("/records").text
+    assert '<option value="CREDIT_CARD">' in listing
+    assert '<option value="EMAIL_ADDRESS">' in listing
+    charts = page.get("/charts?action=block").text
+    assert 'id="filter-action"' in charts
+    assert "CREDIT_CARD" in charts
+    assert "EMAIL_ADDRESS" not in charts.split('id="chart-label"')[1]
+
+
+def test_a_verdict_on_one_value_shows_on_every_record_with_it_and_filters_by_verdict(
+    page: TestClient,
+) -> None:
+    login(page)
+    assert "30 matching" in page.get("/records?verdict=unreviewed").text
+    give_verdict(page, query="label=EMAIL_ADDRESS")  # one of 28 records with the same e-mail
+    fp = page.get("/records?verdict=false_positive").text
+    assert "28 matching" in fp
+    assert fp.count("(same value, another record)") == 24  # 25 on the page, one its own
+    assert "2 matching" in page.get("/records?verdict=unreviewed").text  # the card, the pass
+    assert "0 matching" in page.get("/records?verdict=confirmed_leak").text
+    give_verdict(page, "confirmed_leak", query="action=block")
+    assert "1 matching" in page.get("/records?verdict=confirmed_leak").text
+
+
+# -- item 17: exports with verdicts -----------------------------------------------------
+
+
+def test_exports_carry_verdicts_from_the_cli_and_the_page(
+    seeded: tuple[Path, LeakGuardConfig], capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, config = seeded
+    with review_client(db, config) as client:
+        login(client)
+        assert (
+            'id="export-csv" href="/export.csv?action=block"'
+            in client.get("/records?action=block").text
+        )
+        give_verdict(client, "confirmed_leak", query="action=block")
+        from_page = client.get("/export.csv?action=block")
+        assert from_page.status_code == 200
+        assert from_page.headers["content-type"].startswith("text/csv")
+        jsonl = client.get("/export.jsonl?action=block").text.splitlines()
+    rows = list(csv.DictReader(io.StringIO(from_page.text)))
+    assert [(r["label"], r["verdict"], r["verdict_by"]) for r in rows] == [
+        ("CREDIT_CARD", "confirmed_leak", "finding")
+    ]
+    kinds = [json.loads(line)["kind"] for line in jsonl]
+    assert kinds == ["event", "verdict"]
+    assert main(["audit", "export", str(db), "--action", "block"]) == 0
+    cli_rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert cli_rows == rows
+
+
+def test_export_into_a_closed_pipe_ends_quietly(seeded: tuple[Path, LeakGuardConfig]) -> None:
+    db, _ = seeded
+    # The same database named 300 times: megabytes, far more than a pipe holds.
+    cli = "import sys; from leakguard.cli import main; sys.exit(main())"
+    many = " ".join([str(db)] * 300)
+    pipeline = f"{sys.executable} -c '{cli}' audit export {many} --format jsonl | head -n 1"
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", pipeline],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LEAKGUARD_AUDIT_KEY": KEY},
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr
+    assert "BrokenPipe" not in done.stderr
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["kind"] == "event"

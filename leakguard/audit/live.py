@@ -2,8 +2,8 @@
 
 A stream without its closing seal is either still being written (the review page's
 verdict stream, a running proxy) or was cut off. Each writer holds an exclusive lock on
-``<log>.live/<stream>.lock`` (next to a SQLite database, inside a JSON Lines directory as
-``.live/``) for as long as it writes; the operating system drops the lock when the process
+``.live-<stream>`` (inside a JSON Lines directory; ``.<db>.live-<stream>`` next to a SQLite
+database) for as long as it writes; the operating system drops the lock when the process
 ends, crashed or not. So ``audit verify`` can tell an open stream from a truncated one
 without trusting anything the writer left behind.
 """
@@ -17,13 +17,21 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
-__all__ = ["LiveLock", "live_dir", "live_streams"]
+__all__ = ["LiveLock", "live_streams", "lock_path"]
 
 
-def live_dir(log: str | Path) -> Path:
-    """Where the writers of ``log`` (a JSON Lines directory or a database file) lock."""
+def _lock_prefix(log: str | Path) -> tuple[Path, str]:
+    """The directory of the lock files of ``log`` and their name prefix."""
     path = Path(log)
-    return path / ".live" if path.is_dir() else path.with_name(path.name + ".live")
+    if path.is_dir():
+        return path, ".live-"
+    return path.parent, f".{path.name}.live-"
+
+
+def lock_path(log: str | Path, stream: str) -> Path:
+    """The lock file a writer of ``stream`` holds (a JSON Lines directory or a database)."""
+    directory, prefix = _lock_prefix(log)
+    return directory / f"{prefix}{stream}"
 
 
 class LiveLock:
@@ -32,9 +40,7 @@ class LiveLock:
     __slots__ = ("_file", "path")
 
     def __init__(self, log: str | Path, stream: str) -> None:
-        directory = live_dir(log)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / f"{stream}.lock"
+        self.path = lock_path(log, stream)
         self._file: IO[str] | None = open(self.path, "w", encoding="ascii")  # noqa: SIM115
         fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._file.write(f"{os.getpid()}\n")
@@ -53,16 +59,17 @@ class LiveLock:
 def live_streams(paths: Iterable[str | Path]) -> set[str]:
     """The streams under ``paths`` whose writer holds its lock now."""
     found: set[str] = set()
-    for log in paths:
-        directory = live_dir(log)
-        if not directory.is_dir():
-            continue
-        for lock in directory.glob("*.lock"):
+    paths = list(paths)
+    places = [_lock_prefix(log) for log in paths]
+    # A JSON Lines segment named on its own: its directory's writers.
+    places += [(Path(log).parent, ".live-") for log in paths if str(log).endswith(".jsonl")]
+    for directory, prefix in places:
+        for lock in directory.glob(f"{prefix}*"):
             try:
                 with lock.open("r", encoding="ascii") as handle:
                     fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
-                found.add(lock.stem)
+                found.add(lock.name.removeprefix(prefix))
             except OSError:  # removed meanwhile: its writer closed
                 continue
     return found

@@ -66,6 +66,9 @@ def record_from_event(
             "action": f.action.value if f.action is not None else None,
             "fingerprint": key.fingerprint(f.label, evidence.value) if evidence.value else None,
         }
+        rule = f.details.get("kind")  # which rule found it (a SECRET's kind, "ner")
+        if isinstance(rule, str):
+            item["rule"] = rule
         if with_context and evidence.context:
             item["context"] = _scrub(evidence.context, values)
         findings.append(item)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import json
 import secrets
 import time
@@ -36,10 +37,10 @@ from leakguard.audit.db import (
     query_records,
     verdicts_for,
 )
-from leakguard.audit.report import VERDICTS, allowlist_yaml
+from leakguard.audit.report import VERDICTS, VerdictIndex, allowlist_yaml, export
 from leakguard.audit.sinks import SqliteSink
 from leakguard.config import LeakGuardConfig
-from leakguard.exceptions import MissingExtraError
+from leakguard.exceptions import ConfigError, MissingExtraError
 
 __all__ = ["PAGE_SIZE", "create_app"]
 
@@ -54,6 +55,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 FILTERS = ("since", "until", "label", "action", "route", "model", "source")
+VERDICT_FILTERS = (*VERDICTS, "unreviewed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,38 +246,95 @@ def create_app(
         return secure(response)
 
     def where_of(params: Mapping[str, str]) -> RecordFilter:
+        """The filters of a query string; a bad value is a :class:`ConfigError`."""
+        verdict = params.get("verdict") or None
+        if verdict is not None and verdict not in VERDICT_FILTERS:
+            raise ConfigError(f"verdict={verdict!r} must be one of {', '.join(VERDICT_FILTERS)}")
         return RecordFilter(**{name: params.get(name) or None for name in FILTERS})
+
+    def verdict_index() -> VerdictIndex:
+        rows = state["conn"].execute("SELECT body FROM records WHERE kind = 'verdict'")
+        return VerdictIndex(json.loads(row["body"]) for row in rows)
+
+    def labels_seen() -> list[str]:
+        rows = state["conn"].execute("SELECT DISTINCT label FROM findings ORDER BY label")
+        return [row["label"] for row in rows]
+
+    def filter_context(params: Mapping[str, str]) -> dict[str, Any]:
+        kept = {name: params[name] for name in (*FILTERS, "verdict") if params.get(name)}
+        return {
+            "filters": kept,
+            "labels_seen": labels_seen(),
+            "query": lambda **extra: urlencode({**kept, **extra}),
+        }
 
     async def records(request: Request) -> Response:
         session = current(request)
         if session is None:
             return refused(request)
         params = request.query_params
-        where = where_of(params)
-        raw_page = params.get("page", "1")
-        conn = state["conn"]
-        total = count_records(conn, where)
+        context = filter_context(params)
+        try:
+            where = where_of(params)
+        except ConfigError as exc:  # shown, never silently ignored
+            return render(
+                request, "records.html", status=400, session=session, error=str(exc),
+                rows=[], total=0, page=1, pages=1, **context,
+            )  # fmt: skip
+        conn, index = state["conn"], verdict_index()
+        wanted = params.get("verdict")
+        if wanted:  # the verdict that stands is computed per record (fingerprints too)
+            matching = [r for r in query_records(conn, where) if _verdict_matches(index, r, wanted)]
+            total = len(matching)
+        else:
+            total = count_records(conn, where)
         pages = max(1, -(-total // PAGE_SIZE))
         # Past the last page (however large the number): the last page.
-        page = 1
+        raw_page, page = params.get("page", "1"), 1
         if raw_page.isdigit():
             page = pages if len(raw_page) > 12 else min(max(int(raw_page), 1), pages)
-        rows = list(query_records(conn, where, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE))
+        offset = (page - 1) * PAGE_SIZE
+        if wanted:
+            rows = matching[offset : offset + PAGE_SIZE]
+        else:
+            rows = list(query_records(conn, where, limit=PAGE_SIZE, offset=offset))
         for row in rows:
-            verdicts = verdicts_for(conn, row["stream"], row["seq"])
-            row["verdict"] = verdicts[-1]["verdict"] if verdicts else None
-        kept = {name: params.get(name) for name in FILTERS if params.get(name)}
+            standing = index.for_record(row)
+            row["verdict"], row["verdict_by"] = standing or (None, None)
         return render(
             request,
             "records.html",
             session=session,
+            error=None,
             rows=rows,
             total=total,
             page=page,
             pages=pages,
-            filters=kept,
-            query=lambda **extra: urlencode({**kept, **extra}),
+            **context,
         )
+
+    async def export_records(request: Request) -> Response:
+        """The filtered records as CSV or JSON Lines, verdicts included (audit export)."""
+        if current(request) is None:
+            return refused(request)
+        fmt = request.path_params["fmt"]
+        try:
+            where = where_of(request.query_params)
+        except ConfigError as exc:
+            return secure(PlainTextResponse(str(exc), status_code=400))
+        wanted = request.query_params.get("verdict")
+        index = verdict_index()
+        chosen = [
+            r
+            for r in query_records(state["conn"], where)
+            if not wanted or _verdict_matches(index, r, wanted)
+        ]
+        out = io.StringIO()
+        export(chosen, out, fmt=fmt, where=where, verdicts=index.verdicts)
+        media = "text/csv" if fmt == "csv" else "application/x-ndjson"
+        name = f"leakguard-records.{fmt}"
+        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+        return secure(Response(out.getvalue(), media_type=media, headers=headers))
 
     async def detail(request: Request) -> Response:
         session = current(request)
@@ -295,12 +354,14 @@ def create_app(
             if not _record_verdict(state["verdicts"], record, data, session.reviewer):
                 return secure(PlainTextResponse("the verdict could not be stored", 503))
             return secure(RedirectResponse(f"/records/{stream}/{seq}", status_code=303))
+        index = verdict_index()
         return render(
             request,
             "detail.html",
             session=session,
             record=record,
             verdicts=verdicts_for(state["conn"], stream, seq),
+            standing=[index.for_finding(record, i) for i in range(len(record["findings"]))],
             csrf=signer.csrf(session),
         )
 
@@ -308,9 +369,19 @@ def create_app(
         session = current(request)
         if session is None:
             return refused(request)
-        where = where_of(request.query_params)
+        context = filter_context(request.query_params)
+        try:
+            where = where_of(request.query_params)
+        except ConfigError as exc:
+            return render(
+                request, "charts.html", status=400, session=session, error=str(exc),
+                by_day=[], by_label=[], **context,
+            )  # fmt: skip
         by_day, by_label = _finding_counts(state["conn"], where)
-        return render(request, "charts.html", session=session, by_day=by_day, by_label=by_label)
+        return render(
+            request, "charts.html", session=session, error=None, by_day=by_day,
+            by_label=by_label, **context,
+        )  # fmt: skip
 
     async def allowlist(request: Request) -> Response:
         if current(request) is None:
@@ -330,10 +401,18 @@ def create_app(
             Route("/records", records),
             Route("/records/{stream}/{seq:int}", detail, methods=["GET", "POST"]),
             Route("/charts", charts),
+            Route("/export.{fmt:str}", export_records),
             Route("/allowlist.yaml", allowlist),
         ],
         lifespan=lifespan,
     )
+
+
+def _verdict_matches(index: VerdictIndex, record: dict[str, Any], wanted: str) -> bool:
+    standing = index.for_record(record)
+    if wanted == "unreviewed":
+        return standing is None
+    return standing is not None and standing[0] == wanted
 
 
 def _record_verdict(
