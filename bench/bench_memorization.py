@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     config = MemorizationConfig(index=str(tmp / "index.lgx"))
     print(
         f"# memorization benchmark (ngram={config.ngram}, min_words={config.min_words}, "
-        f"window={config.window_words}, coverage={config.coverage})\n"
+        f"max_gap={config.max_gap}, coverage={config.coverage})\n"
     )
 
     # 1. build speed, one core, end to end (read JSONL, lex, hash, filter, write)

@@ -38,11 +38,13 @@ from leakguard.findings import Finding
 from leakguard.memorization.bloom import BloomFilter
 from leakguard.memorization.build import build_index
 from leakguard.memorization.detector import MemorizationDetector
+from leakguard.memorization.index import IndexParams
 from leakguard.memorization.ngrams import ngram_hashes, word_hashes
 from leakguard.memorization.normalize import lexemes
 
 PASSAGE_WORDS = 60
 CONTEXT_WORDS = 100
+SHARED_WORDS = 12  # an exact shared run this long: the piece quotes the index part
 _TOKEN = re.compile(r"\S+\s*")
 
 
@@ -68,14 +70,16 @@ def load_index_part(words: int) -> list[str]:
 def load_unrelated(texts: int, words: int) -> list[str]:
     """``texts`` pieces of ``words`` words from package documentation, spread over files."""
     pieces = []
-    for name, text in sorted(package_docs(), key=lambda doc: _stable_order(doc[0])):
+    for _name, text in sorted(package_docs(), key=lambda doc: _stable_order(doc[0])):
         pieces.extend(list(chunks(text, words))[:3])  # a few per file: many sources
     random.Random(7).shuffle(pieces)
     return pieces[:texts]
 
 
 # -- edits of real words --------------------------------------------------------------------
-def edit(tokens: list[str], *, share: float, kinds: str, pool: list[str], rng: random.Random) -> str:
+def edit(
+    tokens: list[str], *, share: float, kinds: str, pool: list[str], rng: random.Random
+) -> str:
     """Substitute (s), insert (i) or delete (d) ``share`` of the words; kinds drawn evenly."""
     out = list(tokens)
     for i in sorted(rng.sample(range(len(tokens)), round(share * len(tokens))), reverse=True):
@@ -171,18 +175,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pii-passages", type=int, default=60, help="0: skip the PII-on column")
     parser.add_argument("--unrelated", type=int, default=1000)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=INT", help="memorization config key"
+    )
     args = parser.parse_args(argv)
     if args.quick:
-        args.index_words, args.passages, args.pii_passages = 1_000_000, 60, 20
+        args.index_words, args.passages = 1_000_000, 60
+        args.pii_passages = min(args.pii_passages, 20)
     tmp = Path(tempfile.mkdtemp(prefix="lg-bench-real-"))
     indexed = load_index_part(args.index_words)
-    unrelated = load_unrelated(args.unrelated + 400, 500)
-    context, unrelated = unrelated[args.unrelated :], unrelated[: args.unrelated]
+    unrelated = load_unrelated(args.unrelated + 450, 500)
+    context, unrelated = unrelated[args.unrelated + 50 :], unrelated[: args.unrelated + 50]
     corpus = tmp / "man.jsonl"
     with corpus.open("w", encoding="utf-8") as f:
         for i, text in enumerate(indexed):
             f.write(json.dumps({"id": i, "text": text}) + "\n")
-    config = MemorizationConfig(index=str(tmp / "man.lgx"))
+    overrides = {k: int(v) for k, v in (item.split("=", 1) for item in args.set)}
+    config = MemorizationConfig(index=str(tmp / "man.lgx"), **overrides)
+    params = IndexParams(ngram=config.ngram)
     print(
         f"# memorization on real text: index = {len(indexed)} Debian man pages; unrelated = "
         f"{len(unrelated)} 500-word pieces of /usr/share/doc; passages planted in "
@@ -193,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     cpu_rates = []
     for _ in range(3):
         cpu = time.process_time()
-        report = build_index([corpus], out=tmp / "man.lgx", workers=1)
+        report = build_index([corpus], out=tmp / "man.lgx", params=params, workers=1)
         cpu_rates.append(report.stats.words / (time.process_time() - cpu))
     stats = report.stats
     grams = [ngram_hashes(word_hashes(lexemes(t)), config.ngram) for t in indexed]
@@ -228,27 +238,34 @@ def main(argv: list[str] | None = None) -> int:
             args.pii_passages,
         )
 
-    # 3. false alarms on unrelated text
-    flagged = really = 0
+    # 3. false alarms on unrelated text. Some /usr/share/doc pieces really quote a man page
+    # (a README that is also the manual, a licence paragraph): those are not unrelated. A
+    # piece sharing an exact run of >= SHARED_WORDS words with the index part (checked
+    # against the exact n-gram set, not the filter) is set aside and reported apart.
+    clean, quoting = [], []
     for text in unrelated:
+        shared = exact_shared_run(text, known, config.ngram)
+        (quoting if shared >= SHARED_WORDS else clean).append((text, shared))
+    flagged = 0
+    for text, shared in clean:
         found = [f for f in detector.detect(text) if f.label == "MEMORIZED"]
         if found:
             flagged += 1
-            shared = exact_shared_run(text, known, config.ngram)
-            really += shared >= config.min_words
             modes = sorted({str(f.details.get("mode")) for f in found})
-            print(f"  flagged: modes {modes}, longest exact shared run {shared} words")
+            print(f"  false alarm: modes {modes}, longest exact shared run {shared} words")
+    caught = sum(any(f.label == "MEMORIZED" for f in detector.detect(text)) for text, _ in quoting)
     print(
-        f"\nfalse alarms: {flagged} of {len(unrelated)} unrelated 500-word texts flagged "
-        f"({really} of them really quote >= {config.min_words} words of the index part, "
-        f"checked against the exact n-gram set)"
+        f"\nfalse alarms: {flagged} of {len(clean)} unrelated 500-word texts flagged "
+        f"({flagged / max(len(clean), 1) * 1000:.1f} per 1,000); set aside: {len(quoting)} "
+        f"pieces that share >= {SHARED_WORDS} consecutive words with the index part "
+        f"(longest runs {sorted(s for _, s in quoting)}), {caught} of them flagged"
     )
 
     # 4. latency: a 1,000-word check; streaming per word
-    clean = " ".join(unrelated[0].split() + unrelated[1].split())
+    plain = " ".join(unrelated[0].split() + unrelated[1].split())
     planter = Planter(indexed, context, seed=9)
     leaky, _, _ = planter.plant("".join(planter.passage()))
-    for name, text in (("clean", clean), ("with a planted passage", leaky)):
+    for name, text in (("clean", plain), ("with a planted passage", leaky)):
         check = median_ns(functools.partial(detector.detect, text), 100) / 1e6
         per_word = stream_per_word(detector, text)
         print(

@@ -42,7 +42,10 @@ def strip_roff(source: str) -> str:
 
 
 def _read(path: Path) -> str:
-    raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    if path.suffix == ".gz":
+        with gzip.open(path) as f:
+            return f.read().decode("utf-8", errors="replace")
+    raw = path.read_bytes()
     return raw.decode("utf-8", errors="replace")
 
 
