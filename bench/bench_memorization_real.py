@@ -44,6 +44,7 @@ from leakguard.memorization.normalize import lexemes
 
 PASSAGE_WORDS = 60
 CONTEXT_WORDS = 100
+MIN_LEXEMES = 50
 SHARED_WORDS = 12  # an exact shared run this long: the piece quotes the index part
 _TOKEN = re.compile(r"\S+\s*")
 
@@ -119,11 +120,20 @@ class Planter:
         self.context = context
         self.pool = [w for t in context[:200] for w in t.split() if w.isalpha()]
         self.rng = random.Random(seed)
+        self.drawn = self.skipped = 0
 
     def passage(self) -> list[str]:
-        tokens = self.rng.choice(self.indexed)
-        start = self.rng.randrange(0, len(tokens) - PASSAGE_WORDS)
-        return tokens[start : start + PASSAGE_WORDS]
+        """60 whitespace-separated words holding at least MIN_LEXEMES words: a stretch of
+        symbols (a syntax table, a drawn tree) is shorter than min_words once lexed, and
+        by design no finding; such draws are skipped (and counted)."""
+        while True:
+            tokens = self.rng.choice(self.indexed)
+            start = self.rng.randrange(0, len(tokens) - PASSAGE_WORDS)
+            passage = tokens[start : start + PASSAGE_WORDS]
+            self.drawn += 1
+            if len(lexemes("".join(passage))) >= MIN_LEXEMES:
+                return passage
+            self.skipped += 1
 
     def plant(self, span: str) -> tuple[str, int, int]:
         before = " ".join(self.rng.choice(self.context).split()[:CONTEXT_WORDS]) + "\n\n"
@@ -224,7 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     # 2. recall
     print(f"\nrecall, {args.passages} passages of {PASSAGE_WORDS} words per row")
     print(f"  {'transform':<24}{'PII off':>14}")
-    table = recall_table(scanners, Planter(indexed, context, seed=3), args.passages)
+    planter = Planter(indexed, context, seed=3)
+    table = recall_table(scanners, planter, args.passages)
+    print(
+        f"  ({planter.skipped} of {planter.drawn} drawn passages skipped: fewer than "
+        f"{MIN_LEXEMES} lexemes)"
+    )
     if args.pii_passages:
         from leakguard.guard import Guard
 
