@@ -4,7 +4,7 @@ Two steps, each a set of independent tasks run by :func:`leakguard.executors.run
 (local processes or Dask: the same functions, the same output):
 
 1. **map** — one task per shard: read, normalize, hash its n-grams (the code every build
-   uses) and append each batch's distinct hashes to one spill file per partition (the
+   uses) and append each batch's hashes to one spill file per partition (the
    partition a hash goes to is fixed by the filter block it falls in). Memory: one batch.
 2. **reduce** — one task per partition: the bit array of its block range only (the filter
    size divided by the partitions), OR-ed from that partition's spill files, read in
@@ -22,9 +22,8 @@ only unfinished tasks and writes the same bytes as an uninterrupted build would 
 (the start time recorded in the header is the first attempt's). The folder is removed
 once the index is written.
 
-Spill files take 8 bytes per distinct n-gram of a shard: for a corpus of ``N`` n-grams,
-up to ``8 N`` bytes of temporary disk (a shared file system for a multi-machine Dask
-cluster).
+Spill files take 8 bytes per n-gram: for a corpus of ``N`` n-grams, ``8 N`` bytes of
+temporary disk (a shared file system for a multi-machine Dask cluster).
 """
 
 from __future__ import annotations
@@ -53,6 +52,7 @@ __all__ = ["MapTask", "ReduceTask", "build_partitioned", "partition_bounds", "st
 
 _READ_ITEMS = 1 << 22  # hashes read from a spill file at a time (32 MiB)
 PLAN = "plan.json"
+MAX_PARTITIONS = 65_535  # partition numbers are radix-sorted as uint16
 
 
 def state_dir(out: str | Path) -> Path:
@@ -68,21 +68,23 @@ def partition_bounds(num_blocks: int, partitions: int) -> list[tuple[int, int]]:
 
 
 class _Spill:
-    """An ``add(hashes)`` sink that appends distinct hashes to one file per partition."""
+    """An ``add(hashes)`` sink that appends hashes to one file per partition."""
 
     def __init__(self, folder: Path, num_blocks: int, parts: int) -> None:
         self.num_blocks = num_blocks
-        self.firsts = np.array([a for a, _ in partition_bounds(num_blocks, parts)])
         folder.mkdir(parents=True, exist_ok=True)
         self.files = [(folder / f"{p}.u64.tmp").open("wb") for p in range(parts)]
         self.folder = folder
 
     def add(self, hashes: U64) -> None:
-        hashes = np.unique(hashes)  # sorted: blocks ascending, so partitions are slices
-        cuts = np.searchsorted(block_of(hashes, self.num_blocks), self.firsts)
+        # partition p holds blocks [p*N//P, (p+1)*N//P): p = ceil((b+1)*P/N) - 1
+        parts, blocks = len(self.files), self.num_blocks
+        part = ((block_of(hashes, blocks) + 1) * parts + blocks - 1) // blocks - 1
+        order = np.argsort(part.astype(np.uint16), kind="stable")  # a radix sort
+        cuts = np.searchsorted(part[order], np.arange(parts + 1))
+        grouped = hashes[order].astype("<u8", copy=False)
         for p, f in enumerate(self.files):
-            end = cuts[p + 1] if p + 1 < len(cuts) else len(hashes)
-            f.write(hashes[cuts[p] : end].astype("<u8", copy=False).tobytes())
+            f.write(grouped[cuts[p] : cuts[p + 1]].tobytes())
 
     def close(self) -> None:
         for p, f in enumerate(self.files):
@@ -223,7 +225,7 @@ def build_partitioned(
     from leakguard.executors import run_tasks
 
     state = state_dir(out)
-    partitions = max(1, min(partitions, num_blocks))
+    partitions = max(1, min(partitions, num_blocks, MAX_PARTITIONS))
     plan = _plan(state, shards, params, num_blocks, partitions)
     stats, todo = BuildStats(), []
     done_bytes = 0
