@@ -429,10 +429,11 @@ class MemorizationConfig(_Section):
     ngram: int = Field(default=8, ge=2, le=64)
     # A run of consecutive n-gram hits must cover at least this many words.
     min_words: int = Field(default=40, ge=2)
-    # Near-verbatim: a window of window_words words with at least `coverage` of its words
-    # inside runs of two or more hits (catches light edits).
+    # Near-verbatim (light edits): hits chain while at most max_gap n-grams in a row miss
+    # (one edited word costs ngram misses); a chain from a run of >= 2 hits to another,
+    # spanning >= min_words words with >= coverage * min_words of them in hits, is a finding.
     near_verbatim: bool = True
-    window_words: int = Field(default=50, ge=3, le=10_000)
+    max_gap: int = Field(default=32, ge=1, le=10_000)
     coverage: Score = 0.6
     label: Label = "MEMORIZED"
     boilerplate_label: Label = "BOILERPLATE"
@@ -452,8 +453,6 @@ class MemorizationConfig(_Section):
                 f"min_words ({self.min_words}) must be at least ngram ({self.ngram}): a "
                 f"finding is made of whole n-grams"
             )
-        if self.window_words <= self.ngram:
-            raise ValueError(f"window_words ({self.window_words}) must exceed ngram ({self.ngram})")
         return self
 
 

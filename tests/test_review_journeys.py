@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
+from test_review import KEY, PASSWORD, login, seed_database
 
 from leakguard.audit.chain import AuditKey
 from leakguard.audit.review import create_app
 from leakguard.cli import main
 from leakguard.config import LeakGuardConfig, parse_config
-from tests.test_review import KEY, PASSWORD, login, seed_database
 
 ROOT = Path(__file__).resolve().parents[1]
 
