@@ -80,7 +80,7 @@ def sanitize(root: Path, corpus: Path, name: str) -> Path:
 
 def sanitized_file(run: Path) -> Path:
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
-    return run / manifest["shards"][0]["output"]
+    return run / str(manifest["shards"][0]["output"])
 
 
 def _load(base: str, behaviours: list[str], offset: int) -> int:
