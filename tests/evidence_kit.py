@@ -197,3 +197,48 @@ def evidence_args(j: Journey, out: Path, *extra: str) -> list[str]:
         "--config", str(j.configs[0]), "--config", str(j.configs[1]),
         "--config", str(j.dp_config), *extra,
     ]  # fmt: skip
+
+
+def synthetic_log(
+    log: Path, *, records: int, days: int, streams: int = 1, start: str = "2026-09-01"
+) -> None:
+    """A redaction log written by the real sink code (records built by
+    :func:`record_from_event`, chained and rotated by :class:`JsonlSink`), with timestamps
+    spread evenly over ``days`` days from ``start``: one stream per consecutive slice."""
+    from datetime import timedelta
+
+    from leakguard.audit.chain import AuditKey
+    from leakguard.audit.records import record_from_event
+    from leakguard.audit.sinks import open_sink
+    from leakguard.config import parse_config
+    from leakguard.events import FindingEvidence, ScanEvent
+    from leakguard.findings import Action, Finding, OutcomeAction
+
+    config = parse_config(
+        {"pii": PII, "audit": {"enabled": True, "path": str(log), "fingerprint_key": KEY}}
+    )
+    key = AuditKey(KEY.encode())
+    begin = datetime.fromisoformat(start).replace(tzinfo=UTC)
+    step = timedelta(days=days) / max(1, records)
+    email = Finding("pii", "EMAIL_ADDRESS", 8, 30, 0.95, action=Action.REDACT)
+    per_stream = -(-records // streams)
+    for s in range(streams):
+        sink = open_sink(config, key=key)
+        try:
+            for i in range(s * per_stream, min(records, (s + 1) * per_stream)):
+                found = i % 3 == 0
+                event = ScanEvent(
+                    source="middleware",
+                    request_id=f"r{i}",
+                    action=OutcomeAction.REDACT if found else OutcomeAction.PASS,
+                    evidence=(FindingEvidence(email, f"user{i}@corp.io"),) if found else (),
+                    policy_version="synthetic",
+                    route="/v1/chat/completions",
+                    text_chars=120,
+                )
+                record = record_from_event(event, key=key, config=config)
+                record["ts"] = (begin + step * i).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                while not sink.submit(record):
+                    sink.flush()
+        finally:
+            sink.close()
