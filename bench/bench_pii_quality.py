@@ -21,10 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from leakguard.config import VANILLA_SPACY_MODEL, LeakGuardConfig, parse_config
+from leakguard.evaluation.baseline import stock_presidio
 from leakguard.evaluation.devset import SPLITS, generate
 from leakguard.evaluation.scoring import Span, evaluate, format_table
 from leakguard.guard import Guard
-from leakguard.evaluation.baseline import stock_presidio
 
 
 def main() -> None:

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from texts import assistant_text
 
 from leakguard.config import VANILLA_SPACY_MODEL, LeakGuardConfig
-from leakguard.guard import Guard
 from leakguard.evaluation.baseline import stock_presidio
+from leakguard.guard import Guard
 
 
 def timed(fn: Callable[[], object]) -> float:

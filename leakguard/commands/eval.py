@@ -33,9 +33,9 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from leakguard.config import VANILLA_SPACY_MODEL, load_config
+    from leakguard.evaluation.baseline import stock_presidio
     from leakguard.evaluation.scoring import Span, evaluate, format_table, load_dataset
     from leakguard.guard import Guard
-    from leakguard.evaluation.baseline import stock_presidio
 
     config = load_config(args.config)
     data = load_dataset(args.dataset)[: args.limit]

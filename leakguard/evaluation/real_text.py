@@ -42,6 +42,7 @@ __all__ = [
     "Part",
     "ProseDoc",
     "clean_prose",
+    "copyright_holders",
     "debian_name_list",
     "debian_names",
     "part_of",
@@ -66,7 +67,9 @@ _SKIP_SECTIONS = re.compile(
 _TRAILER = re.compile(r"^ -- (?P<name>[^<>\n]+?) <(?P<email>[^<>\s]+@[^<>\s]+)>  ")
 _NOT_PEOPLE = re.compile(
     r"(?i)\b(team|janitor|maintainers?|developers?|project|bot|debian|ubuntu|ltd|inc|group"
-    r"|packagers?|qa|admin|root|release|security)\b"
+    r"|packagers?|qa|admin|root|release|security|corporation|corp|foundation|university"
+    r"|software|systems|technologies|labs?|limited|gmbh|llc|contributors|authors|free"
+    r"|license|institute|company|consortium|association|network|community|others)\b"
 )
 
 
@@ -187,6 +190,23 @@ def debian_name_list(doc_root: Path = DOC_ROOT) -> frozenset[str]:
             match = _TRAILER.match(line)
             if match and _is_person(match["name"]):
                 names.add(match["name"].strip())
+    return frozenset(names)
+
+
+_HOLDER = re.compile(
+    r"(?im)copyright\b[: \t]*(?:\(c\)|©)?[ \t\d,-]*[ \t]"
+    r"((?:[A-Z][\w'.-]+[ \t]){1,3}[A-Z][\w'-]+)"
+)
+
+
+def copyright_holders(doc_root: Path = DOC_ROOT) -> frozenset[str]:
+    """People named as copyright holders in ``/usr/share/doc/*/copyright``
+    (``Copyright: 2001-2005 Jane Doe <...>``, ``Copyright (C) 1999 Jane Doe``)."""
+    names = set()
+    for path in sorted(doc_root.glob("*/copyright")):
+        for match in _HOLDER.finditer(_read(path)):
+            if _is_person(match[1]):
+                names.add(match[1].strip())
     return frozenset(names)
 
 

@@ -150,7 +150,7 @@ def ner_spans(
         return [
             (a, b)
             for a, b in spans
-            if _near_digit_line(text, a, b, digit_lines) and not _NOT_ADDRESS.search(text[a:b])
+            if _near_digit_line(text, a, b, digit_lines) and _address_shaped(text[a:b])
         ]
     return spans
 
@@ -161,6 +161,23 @@ _NOT_ADDRESS = re.compile(
     r"://|/[\w.+-]+/|\b[a-z]{2,}\d+\b|\d+\.\d+\.\d"
     r"|(?i:\b(?:version|release|chapter|section|revision)\b)"
 )
+
+
+_LOWER_WORD = re.compile(r"(?<![\w-])[a-z]{3,}(?![\w-])")
+# Brackets other than a province code ("Roma (RM)"), shell and markup signs, list numbers.
+_NOT_ADDRESS_SIGNS = re.compile(
+    r"\((?![A-Z]{2,3}\))|(?<!\([A-Z]{2})(?<!\([A-Z]{3})\)|[\[\]{}$&=]|--|^\d+\.\s"
+)
+
+
+def _address_shaped(value: str) -> bool:
+    """An address line holds no URL, path, version or code ("ppc64"), no brackets or shell
+    signs, does not start as a numbered list item ("4. Notes"), and, unless it is all in
+    lower case, has at most two lower-case words of three letters or more ("Fix PR67590,
+    setting objdump macro", "63 lowercase letters, digits, or hyphens" are prose)."""
+    if _NOT_ADDRESS.search(value) or _NOT_ADDRESS_SIGNS.search(value):
+        return False
+    return value.islower() or len(_LOWER_WORD.findall(value)) <= 2
 
 
 def _lone_word(value: str) -> bool:

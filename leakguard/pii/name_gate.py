@@ -123,7 +123,7 @@ def name_like(value: str) -> bool:
 
 
 # --- names the NER missed, found by the lexicons -----------------------------------------
-_CAP = r"[A-ZÀ-ÖØ-ÞĀ-Ž][a-zà-öø-ÿā-ž'’]+(?:-[A-ZÀ-ÖØ-ÞĀ-Ž]?[a-zà-öø-ÿā-ž'’]+)?"
+_CAP = r"[A-ZÀ-ÖØ-ÞĀ-ŽƏİ][^\W\d_]*(?:['’-][^\W\d_]+)*"  # letters of any script after
 _PARTICLE_RE = "|".join(sorted(_PARTICLES))
 _RUN = re.compile(
     rf"(?<![\w@./-]){_CAP}(?:[ \t]+(?:(?:{_PARTICLE_RE})[ \t]+)?{_CAP}){{0,2}}(?![\w@/])"
