@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,43 +34,83 @@ def add_parser(subparsers: Any) -> None:
         help="also build the memorization index of the training corpus (as 'leakguard index "
         "build' does), so the guard ships with the model",
     )
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--quiet", action="store_true", help="no progress output")
     train.set_defaults(handler=run_train)
     audit = sub.add_parser(
         "audit", help="plant canaries, train DP and non-DP, report exposure and an ε lower bound"
     )
     audit.add_argument("config", metavar="CONFIG.yaml")
     audit.add_argument("--out", metavar="DIR", default="dp-audit", help="output directory")
-    audit.add_argument("--quiet", action="store_true", help="no progress bar")
+    audit.add_argument("--quiet", action="store_true", help="no progress output")
     audit.set_defaults(handler=run_audit)
+    init = sub.add_parser(
+        "init-hf",
+        help="build a small Hugging Face causal LM and a tokenizer trained on your corpus, "
+        "offline (to try the HF + LoRA path)",
+    )
+    init.add_argument("out", metavar="DIR", help="new (or empty) directory to write into")
+    init.add_argument(
+        "--corpus", metavar="PATH", required=True, help="JSON Lines or text file to train on"
+    )
+    init.add_argument("--field", default="text", help="text field of JSON Lines records")
+    init.add_argument("--size", choices=("tiny", "small"), default="tiny", help="model size")
+    init.add_argument("--vocab-size", type=int, default=2048, help="BPE vocabulary size")
+    init.add_argument("--seed", type=int, default=0, help="seed of the model's initial weights")
+    init.set_defaults(handler=run_init_hf)
 
 
 class _Progress:
-    """A one-line progress bar on stderr: step, loss, ε spent."""
+    """Progress on stderr: step, loss, ε spent.
 
-    def __init__(self, *, quiet: bool) -> None:
-        self.quiet = quiet or not sys.stderr.isatty()
+    On a terminal, one bar redrawn in place. Elsewhere (CI, nohup, a notebook) one line per
+    tenth of the run or every ``every_s`` seconds, whichever comes first. ``quiet``: nothing.
+    """
+
+    def __init__(self, *, quiet: bool, every_s: float = 30.0) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.every_s = every_s
         self.epsilon: float | None = None
         self.name = ""
+        self.last_line = -math.inf
+        self.last_tenth = -1
 
     def __call__(self, info: Any, name: str = "") -> None:
         if name != self.name:  # another run (the audit trains two): forget its ε
-            self.name, self.epsilon = name, None
+            self.name, self.epsilon, self.last_tenth = name, None, -1
         if info.epsilon is not None:
             self.epsilon = info.epsilon
-        if self.quiet and info.step != info.total_steps:
+        if self.quiet:
             return
-        width = 30
-        done = int(width * info.step / info.total_steps)
         eps = "-" if self.epsilon is None else f"{self.epsilon:.3f}"
         label = f"{name} " if name else ""
-        end = "\n" if info.step == info.total_steps else ""
-        bar = "#" * done + "." * (width - done)
-        sys.stderr.write(
-            f"\r{label}[{bar}] step {info.step}/{info.total_steps} "
-            f"loss {info.loss:.4f} ε {eps}{end}"
-        )
+        status = f"step {info.step}/{info.total_steps} loss {info.loss:.4f} ε {eps}"
+        if self.tty:
+            width = 30
+            done = int(width * info.step / info.total_steps)
+            end = "\n" if info.step == info.total_steps else ""
+            bar = "#" * done + "." * (width - done)
+            sys.stderr.write(f"\r{label}[{bar}] {status}{end}")
+        else:
+            tenth = 10 * info.step // info.total_steps
+            now = time.monotonic()
+            if tenth == self.last_tenth and now - self.last_line < self.every_s:
+                return
+            self.last_tenth, self.last_line = tenth, now
+            sys.stderr.write(f"{label}{status}\n")
         sys.stderr.flush()
+
+
+def _data_line(report: dict[str, Any]) -> str:
+    data = report.get("data")
+    if not data:
+        return ""
+    dropped = data["dropped"]["over_user_cap"]
+    why = f" over the per-user cap of {data['user_cap']}" if dropped else ""
+    return (
+        f"trained on {data['examples_used']} of {data['examples_read']} records "
+        f"({dropped} dropped{why})"
+    )
 
 
 def _describe(report: dict[str, Any]) -> str:
@@ -91,8 +132,19 @@ def run_train(args: argparse.Namespace) -> int:
 
     config = load_dp_config(args.config)
     require_dp()
+    from leakguard.dp.jobs import check_out_dir, finished_run, run_training
+    from leakguard.dp.report import unlearned_warning
+
+    out = Path(args.out)
+    if args.resume and (done := finished_run(out)) is not None:
+        print(
+            f"the run in {out} is complete ({done['steps']} steps, {done['stopped']}): "
+            "nothing to resume"
+        )
+        return EXIT_OK
+    check_out_dir(out, resume=args.resume)  # before the index build and the training
     if args.index_out:
-        # First: a corpus the index builder rejects fails before any training is spent.
+        # A corpus the index builder rejects fails before any training is spent.
         from leakguard.memorization.build import build_index
 
         index = build_index([config.data.path], out=args.index_out, field=config.data.text_field)
@@ -100,16 +152,17 @@ def run_train(args: argparse.Namespace) -> int:
             f"memorization index of the training corpus: {index.path} "
             f"({index.stats.records} records, {index.stats.ngrams} n-grams)"
         )
-    from leakguard.dp.jobs import run_training
-
-    out = Path(args.out)
     result = run_training(
         config, out_dir=out, resume=args.resume, progress=_Progress(quiet=args.quiet)
     )
+    report = result.report
     print(
-        f"{_describe(result.report)}; wrote {result.model_path}, {out}/privacy_report.json, "
-        f"PRIVACY.md"
+        f"{_describe(report)}; {_data_line(report)}; wrote {result.model_path}, "
+        f"{out / 'privacy_report.json'}, {out / 'PRIVACY.md'}"
     )
+    warning = unlearned_warning(report)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -131,5 +184,27 @@ def run_audit(args: argparse.Namespace) -> int:
             f"{part['max_exposure']:.2f}; one-run ε ≥ {part['one_run']['epsilon_lower_bound']:.3f} "
             f"(at most {part['one_run']['max_certifiable']:.2f} certifiable)"
         )
-    print(f"{_describe(result.dp.report)}; wrote {out}/PRIVACY.md, audit.json")
+    print(f"{_describe(result.dp.report)}; wrote {out / 'PRIVACY.md'}, {out / 'audit.json'}")
+    return EXIT_OK
+
+
+def run_init_hf(args: argparse.Namespace) -> int:
+    from leakguard.dp import require_dp
+
+    require_dp("building a Hugging Face model")
+    from leakguard.dp.init_hf import init_hf
+
+    result = init_hf(
+        Path(args.out),
+        corpus=Path(args.corpus),
+        field=args.field,
+        size=args.size,
+        vocab_size=args.vocab_size,
+        seed=args.seed,
+    )
+    print(
+        f"wrote a {args.size} Llama ({result.parameters:,} parameters) and a byte-level BPE "
+        f"tokenizer ({result.vocab_size} tokens, trained on {result.texts} texts) to "
+        f"{result.path}; set model.path to it (model.kind: hf) and run leakguard dp train"
+    )
     return EXIT_OK

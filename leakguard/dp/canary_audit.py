@@ -25,7 +25,7 @@ from leakguard.dp.data import Example, read_examples
 from leakguard.dp.jobs import JobResult, run_training, sequence_nll
 from leakguard.dp.report import write_report
 from leakguard.dp.training import StepInfo
-from leakguard.exceptions import ConfigError
+from leakguard.exceptions import ConfigError, TrainingError
 
 __all__ = ["AuditResult", "plant_canaries", "run_audit", "score_canaries"]
 
@@ -113,6 +113,12 @@ def run_audit(
         raise ConfigError(
             "the canary audit scores canaries with the built-in byte-level model; it does not "
             "support model.kind 'hf' yet"
+        )
+    held = [name for name in ("dp", "non_dp", AUDIT_NAME) if (out_dir / name).exists()]
+    if held:
+        raise TrainingError(
+            f"--out {str(out_dir)!r} already holds an audit ({', '.join(held)}): choose another "
+            f"directory (an audit is not resumed)"
         )
     examples = read_examples(config.data, need_label=False, need_user=config.privacy.unit == "user")
     planted, secrets, included = plant_canaries(examples, config)

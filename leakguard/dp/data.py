@@ -103,20 +103,55 @@ def _json_example(
     if not isinstance(record, dict):
         raise DatasetError(where, number, "a line must be a JSON object")
     text = record.get(config.text_field)
+    if text is None:
+        raise DatasetError(
+            where,
+            number,
+            f"field {config.text_field!r} missing: set data.text_field to the field that "
+            f"holds the text; this record has {_keys(record)}",
+        )
     if not isinstance(text, str):
-        raise DatasetError(where, number, f"field {config.text_field!r} missing or not a string")
-    label = _field(record, config.label_field, where, number, required=need_label)
-    user = _field(record, config.user_field, where, number, required=need_user)
+        raise DatasetError(
+            where, number, f"field {config.text_field!r} must be a string (data.text_field)"
+        )
+    label = _field(
+        record, config.label_field, where, number, required=need_label, setting="data.label_field"
+    )
+    user = _field(
+        record,
+        config.user_field,
+        where,
+        number,
+        required=need_user,
+        setting="data.user_field (or privacy.unit: example, to protect each example instead "
+        "of each user)",
+    )
     return Example(text, label, user)
 
 
+def _keys(record: dict[str, object]) -> str:
+    """The record's field names (never its values), for an error message."""
+    names = sorted(str(k) for k in record)[:20]
+    return "the fields: " + ", ".join(names) if names else "no fields"
+
+
 def _field(
-    record: dict[str, object], key: str, where: str, number: int, *, required: bool
+    record: dict[str, object],
+    key: str,
+    where: str,
+    number: int,
+    *,
+    required: bool,
+    setting: str,
 ) -> str | None:
     value = record.get(key)
     if value is None:
         if required:
-            raise DatasetError(where, number, f"field {key!r} is missing")
+            raise DatasetError(
+                where,
+                number,
+                f"field {key!r} is missing: set {setting}; this record has {_keys(record)}",
+            )
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise DatasetError(where, number, f"field {key!r} must be a string or an integer")

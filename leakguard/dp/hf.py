@@ -96,7 +96,7 @@ def check_model_dir(path: Path) -> Path:
 
 
 @contextmanager
-def _quiet_transformers() -> Iterator[None]:
+def quiet_transformers() -> Iterator[None]:
     """No progress bars or info lines from transformers: library code does not print."""
     from transformers.utils import logging
 
@@ -238,7 +238,7 @@ def load_hf(config: HFModelConfig, *, seed: int = 0) -> LoadedHF:
 
     path = check_model_dir(config.path)
     tokenizer = _load_tokenizer(path)
-    with _quiet_transformers():
+    with quiet_transformers():
         try:
             model = AutoModelForCausalLM.from_pretrained(
                 path, local_files_only=True, dtype=torch.float32
@@ -363,7 +363,7 @@ def hf_losses(model: nn.Module, batch: HFBatch) -> torch.Tensor:
 def save_hf(model: nn.Module, tokenizer: Any, out_dir: Path) -> Path:
     """``save_pretrained`` of the model (for LoRA: only the adapter) and the tokenizer."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    with _quiet_transformers():
+    with quiet_transformers():
         model.save_pretrained(out_dir)  # type: ignore[operator]
         tokenizer.save_pretrained(out_dir)
     return out_dir

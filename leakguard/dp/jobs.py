@@ -8,6 +8,10 @@ Imports torch: load it only after :func:`leakguard.dp.require_dp`.
 
 from __future__ import annotations
 
+import json
+import math
+import random
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -30,17 +34,22 @@ from leakguard.dp.data import (
     read_examples,
 )
 from leakguard.dp.models import TinyClassifier, TinyLM, apply_trainable
-from leakguard.dp.report import library_versions, write_report
+from leakguard.dp.report import REPORT_NAME, library_versions, write_report
 from leakguard.dp.training import StepInfo, TrainResult, train_private
+from leakguard.exceptions import TrainingError
 
 __all__ = [
     "JobResult",
+    "LossCheck",
     "Task",
     "build_task",
+    "data_counts",
+    "finished_run",
     "generate",
     "lm_collate",
     "lm_losses",
     "load_model",
+    "loss_check",
     "run_training",
     "sequence_nll",
 ]
@@ -48,6 +57,10 @@ __all__ = [
 CHECKPOINT_NAME = "checkpoint.pt"
 MODEL_NAME = "model.pt"
 HF_MODEL_DIR = "model"  # save_pretrained output of a Hugging Face model (LoRA: the adapter)
+# What a run writes into its --out directory (a second run must not overwrite them unasked).
+RUN_OUTPUTS = (CHECKPOINT_NAME, MODEL_NAME, HF_MODEL_DIR, "privacy_report.json", "PRIVACY.md")
+MIN_RELATIVE_DROP = 0.01  # a loss that fell less than this share did not learn
+LOSS_SAMPLE = 256  # examples the initial/final loss is measured on (seeded, fixed per run)
 
 
 def lm_collate(items: list[list[int]]) -> torch.Tensor:
@@ -142,6 +155,111 @@ def build_task(config: DPConfig, examples: Sequence[Example]) -> Task:
 
 
 @dataclass(frozen=True, slots=True)
+class LossCheck:
+    """Mean loss of a fixed sample of training examples before and after training.
+
+    ``learned`` is False when the drop is within noise: below two standard errors of the
+    paired per-example differences, or below 1% of the untrained loss (a model that moved
+    that little is, for any use, no better than untrained).
+    """
+
+    initial: float
+    final: float
+    stderr: float
+    examples: int
+
+    @property
+    def learned(self) -> bool:
+        drop = self.initial - self.final
+        return drop > 2 * self.stderr and drop > MIN_RELATIVE_DROP * self.initial
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "initial": self.initial,
+            "final": self.final,
+            "stderr": self.stderr,
+            "examples": self.examples,
+            "learned": self.learned,
+        }
+
+
+def loss_sample(task: Task, seed: int) -> list[int]:
+    """Indices of the examples the loss check uses: a seeded sample of the trained ones."""
+    used = sorted({i for unit in task.units for i in unit})
+    rng = random.Random(seed + 3_000_017)
+    return sorted(rng.sample(used, min(LOSS_SAMPLE, len(used))))
+
+
+@torch.no_grad()
+def sample_losses(task: Task, indices: Sequence[int], *, batch_size: int = 64) -> list[float]:
+    """The per-example loss of ``task.model`` on ``indices`` (eval mode, no gradients)."""
+    model = task.model
+    was_training = model.training
+    model.eval()
+    losses: list[float] = []
+    try:
+        for start in range(0, len(indices), batch_size):
+            batch = task.collate([task.dataset[i] for i in indices[start : start + batch_size]])
+            losses.extend(float(v) for v in task.per_sample_loss(model, batch))
+    finally:
+        model.train(was_training)
+    return losses
+
+
+def loss_check(initial: Sequence[float], final: Sequence[float]) -> LossCheck:
+    n = len(initial)
+    if n == 0:
+        return LossCheck(math.nan, math.nan, math.nan, 0)
+    diffs = [a - b for a, b in zip(initial, final, strict=True)]
+    stderr = statistics.stdev(diffs) / math.sqrt(n) if n > 1 else math.inf
+    return LossCheck(statistics.fmean(initial), statistics.fmean(final), stderr, n)
+
+
+def data_counts(config: DPConfig, examples: Sequence[Example], task: Task) -> dict[str, Any]:
+    """Records read, used and dropped (per reason): what the report must account for."""
+    used = sum(len(unit) for unit in task.units)
+    counts: dict[str, Any] = {
+        "examples_read": len(examples),
+        "examples_used": used,
+        "dropped": {"over_user_cap": len(examples) - used},
+    }
+    if config.privacy.unit == "user":
+        counts["user_cap"] = config.privacy.max_examples_per_user
+        counts["users"] = len(task.units)
+    return counts
+
+
+def finished_run(out_dir: Path) -> dict[str, Any] | None:
+    """The report of a run in ``out_dir`` that has nothing left to do (completed or stopped
+    by its ε budget); None when there is none, or it was paused."""
+    path = out_dir / REPORT_NAME
+    if not path.is_file():
+        return None
+    try:
+        report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return report if report.get("stopped") in ("completed", "budget") else None
+
+
+def check_out_dir(out_dir: Path, *, resume: bool) -> None:
+    """Refuse to overwrite an earlier run unasked, and to 'resume' one that is complete."""
+    if resume:
+        if finished_run(out_dir) is not None:
+            raise TrainingError(
+                f"the run in {str(out_dir)!r} is complete: nothing to resume (train into "
+                f"another --out directory to start afresh)"
+            )
+        return
+    found = sorted(name for name in RUN_OUTPUTS if (out_dir / name).exists())
+    if found:
+        raise TrainingError(
+            f"--out {str(out_dir)!r} already holds a run ({', '.join(found)}): pass --resume "
+            f"to continue it, or choose another directory"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class JobResult:
     """Where the outputs went and what training did."""
 
@@ -157,7 +275,14 @@ def job_fingerprint(config: DPConfig) -> str:
     return config_fingerprint(config)
 
 
-def make_report(config: DPConfig, result: TrainResult, task: Task) -> dict[str, Any]:
+def make_report(
+    config: DPConfig,
+    result: TrainResult,
+    task: Task,
+    *,
+    data: dict[str, Any] | None = None,
+    loss: LossCheck | None = None,
+) -> dict[str, Any]:
     plan = result.plan
     steps = result.steps
     versions = library_versions()
@@ -187,6 +312,10 @@ def make_report(config: DPConfig, result: TrainResult, task: Task) -> dict[str, 
         "config_fingerprint": job_fingerprint(config),
         "final_loss": result.final_loss,
     }
+    if data is not None:
+        report["data"] = data
+    if loss is not None:
+        report["loss"] = loss.to_dict()
     if plan is not None:
         report |= {
             "delta": plan.delta,
@@ -289,8 +418,12 @@ def run_training(
             need_label=config.task == "classification",
             need_user=config.privacy.unit == "user",
         )
+    check_out_dir(out_dir, resume=resume)
     task = build_task(config, examples)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # The fresh model is the same on a resumed run (seeded): its loss is the untrained loss.
+    probe = loss_sample(task, config.training.seed)
+    initial = sample_losses(task, probe)
     result = train_private(
         task.model,
         task.dataset,
@@ -312,6 +445,7 @@ def run_training(
     else:
         model_path = out_dir / MODEL_NAME
         save_model(task.model, config, task, model_path)
-    report = make_report(config, result, task)
+    loss = loss_check(initial, sample_losses(task, probe))
+    report = make_report(config, result, task, data=data_counts(config, examples, task), loss=loss)
     write_report(report, out_dir)
     return JobResult(out_dir, result, report, task.model, model_path)

@@ -13,7 +13,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["library_versions", "posterior_bound", "render_privacy_md", "write_report"]
+__all__ = [
+    "library_versions",
+    "posterior_bound",
+    "render_privacy_md",
+    "unlearned_warning",
+    "write_report",
+]
 
 REPORT_NAME = "privacy_report.json"
 # Median exposure (bits) from which the non-DP reference counts as having memorised canaries.
@@ -57,9 +63,12 @@ def render_privacy_md(report: dict[str, Any]) -> str:
     eps = report["epsilon"]
     unit = report["privacy_unit"]
     if not report["private"]:
+        rows = [*_data_rows(report.get("data")), *_loss_rows(report.get("loss"))]
+        table = "\n| | |\n|---|---|\n" + "\n".join(rows) + "\n" if rows else ""
         return (
             "## Privacy\n\nThis model was trained **without** differential privacy "
             f"({report['steps']} steps): no privacy guarantee holds for its training data.\n"
+            + table
         )
     lines = [
         "## Privacy",
@@ -87,6 +96,8 @@ def render_privacy_md(report: dict[str, Any]) -> str:
         f"| epochs | {report['epochs']:.2f} |",
         f"| clipping norm C | {report['max_grad_norm']:g} |",
         f"| dataset size | {report['dataset_size']} {unit}s, {report['examples']} examples |",
+        *_data_rows(report.get("data")),
+        *_loss_rows(report.get("loss")),
         f"| per-sample gradient engine | {report['engine']} |",
         *_model_rows(report.get("model")),
         f"| secure RNG | {'on' if report['secure_mode'] else 'off (torch PRNG)'} |",
@@ -112,10 +123,102 @@ def render_privacy_md(report: dict[str, Any]) -> str:
             "afterwards. It does not cover data seen outside this training run (pre-training, "
             "prompts at inference), nor information shared by many units.",
         ]
+    lines += ["", *_reading_md(report)]
     audit = report.get("audit")
     if audit:
         lines += ["", *_audit_md(audit)]
     return "\n".join(lines) + "\n"
+
+
+def _data_rows(data: dict[str, Any] | None) -> list[str]:
+    """Records read, trained on and dropped: nothing leaves the data silently."""
+    if not data:
+        return []
+    dropped = data["dropped"]["over_user_cap"]
+    why = (
+        f" ({dropped} over the cap of {data['user_cap']} per user: a user's other examples "
+        "are left out, which is what bounds their influence)"
+        if dropped
+        else ""
+    )
+    return [
+        f"| training records | {data['examples_read']} read, {data['examples_used']} trained on, "
+        f"{dropped} dropped{why} |"
+    ]
+
+
+def _loss_rows(loss: dict[str, Any] | None) -> list[str]:
+    if not loss or not loss.get("examples"):
+        return []
+    verdict = "" if loss["learned"] else " — **the model learned nothing measurable**"
+    return [
+        f"| loss (mean of {loss['examples']} training examples) | {loss['initial']:.4f} untrained "
+        f"→ {loss['final']:.4f} trained (± {loss['stderr']:.4f}){verdict} |"
+    ]
+
+
+def unlearned_warning(report: dict[str, Any]) -> str | None:
+    """The warning for a model whose loss did not move beyond noise, or None."""
+    loss = report.get("loss")
+    if not loss or not loss.get("examples") or loss["learned"]:
+        return None
+    return (
+        f"the model learned nothing measurable: loss {loss['initial']:.4f} untrained, "
+        f"{loss['final']:.4f} trained, a drop within noise (under 1% or 2 x "
+        f"{loss['stderr']:.4f}). The "
+        "privacy guarantee holds, but the model is no better than untrained: raise the "
+        "learning rate, ε or the steps, or lower the noise (the report is written all the same)"
+    )
+
+
+def _reading_md(report: dict[str, Any]) -> list[str]:
+    """What each number means, for a reviewer who is not a DP specialist."""
+    accountant = report["accountant"]
+    others = [name for name in sorted(report["epsilons"]) if name != accountant]
+    lines = ["### How to read the numbers", ""]
+    if others:
+        lines.append(
+            f"- **Which ε is the guarantee:** the {accountant} accountant's (the configured "
+            "one). The "
+            + ", ".join(others)
+            + " figure is computed from the same σ, q and steps as a cross-check. The PRV "
+            "accountant composes the privacy loss numerically and is tight; RDP converts to "
+            "(ε, δ) through a bound with some slack, so an RDP figure above the PRV one is "
+            "expected and does not weaken the guarantee."
+        )
+    lines.append(
+        f"- **Epochs {report['epochs']:.2f}:** with Poisson sampling each {report['privacy_unit']} "
+        f"joins each step independently with probability q = {report['sample_rate']:.5f}, so "
+        f"steps x q = {report['steps']} x {report['sample_rate']:.5f} is the expected number "
+        "of passes; the step count is planned from the configured epochs and rounded, and "
+        "the batch size varies from step to step. The accounting assumes exactly this sampling."
+    )
+    lines.append(
+        "- **Secure RNG off:** the noise comes from torch's ordinary pseudo-random generator, "
+        "seeded for reproducibility. The DP proof assumes true randomness; an attacker who "
+        "could reconstruct the generator's state could in principle subtract the noise. "
+        "Turn on a cryptographically secure generator (Opacus `secure_mode`, needs "
+        "`torchcsprng`) for a model released to untrusted parties."
+    )
+    loss = report.get("loss")
+    if loss and loss.get("examples"):
+        lines.append(
+            "- **Loss:** the mean next-token (or classification) loss of the same seeded "
+            f"{loss['examples']} training examples before and after training; ± is the "
+            "standard error of the paired difference. A drop within two standard errors, or "
+            "under 1% of the untrained loss, means the model learned nothing measurable. "
+            "The loss is not covered by ε: it is computed on training data for this report "
+            "only, and says nothing about privacy."
+        )
+    data = report.get("data")
+    if data and data["dropped"]["over_user_cap"]:
+        lines.append(
+            f"- **Dropped records:** {data['dropped']['over_user_cap']} examples of users with "
+            f"more than {data['user_cap']} were left out before training (a seeded choice); "
+            "the guarantee counts users, so capping them is what keeps one user's influence "
+            "bounded."
+        )
+    return lines
 
 
 def _model_rows(model: dict[str, Any] | None) -> list[str]:
