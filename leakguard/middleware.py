@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
 
-from leakguard.config import LeakGuardConfig, PolicyConfig, path_matches
+from leakguard.config import LeakGuardConfig
 from leakguard.events import EventSink
 from leakguard.guard import Guard
 from leakguard.online.metrics import Metrics
@@ -32,6 +32,8 @@ from leakguard.online.paths import AmbiguousPath, normalise_scope
 from leakguard.online.responder import Responder
 from leakguard.online.scan_threads import ScanThreads, ScanTimedOut, running_asyncio_loop
 from leakguard.online.shapes import error_body
+from leakguard.routes import header_fingerprinter as _header_fingerprinter
+from leakguard.routes import route_headers as _route_headers
 
 __all__ = ["LeakGuardMiddleware"]
 
@@ -70,6 +72,10 @@ class LeakGuardMiddleware:
         self.sink = sink
         self.metrics = metrics if metrics is not None else Metrics()
         self._route_guards = [self._route_guard(i) for i in range(len(self.online.routes))]
+        self._route_header_names = frozenset(
+            r.header.lower().encode() for r in self.online.routes if r.header is not None
+        )
+        self._header_fingerprint = _header_fingerprinter(self.config)
         # Scans run in these threads on asyncio (uvicorn's loop), through anyio elsewhere.
         self.scan_threads = ScanThreads(self.online.max_concurrent_scans)
         self._limiter: anyio.CapacityLimiter | None = None
@@ -78,8 +84,8 @@ class LeakGuardMiddleware:
         rule = self.online.routes[index]
         if not rule.policy:
             return self.guard
-        policy = PolicyConfig.model_validate(self.config.policy.model_dump() | rule.policy)
-        config = self.config.model_copy(update={"policy": policy})
+        # Key by key over the global policy (actions merge per label): see RouteRule.
+        config = self.config.model_copy(update={"policy": rule.policy_over(self.config.policy)})
         return Guard(config, detectors=self.guard.detectors)
 
     @property
@@ -99,11 +105,12 @@ class LeakGuardMiddleware:
                 return await anyio.to_thread.run_sync(fn, abandon_on_cancel=True)
         raise ScanTimedOut(f"the scan ran past {timeout:g} s")
 
-    def guard_for(self, path: str) -> Guard | None:
-        """The guard of a request path (a route override's, or the base), or ``None``
-        when a route rule turns guarding off."""
+    def guard_for(self, path: str, headers: Mapping[str, str] | None = None) -> Guard | None:
+        """The guard of a request (a route override's, or the base), or ``None`` when a
+        route rule turns guarding off. ``headers``: lower-cased names."""
+        found = headers if headers is not None else {}
         for rule, guard in zip(self.online.routes, self._route_guards, strict=True):
-            if path_matches(rule.path, path):
+            if rule.matches(path, found, self._header_fingerprint):
                 return guard if rule.guard else None
         return self.guard
 
@@ -120,7 +127,8 @@ class LeakGuardMiddleware:
         if scope["type"] != "http":  # lifespan; WebSocket with online.websocket: pass
             await self.app(scope, receive, send)
             return
-        guard = self.guard_for(scope["path"])
+        headers = _route_headers(scope, self._route_header_names)
+        guard = self.guard_for(scope["path"], headers)
         if guard is None:
             await self.app(scope, receive, send)
             return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import unicodedata
 from collections.abc import Iterable
 
@@ -50,11 +49,10 @@ class Numbering:
 
 
 def resolve_hash_key(config: PolicyConfig) -> bytes | None:
-    """The key for the ``hash`` action, from the config or the environment variable it names."""
+    """The key for the ``hash`` action, as the config resolved it when it was built (inline,
+    or from the environment variable ``hash_key_env`` names)."""
     if config.hash_key is not None:
         return config.hash_key.get_secret_value().encode()
-    if config.hash_key_env and os.environ.get(config.hash_key_env):
-        return os.environ[config.hash_key_env].encode()
     return None
 
 

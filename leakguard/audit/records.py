@@ -88,6 +88,9 @@ def record_from_event(
         }
         if f.members:
             item["members"] = _members(f, evidence.value, key)
+        rule = f.details.get("kind")  # which rule found it (a SECRET's kind, "ner")
+        if isinstance(rule, str):
+            item["rule"] = rule
         if with_context and evidence.context:
             item["context"] = _scrub(evidence.context, values)
         findings.append(item)

@@ -70,9 +70,9 @@ def load_settings(
         config = config.model_copy(update={"audit": audit})
     if upstream is None:
         return config
-    data = config.model_dump(mode="json", exclude_unset=True)
+    # A Python-mode dump keeps secrets as SecretStr (a JSON one would mask them).
+    data = config.model_dump(exclude_unset=True)
     data["proxy"] = {**data.get("proxy", {}), "upstream": upstream}
-    # Secrets come back as "**********" from a dump: keep the originals.
     return config.model_copy(update={"proxy": parse_config(data, source="--upstream").proxy})
 
 

@@ -30,7 +30,7 @@ from leakguard.config import OnlineConfig
 from leakguard.events import FindingEvidence, context_snippet
 from leakguard.exceptions import FramingError
 from leakguard.findings import Finding, OutcomeAction
-from leakguard.guard import Guard
+from leakguard.guard import Guard, error_message
 from leakguard.policy import Numbering
 
 __all__ = ["DetectorStream", "IncrementalDetector", "Release", "ResponseGuard", "StreamGuard"]
@@ -293,8 +293,9 @@ class StreamGuard:
     def _detector_failed(self, exc: Exception) -> Release:
         reason = f"detector_error:{type(exc).__name__}"
         logger.warning(
-            "detector failed on a stream window (%s); on_detector_error=%s",
+            "detector failed on a stream window (%s: %s); on_detector_error=%s",
             reason,
+            error_message(exc, self._buf),
             self._guard.config.policy.on_detector_error,
         )
         if self._guard.config.policy.on_detector_error == "block":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import random
 import string
 from collections.abc import Callable
@@ -39,12 +38,11 @@ class Pseudonymizer(Protocol):
 
 
 def resolve_pseudonym_key(config: SanitizeConfig) -> bytes:
-    """The pseudonym key, from the config or the environment variable it names."""
+    """The pseudonym key the config resolved when it was built: ``sanitize.pseudonym_key``,
+    or the environment variable ``sanitize.pseudonym_key_env`` names."""
     if config.pseudonym_key is not None:
         return config.pseudonym_key.get_secret_value().encode()
     env = config.pseudonym_key_env
-    if env and os.environ.get(env):
-        return os.environ[env].encode()
     raise ConfigError(
         "the sanitizer needs a secret key for corpus-wide pseudonyms: set the environment "
         f"variable {env!r} (sanitize.pseudonym_key_env) or sanitize.pseudonym_key. Keep it "
