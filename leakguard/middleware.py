@@ -90,8 +90,11 @@ class LeakGuardMiddleware:
         config: LeakGuardConfig | None = None,
         sink: EventSink | None = None,
         metrics: Metrics | None = None,
+        source: str = "middleware",
     ) -> None:
         self.app = app
+        # What audit records name as their source ("proxy" for `leakguard serve`).
+        self.source = source
         self.guard = guard if guard is not None else Guard(config)
         self.config = self.guard.config
         self.online = self.config.online
@@ -665,10 +668,18 @@ class _Responder:
             metrics.findings.inc(f.label, f.action.value if f.action else "none")
         if rg.blocked:
             metrics.blocks.inc(reason_kind(rg.reason))
+            # One line per block; no text, no client-controlled value (path, ids, model).
+            labels = sorted({e.finding.label for e in rg.evidence})
+            logger.info(
+                "blocked a %s response: %s (findings: %s)",
+                self.kind,
+                rg.reason,
+                ", ".join(labels) or "none",
+            )
         if self.mw.sink is None:
             return True
         event = ScanEvent(
-            source="middleware",
+            source=self.mw.source,
             request_id=self.request_id,
             action=action,
             evidence=tuple(rg.evidence),
