@@ -29,13 +29,13 @@ from typing import Any
 
 import torch
 
-from leakguard.dp import training as dp_training
+from leakguard.dp import engines as dp_training
 from leakguard.dp.accounting import PrivacyPlan
 from leakguard.dp.config import ModelConfig, TrainingConfig
 from leakguard.dp.data import encode
+from leakguard.dp.engines import one_batch_private, physical_backward, probe_engines
 from leakguard.dp.jobs import lm_collate, lm_losses
 from leakguard.dp.models import TinyLM, apply_trainable
-from leakguard.dp.training import _backward, _one_batch_private, _probe_engines
 
 warnings.filterwarnings("ignore")
 torch.set_num_threads(1)
@@ -87,7 +87,7 @@ def stepper(trainable: str, mode: str, items: list[list[int]]) -> Callable[[], f
         if mode == "opacus-hooks":  # Opacus' GradSampleHooks, as every model without our layers
             dp_training.supports = lambda _: False  # type: ignore[assignment]
         try:
-            private = _one_batch_private(
+            private = one_batch_private(
                 model,
                 optimizer,
                 items,
@@ -106,7 +106,7 @@ def stepper(trainable: str, mode: str, items: list[list[int]]) -> Callable[[], f
         if private is None:
             (losses.sum() / len(items)).backward()
         else:
-            _backward(engine, private, losses)  # type: ignore[arg-type]
+            physical_backward(engine, private, losses)  # type: ignore[arg-type]
         optimizer.step()
         optimizer.zero_grad()
         _sync()
@@ -202,7 +202,7 @@ def main() -> None:
     # What auto picks (the trainer's own probe) and how it compares with the best engine.
     plan = PrivacyPlan("rdp", 8.0, 1e-5, 1.0, 0.01, 1, 1, 1.0, "example", 1000, 1000, 1)
     training = TrainingConfig(max_physical_batch_size=args.batch)
-    probe = _probe_engines(
+    probe = probe_engines(
         model_for("all"),
         items,
         per_sample_loss=lm_losses,

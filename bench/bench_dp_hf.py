@@ -25,8 +25,8 @@ import torch
 
 from leakguard.dp import parse_dp_config
 from leakguard.dp.config import HFModelConfig
+from leakguard.dp.engines import one_batch_private, physical_backward
 from leakguard.dp.hf import HFCollate, dataset_ids, hf_losses, load_hf
-from leakguard.dp.training import _backward, _one_batch_private
 
 warnings.filterwarnings("ignore")
 torch.set_num_threads(1)
@@ -84,7 +84,7 @@ def stepper(
     optimizer: Any = torch.optim.Adam(params, lr=1e-3)
     private = None
     if mode != "plain":
-        private = _one_batch_private(
+        private = one_batch_private(
             model,
             optimizer,
             items,
@@ -101,7 +101,7 @@ def stepper(
         if private is None:
             (losses.sum() / len(items)).backward()
         else:
-            _backward(mode, private, losses)  # type: ignore[arg-type]
+            physical_backward(mode, private, losses)  # type: ignore[arg-type]
         optimizer.step()
         optimizer.zero_grad()
         return time.perf_counter() - start

@@ -276,6 +276,10 @@ class OnlineConfig(_Section):
     # First matching rule wins; paths no rule matches are guarded with the base policy.
     routes: list[RouteRule] = Field(default_factory=list)
     json_paths: list[JSONPathRule] = Field(default_factory=list)
+    # Channels (choices, tool calls, output items...) one stream may open; past it the
+    # response takes on_unscannable. WebSocket routes: refused, or passed unscanned.
+    max_channels: int = Field(default=256, ge=1, le=65536)
+    websocket: Literal["refuse", "pass"] = "refuse"
 
     def route_for(
         self,

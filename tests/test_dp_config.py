@@ -107,6 +107,30 @@ def test_missing_dp_extra_names_the_install_command() -> None:
     require_dp()  # installed here
 
 
+def test_lazy_dp_functions_load_on_access_with_their_real_signatures() -> None:
+    code = (
+        "import inspect, sys\n"
+        "import leakguard.dp as dp\n"
+        "assert 'torch' not in sys.modules\n"
+        "from leakguard.dp.training import train_private\n"
+        "assert dp.train_private is train_private\n"
+        "print(inspect.signature(dp.run_training))\n"
+        "print(inspect.signature(dp.train_private))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "resume: 'bool' = False" in out.stdout
+    assert "per_sample_loss: 'PerSampleLoss'" in out.stdout
+    blocked = (
+        "import sys; sys.modules['opacus'] = None\n"
+        "try:\n    from leakguard.dp import train_private\nexcept ImportError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", blocked], capture_output=True, text=True, check=True
+    )
+    assert "pip install 'leakguard[dp]'" in out.stdout
+
+
 def test_missing_extra_error_is_an_import_error() -> None:
     assert issubclass(MissingExtraError, ImportError)
 

@@ -185,3 +185,44 @@ def test_a_missing_user_field_points_at_user_field_or_example_unit(
     assert "field 'user_id' is missing: set data.user_field" in err
     assert "privacy.unit: example" in err
     assert "the fields: text, uid" in err
+
+
+def test_the_shipped_audit_example_shows_the_contrast_it_exists_to_show(tmp_path: Path) -> None:
+    """Issue 25 item 6: the non-DP model memorises the canaries, the DP model does not."""
+    from leakguard.dp.report import MEMORISED_BITS
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "dp_tiny_lm.yaml"
+    out = tmp_path / "audit"
+    assert main(["dp", "audit", str(example), "--out", str(out), "--quiet"]) == EXIT_OK
+    audit = _report(out)["audit"]
+    assert isinstance(audit, dict)
+    assert audit["non_dp"]["median_exposure"] >= MEMORISED_BITS
+    assert audit["dp"]["median_exposure"] < MEMORISED_BITS / 2
+    assert (
+        audit["non_dp"]["one_run"]["epsilon_lower_bound"]
+        > audit["dp"]["one_run"]["epsilon_lower_bound"]
+    )
+    md = (out / "PRIVACY.md").read_text("utf-8")
+    assert "the audit can see leakage when there is some" in md
+
+
+def test_an_audit_whose_baseline_memorised_nothing_says_it_was_inconclusive() -> None:
+    from leakguard.dp.report import _audit_md
+
+    side = {
+        "median_exposure": 1.0,
+        "max_exposure": 3.0,
+        "one_run": {"epsilon_lower_bound": 0.0, "max_certifiable": 2.26},
+    }
+    audit = {
+        "canaries": 64,
+        "secret_digits": 6,
+        "repetitions": 2,
+        "candidates": 4096,
+        "confidence": 0.95,
+        "dp": side,
+        "non_dp": side,
+    }
+    text = "\n".join(_audit_md(audit))
+    assert "the non-DP model did not memorise the canaries either" in text
+    assert "could not have seen leakage" in text

@@ -49,7 +49,7 @@ def test_zero_noise_clipped_sum_equals_a_per_example_loop(
 ) -> None:
     """hooks: leakguard's output-gradient sampler; opacus-hooks: the fallback for models
     with layers it does not handle (Opacus' own GradSampleHooks); ghost: Opacus' ghost."""
-    from leakguard.dp import training
+    from leakguard.dp import engines as training
 
     if mode == "opacus-hooks":
         monkeypatch.setattr(training, "supports", lambda _: False)

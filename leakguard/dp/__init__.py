@@ -1,7 +1,8 @@
 """Differentially private training with Opacus, its privacy report and a canary audit.
 
 Importing this package is cheap and never imports torch or opacus: the functions that
-need them import them on call, after :func:`require_dp` has checked the ``[dp]`` extra.
+need them (``train_private``, ``run_training``, ``run_audit``) are loaded on first access,
+after :func:`require_dp` has checked the ``[dp]`` extra.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from leakguard.dp.config import (
 from leakguard.exceptions import MissingExtraError
 
 if TYPE_CHECKING:
-    from leakguard.dp.canary_audit import AuditResult
-    from leakguard.dp.jobs import JobResult
-    from leakguard.dp.training import TrainResult
+    from leakguard.dp.canary_audit import run_audit
+    from leakguard.dp.jobs import run_training
+    from leakguard.dp.training import train_private
 
 __all__ = [
     "AuditConfig",
@@ -57,25 +58,20 @@ def require_dp(feature: str = "DP training") -> None:
             raise MissingExtraError(feature, "dp", name) from None
 
 
-def train_private(*args: Any, **kwargs: Any) -> TrainResult:
-    """See :func:`leakguard.dp.training.train_private` (imported on call)."""
-    require_dp()
-    from leakguard.dp.training import train_private as impl
-
-    return impl(*args, **kwargs)
-
-
-def run_training(*args: Any, **kwargs: Any) -> JobResult:
-    """See :func:`leakguard.dp.jobs.run_training` (imported on call)."""
-    require_dp()
-    from leakguard.dp.jobs import run_training as impl
-
-    return impl(*args, **kwargs)
+# The functions that need torch, loaded on first access (PEP 562): ``leakguard.dp.train_private``
+# *is* :func:`leakguard.dp.training.train_private`, with its real signature and docstring.
+_LAZY = {
+    "train_private": ("leakguard.dp.training", "DP training"),
+    "run_training": ("leakguard.dp.jobs", "DP training"),
+    "run_audit": ("leakguard.dp.canary_audit", "the DP canary audit"),
+}
 
 
-def run_audit(*args: Any, **kwargs: Any) -> AuditResult:
-    """See :func:`leakguard.dp.canary_audit.run_audit` (imported on call)."""
-    require_dp("the DP canary audit")
-    from leakguard.dp.canary_audit import run_audit as impl
-
-    return impl(*args, **kwargs)
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, feature = _LAZY[name]
+    require_dp(feature)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -13,48 +13,48 @@ Imports torch and opacus: load it only after :func:`leakguard.dp.require_dp`.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import math
-import statistics
-import time
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from opacus import PrivacyEngine
 from opacus.optimizers import DPOptimizer
 from opacus.utils.batch_memory_manager import BatchMemoryManager
-from opacus.utils.fast_gradient_clipping_utils import DPTensorFastGradientClipping
-from opacus.validators import ModuleValidator
 from torch import nn
-from torch.utils.data import DataLoader, Sampler
 
+from leakguard._files import replacing
 from leakguard.dp.accounting import PrivacyPlan, epsilon, epsilons, plan_privacy
 from leakguard.dp.config import PrivacyConfig, TrainingConfig
 from leakguard.dp.devices import model_device, resolve_device, to_device
-from leakguard.dp.grad_sample import OutputGradSampler, supports
-from leakguard.exceptions import ConfigError, IncompatibleModelError, TrainingError
+from leakguard.dp.engines import (
+    Collate,
+    Engine,
+    EngineProbe,
+    PerSampleLoss,
+    Private,
+    UnitPoissonSampler,
+    check_model,
+    clipped_gradient_sum,
+    make_loader,
+    make_optimizer,
+    make_private,
+    physical_backward,
+    probe_engines,
+)
+from leakguard.exceptions import TrainingError
 
 __all__ = [
     "EngineProbe",
+    "RunSpec",
     "StepInfo",
     "TrainResult",
     "UnitPoissonSampler",
     "clipped_gradient_sum",
     "train_private",
 ]
-
-Engine = Literal["hooks", "ghost"]
-# Per-sample losses, shape [B], for a collated physical batch of B examples.
-PerSampleLoss = Callable[[nn.Module, Any], torch.Tensor]
-Collate = Callable[[list[Any]], Any]
-
-PROBE_STEPS = 3  # timed physical steps per engine when engine is "auto" (after one warm-up)
-_SECURE_RNG_WARNING = "Secure RNG turned off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,309 +89,28 @@ class TrainResult:
         return self.epsilons[self.plan.accountant] if self.plan else math.inf
 
 
-class UnitPoissonSampler(Sampler[list[int]]):
-    """Poisson sampling over privacy units: each unit joins each batch independently with
-    probability ``sample_rate``; a batch is the union of the chosen units' examples.
-
-    With one example per unit this is Opacus' ``UniformWithReplacementSampler``. It is the
-    sampling the accountants assume (the Sampled Gaussian Mechanism).
-    """
-
-    def __init__(
-        self,
-        units: Sequence[Sequence[int]],
-        *,
-        sample_rate: float,
-        steps: int,
-        generator: torch.Generator,
-    ) -> None:
-        self.units = [list(u) for u in units]
-        self.sample_rate = sample_rate
-        self.steps = steps
-        self.generator = generator
-
-    def __len__(self) -> int:
-        return self.steps
-
-    def __iter__(self) -> Iterator[list[int]]:
-        for _ in range(self.steps):
-            chosen = torch.rand(len(self.units), generator=self.generator) < self.sample_rate
-            yield [i for u in chosen.nonzero().flatten().tolist() for i in self.units[u]]
-
-
-def _check_model(model: nn.Module) -> None:
-    problems = [str(e) for e in ModuleValidator.validate(model, strict=False)]
-    if problems:
-        raise IncompatibleModelError(problems)
-    if not any(p.requires_grad for p in model.parameters()):
-        raise ConfigError("the model has no trainable parameters: nothing to train")
-
-
-def _optimizer(model: nn.Module, training: TrainingConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if training.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=training.learning_rate, momentum=0.9)
-    return torch.optim.Adam(params, lr=training.learning_rate)
-
-
-@dataclass(slots=True)
-class _Private:
-    hooks: Any
-    optimizer: DPOptimizer
-    engine: PrivacyEngine
-    # Hooks mode on layers leakguard.dp.grad_sample handles: per-sample gradients without
-    # the ordinary weight gradients (Opacus then runs in its no_op mode: clip and noise only).
-    sampler: OutputGradSampler | None = None
-
-    def cleanup(self) -> None:
-        if self.sampler is not None:
-            self.sampler.remove()
-        self.hooks.cleanup()
-
-
-def _make_private(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    loader: DataLoader[Any],
-    *,
-    noise_multiplier: float,
-    max_grad_norm: float,
-    unit_cap: int,
-    mode: Engine,
-    accountant: str,
-    generator: torch.Generator,
-) -> _Private:
-    with warnings.catch_warnings():
-        # secure_mode needs torchcsprng; the report states that it is off.
-        warnings.filterwarnings("ignore", message=_SECURE_RNG_WARNING)
-        engine = PrivacyEngine(accountant=accountant)
-    direct = mode == "hooks" and supports(model)
-    try:
-        hooks, dp_optimizer, *_ = engine.make_private(
-            module=model,
-            optimizer=optimizer,
-            data_loader=loader,
-            # Clip each example to C/k; noise σ·C = (σ·k)·(C/k). A unit moves the sum ≤ C.
-            noise_multiplier=noise_multiplier * unit_cap,
-            max_grad_norm=max_grad_norm / unit_cap,
-            # The loader already samples (Poisson over units); Opacus must not replace it.
-            poisson_sampling=False,
-            grad_sample_mode="no_op" if direct else mode,
-            # Hooks on the model itself: the caller keeps a plain module (HF-friendly).
-            wrap_model=False,
-            noise_generator=generator,
-        )
-    except NotImplementedError as exc:
-        raise IncompatibleModelError([str(exc)]) from None
-    return _Private(hooks, dp_optimizer, engine, OutputGradSampler(model) if direct else None)
-
-
-def _backward(mode: Engine | None, private: _Private | None, losses: torch.Tensor) -> None:
-    """One physical batch. Loss is the mean over the batch, as Opacus' 'mean' reduction expects
-    (our own sampler takes the per-sample losses and needs no rescaling)."""
-    if private is not None and private.sampler is not None:
-        private.sampler.backward(losses)
-        return
-    with warnings.catch_warnings():
-        # Opacus' hooks on the first layer (an Embedding, whose integer input needs no
-        # gradient) make torch note that the hook sees module outputs only: expected here.
-        warnings.filterwarnings("ignore", message="Full backward hook is firing")
-        if mode == "ghost" and private is not None:
-            DPTensorFastGradientClipping(
-                private.hooks, private.optimizer, losses, "mean"
-            ).backward()
-        else:
-            torch.autograd.backward(losses.sum() / max(len(losses), 1))
-
-
-def _loader(
-    dataset: Sequence[Any], sampler: Sampler[list[int]], collate: Collate
-) -> DataLoader[Any]:
-    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)  # type: ignore[arg-type]
-
-
-def _one_batch_private(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    items: Sequence[Any],
-    collate: Collate,
-    *,
-    noise_multiplier: float,
-    max_grad_norm: float,
-    mode: Engine,
-    unit_cap: int = 1,
-) -> _Private:
-    """The trainer's private wrapping for one fixed batch (every item sampled, one step):
-    used to check clipping, to probe engines and by the step benchmark."""
-    sampler = UnitPoissonSampler(
-        [[i] for i in range(len(items))], sample_rate=1.0, steps=1, generator=torch.Generator()
-    )
-    private = _make_private(
-        model,
-        optimizer,
-        _loader(items, sampler, collate),
-        noise_multiplier=noise_multiplier,
-        max_grad_norm=max_grad_norm,
-        unit_cap=unit_cap,
-        mode=mode,
-        accountant="rdp",
-        generator=torch.Generator(model_device(model)),
-    )
-    private.optimizer.expected_batch_size = len(items)
-    return private
-
-
-def clipped_gradient_sum(
-    model: nn.Module,
-    items: Sequence[Any],
-    *,
-    per_sample_loss: PerSampleLoss,
-    collate: Collate,
-    max_grad_norm: float,
-    mode: Engine,
-) -> list[torch.Tensor]:
-    """The sum of per-example clipped gradients Opacus computes for one batch, without noise.
-
-    Runs the trainer's own physical-step path (``_make_private`` and ``_backward``) with
-    σ = 0 and returns the un-scaled sum per trainable parameter; the model is left as it was.
-    """
-    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.0)
-    private = _one_batch_private(
-        model,
-        optimizer,
-        items,
-        collate,
-        noise_multiplier=0.0,
-        max_grad_norm=max_grad_norm,
-        mode=mode,
-    )
-    try:
-        _backward(mode, private, per_sample_loss(model, collate(list(items))))
-        private.optimizer.pre_step()
-        return [p.grad.detach() * len(items) for p in private.optimizer.params]
-    finally:
-        private.optimizer.zero_grad()
-        private.cleanup()
-
-
 @dataclass(frozen=True, slots=True)
-class EngineProbe:
-    """What the short probe of ``engine: auto`` measured: median seconds per physical step
-    of each engine and, on a GPU, peak memory (MiB over the set-up) of each engine and of a
-    non-private step (``plain``)."""
+class RunSpec:
+    """Everything a run is given, fixed before it starts: :func:`train_private`'s arguments
+    with the defaults filled in (``units``: one per example) and ``collate`` moving batches to
+    ``device``."""
 
-    seconds: dict[str, float]
-    peak_mib: dict[str, float]
+    dataset: Sequence[Any]
+    per_sample_loss: PerSampleLoss
+    collate: Collate
+    privacy: PrivacyConfig
+    training: TrainingConfig
+    units: list[list[int]]
+    checkpoint: Path | None
+    resume: bool
+    stop_after: int | None
+    fingerprint: str
+    progress: Callable[[StepInfo], None] | None
+    device: torch.device
 
-    def pick(self, max_memory_overhead: float | None) -> Engine:
-        """The fastest engine; with a memory limit (and GPU figures), the fastest whose peak
-        stays within ``(1 + max_memory_overhead)`` times the non-private step's, or, if none
-        does, the one with the lowest peak."""
-        engines: list[Engine] = ["hooks", "ghost"]
-        if max_memory_overhead is not None and self.peak_mib:
-            limit = self.peak_mib["plain"] * (1 + max_memory_overhead)
-            fits = [e for e in engines if self.peak_mib[e] <= limit]
-            if not fits:
-                return min(engines, key=lambda e: self.peak_mib[e])
-            engines = fits
-        return min(engines, key=lambda e: self.seconds[e])
-
-
-def _probe_engines(
-    model: nn.Module,
-    dataset: Sequence[Any],
-    *,
-    per_sample_loss: PerSampleLoss,
-    collate: Collate,
-    training: TrainingConfig,
-    plan: PrivacyPlan,
-) -> EngineProbe:
-    """Time each engine (and, on a GPU, measure its peak memory) on copies of the model."""
-    size = min(training.max_physical_batch_size, len(dataset))
-    items = [dataset[i] for i in range(size)]
-    cuda = model_device(model).type == "cuda"
-    seconds: dict[str, float] = {}
-    peaks: dict[str, float] = {}
-    for mode in ("plain", "hooks", "ghost") if cuda else ("hooks", "ghost"):
-        trial = copy.deepcopy(model)
-        optimizer = _optimizer(trial, training)
-        private = None
-        if mode != "plain":
-            private = _one_batch_private(
-                trial,
-                optimizer,
-                items,
-                collate,
-                noise_multiplier=plan.noise_multiplier,
-                max_grad_norm=plan.max_grad_norm,
-                mode=mode,  # type: ignore[arg-type]
-                unit_cap=plan.unit_cap,
-            )
-        batch = collate(items)
-        # The warm-up step also makes the one-off allocations (optimizer state, library
-        # workspaces): the memory peak counts only what the timed steps add on top.
-        _probe_step(trial, batch, per_sample_loss, private, mode, cuda=cuda, opt=optimizer)
-        if cuda:
-            torch.cuda.reset_peak_memory_stats()
-            before = torch.cuda.memory_allocated()
-        seconds[mode] = statistics.median(
-            _probe_step(trial, batch, per_sample_loss, private, mode, cuda=cuda, opt=optimizer)
-            for _ in range(PROBE_STEPS)
-        )
-        if cuda:
-            peaks[mode] = (torch.cuda.max_memory_allocated() - before) / 2**20
-        if private is not None:
-            private.cleanup()
-    return EngineProbe(seconds, peaks)
-
-
-def _probe_step(
-    model: nn.Module,
-    batch: Any,
-    per_sample_loss: PerSampleLoss,
-    private: _Private | None,
-    mode: str,
-    *,
-    cuda: bool,
-    opt: torch.optim.Optimizer,
-) -> float:
-    """Seconds of one full step: non-private when ``private`` is None."""
-    start = time.perf_counter()
-    losses = per_sample_loss(model, batch)
-    if private is None:
-        torch.autograd.backward(losses.mean())
-    else:
-        _backward(mode, private, losses)  # type: ignore[arg-type]
-        opt = private.optimizer
-    opt.step()
-    opt.zero_grad()
-    if cuda:  # GPU work is asynchronous: wait for it before reading the clock
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
-
-
-def _save(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
-
-
-def _trainable_snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-
-
-def _check_moved(model: nn.Module, before: dict[str, torch.Tensor]) -> None:
-    """Every trainable tensor must have changed: catches adapters that silently train nothing."""
-    params = dict(model.named_parameters())
-    frozen = [name for name, old in before.items() if torch.equal(params[name].detach(), old)]
-    if frozen:
-        shown = ", ".join(frozen[:5]) + (" ..." if len(frozen) > 5 else "")
-        raise TrainingError(
-            f"{len(frozen)} trainable tensor(s) did not change during training ({shown}): no "
-            f"gradient reached them. Check that these layers are used in forward() and that "
-            f"Opacus supports them (LoRA adapters must be plain nn.Linear layers)"
-        )
+    @property
+    def examples(self) -> int:
+        return sum(len(unit) for unit in self.units)
 
 
 def train_private(
@@ -416,169 +135,172 @@ def train_private(
     into privacy units (default: one per example). ``checkpoint`` is written every
     ``training.checkpoint_every`` steps and at the end; ``resume=True`` continues from it
     (same ``fingerprint`` and plan required), restoring the accountant and the random
-    generators, so a resumed run ends with the same ε (and weights) as one without a break.
+    generators, so a resumed run ends with the same ε (and weights) as one without a break;
+    resuming a finished run trains nothing and returns its result.
     ``stop_after`` ends the run after that many steps in total (status ``paused``).
     ``training.device`` says where it trains; the model is handed back where it was.
     """
     device = resolve_device(training.device)
+    spec = RunSpec(
+        dataset=dataset,
+        per_sample_loss=per_sample_loss,
+        collate=lambda items: to_device(collate(items), device),
+        privacy=privacy,
+        training=training,
+        units=[list(u) for u in units] if units is not None else [[i] for i in range(len(dataset))],
+        checkpoint=checkpoint,
+        resume=resume,
+        stop_after=stop_after,
+        fingerprint=fingerprint,
+        progress=progress,
+        device=device,
+    )
     home = model_device(model)
     model.to(device)
     try:
-        return _train_private(
-            model,
-            dataset,
-            per_sample_loss=per_sample_loss,
-            collate=lambda items: to_device(collate(items), device),
-            privacy=privacy,
-            training=training,
-            units=units,
-            checkpoint=checkpoint,
-            resume=resume,
-            stop_after=stop_after,
-            fingerprint=fingerprint,
-            progress=progress,
-            device=device,
-        )
+        return _train(model, spec)
     finally:
         model.to(home)
 
 
-def _train_private(
-    model: nn.Module,
-    dataset: Sequence[Any],
-    *,
-    per_sample_loss: PerSampleLoss,
-    collate: Collate,
-    privacy: PrivacyConfig,
-    training: TrainingConfig,
-    units: Sequence[Sequence[int]] | None,
-    checkpoint: Path | None,
-    resume: bool,
-    stop_after: int | None,
-    fingerprint: str,
-    progress: Callable[[StepInfo], None] | None,
-    device: torch.device,
-) -> TrainResult:
-    units = [list(u) for u in units] if units is not None else [[i] for i in range(len(dataset))]
-    examples = sum(len(u) for u in units)
-    if training.private:
-        plan: PrivacyPlan | None = plan_privacy(
-            privacy, training, units=len(units), examples=examples
+def _train(model: nn.Module, spec: RunSpec) -> TrainResult:
+    """The run in named steps: plan, seed, pick the engine, restore, train, check."""
+    plan = _plan(model, spec)
+    sample_rate = plan.sample_rate if plan else min(1.0, spec.training.batch_size / len(spec.units))
+    total = plan.steps if plan else _plain_steps(spec.training, sample_rate)
+    torch.manual_seed(spec.training.seed)
+    sample_gen = torch.Generator().manual_seed(spec.training.seed)
+    noise_gen = torch.Generator(spec.device).manual_seed(spec.training.seed + 1)
+    optimizer = make_optimizer(model, spec.training)
+    mode, probe = _pick_engine(model, spec, plan)
+    start, state = 0, None
+    if spec.resume:
+        state = _restore(
+            model, optimizer, spec, plan=plan, sample_gen=sample_gen, noise_gen=noise_gen
         )
-        _check_model(model)
-    else:
-        plan = None
-    sample_rate = plan.sample_rate if plan else min(1.0, training.batch_size / len(units))
-    total = (
-        plan.steps
-        if plan
-        else (training.steps or max(1, math.ceil((training.epochs or 1.0) / sample_rate)))
-    )
-    torch.manual_seed(training.seed)
-    sample_gen = torch.Generator().manual_seed(training.seed)
-    noise_gen = torch.Generator(device).manual_seed(training.seed + 1)
-    optimizer = _optimizer(model, training)
-    probe = EngineProbe({}, {})
-    mode: Engine | None = None
-    if plan is not None:
-        mode = training.engine if training.engine != "auto" else None
-        if mode is None and not resume:  # a resumed run keeps the engine it started with
-            probe = _probe_engines(
-                model,
-                dataset,
-                per_sample_loss=per_sample_loss,
-                collate=collate,
-                training=training,
-                plan=plan,
-            )
-            mode = probe.pick(training.max_memory_overhead)
-    start = 0
-    state: dict[str, Any] | None = None
-    if resume:
-        state = _load_checkpoint(checkpoint, fingerprint=fingerprint, plan=plan)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        sample_gen.set_state(state["sample_rng"])
         start = int(state["step"])
-        if state.get("device", "cpu") == device.type:
-            noise_gen.set_state(state["noise_rng"])
-        else:
-            # Another device's generator state does not fit this one. Never replay the
-            # noise already used (identical noise in two steps would cancel out in their
-            # difference): draw from a generator seeded afresh for this step.
-            noise_gen.manual_seed(_moved_noise_seed(training.seed, start))
         mode = state["engine"] if plan else None
     sampler = UnitPoissonSampler(
-        units, sample_rate=sample_rate, steps=total - start, generator=sample_gen
+        spec.units, sample_rate=sample_rate, steps=total - start, generator=sample_gen
     )
-    before = _trainable_snapshot(model)
     run = _Run(
         model=model,
         plan=plan,
         total=total,
         step=start,
-        checkpoint=checkpoint,
-        every=training.checkpoint_every,
-        fingerprint=fingerprint,
-        progress=progress,
+        checkpoint=spec.checkpoint,
+        every=spec.training.checkpoint_every,
+        fingerprint=spec.fingerprint,
+        progress=spec.progress,
         sample_gen=sample_gen,
         noise_gen=noise_gen,
         engine=mode or "none",
-        stop_after=stop_after,
+        stop_after=spec.stop_after,
     )
-    expected = max(1.0, sample_rate * examples)
+    if start >= total:  # a finished run: nothing left to train
+        return _result(run, plan, probe)
+    before = _trainable_snapshot(model)
+    expected = max(1.0, sample_rate * spec.examples)
     if plan is None:
         run.optimizer = optimizer
-        _train_plain(
-            run,
-            sampler=sampler,
-            dataset=dataset,
-            collate=collate,
-            optimizer=optimizer,
-            per_sample_loss=per_sample_loss,
-            training=training,
-            expected=expected,
-        )
+        _train_plain(run, spec, sampler=sampler, optimizer=optimizer, expected=expected)
     else:
         assert mode is not None
-        loader = _loader(dataset, sampler, collate)
-        private = _make_private(
-            model,
-            optimizer,
-            loader,
-            noise_multiplier=plan.noise_multiplier,
-            max_grad_norm=plan.max_grad_norm,
-            unit_cap=plan.unit_cap,
+        _train_dp(
+            run,
+            spec,
+            plan,
+            state=state,
+            sampler=sampler,
+            optimizer=optimizer,
             mode=mode,
-            accountant=plan.accountant,
-            generator=noise_gen,
+            expected=expected,
         )
-        if state is not None:
-            private.engine.accountant.load_state_dict(state["accountant"])
-        run.optimizer = private.optimizer
-        run.accountant = private.engine.accountant
-        private.optimizer.expected_batch_size = expected
-        accountant = private.engine.accountant
-
-        def account(_: DPOptimizer) -> None:
-            # The true σ and the unit sample rate (not Opacus' per-example defaults).
-            accountant.step(noise_multiplier=plan.noise_multiplier, sample_rate=plan.sample_rate)
-
-        private.optimizer.attach_step_hook(account)
-        try:
-            _train_dp(
-                run,
-                loader=loader,
-                private=private,
-                mode=mode,
-                per_sample_loss=per_sample_loss,
-                training=training,
-            )
-        finally:
-            private.cleanup()
-    if run.step > start and run.step == total:
+    if run.step == total:
         _check_moved(model, before)
     return _result(run, plan, probe)
+
+
+def _plan(model: nn.Module, spec: RunSpec) -> PrivacyPlan | None:
+    """The privacy plan (σ, q, steps) of a private run, after checking the model; None if not."""
+    if not spec.training.private:
+        return None
+    plan = plan_privacy(spec.privacy, spec.training, units=len(spec.units), examples=spec.examples)
+    check_model(model)
+    return plan
+
+
+def _plain_steps(training: TrainingConfig, sample_rate: float) -> int:
+    return training.steps or max(1, math.ceil((training.epochs or 1.0) / sample_rate))
+
+
+def _pick_engine(
+    model: nn.Module, spec: RunSpec, plan: PrivacyPlan | None
+) -> tuple[Engine | None, EngineProbe]:
+    """The configured engine, or (``auto``) the one the probe picks; a resumed run keeps the
+    engine it started with (read from the checkpoint), so it is not probed again."""
+    probe = EngineProbe({}, {})
+    if plan is None:
+        return None, probe
+    if spec.training.engine != "auto":
+        return spec.training.engine, probe
+    if spec.resume:
+        return None, probe
+    probe = probe_engines(
+        model,
+        spec.dataset,
+        per_sample_loss=spec.per_sample_loss,
+        collate=spec.collate,
+        training=spec.training,
+        plan=plan,
+    )
+    return probe.pick(spec.training.max_memory_overhead), probe
+
+
+def _restore(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    spec: RunSpec,
+    *,
+    plan: PrivacyPlan | None,
+    sample_gen: torch.Generator,
+    noise_gen: torch.Generator,
+) -> dict[str, Any]:
+    """Load the checkpoint into the model, optimizer and generators; return its state."""
+    state = _load_checkpoint(spec.checkpoint, fingerprint=spec.fingerprint, plan=plan)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    sample_gen.set_state(state["sample_rng"])
+    if state.get("device", "cpu") == spec.device.type:
+        noise_gen.set_state(state["noise_rng"])
+    else:
+        # Another device's generator state does not fit this one. Never replay the
+        # noise already used (identical noise in two steps would cancel out in their
+        # difference): draw from a generator seeded afresh for this step.
+        noise_gen.manual_seed(_moved_noise_seed(spec.training.seed, int(state["step"])))
+    return state
+
+
+def _save(path: Path, state: dict[str, Any]) -> None:
+    with replacing(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _trainable_snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def _check_moved(model: nn.Module, before: dict[str, torch.Tensor]) -> None:
+    """Every trainable tensor must have changed: catches adapters that silently train nothing."""
+    params = dict(model.named_parameters())
+    frozen = [name for name, old in before.items() if torch.equal(params[name].detach(), old)]
+    if frozen:
+        shown = ", ".join(frozen[:5]) + (" ..." if len(frozen) > 5 else "")
+        raise TrainingError(
+            f"{len(frozen)} trainable tensor(s) did not change during training ({shown}): no "
+            f"gradient reached them. Check that these layers are used in forward() and that "
+            f"Opacus supports them (LoRA adapters must be plain nn.Linear layers)"
+        )
 
 
 @dataclass(slots=True)
@@ -679,23 +401,64 @@ def _load_checkpoint(
 
 def _train_dp(
     run: _Run,
+    spec: RunSpec,
+    plan: PrivacyPlan,
     *,
-    loader: DataLoader[Any],
-    private: _Private,
+    state: dict[str, Any] | None,
+    sampler: UnitPoissonSampler,
+    optimizer: torch.optim.Optimizer,
     mode: Engine,
-    per_sample_loss: PerSampleLoss,
-    training: TrainingConfig,
+    expected: float,
+) -> None:
+    """Wrap the model privately (restoring the accountant of a resumed run), then train."""
+    loader = make_loader(spec.dataset, sampler, spec.collate)
+    private = make_private(
+        run.model,
+        optimizer,
+        loader,
+        noise_multiplier=plan.noise_multiplier,
+        max_grad_norm=plan.max_grad_norm,
+        unit_cap=plan.unit_cap,
+        mode=mode,
+        accountant=plan.accountant,
+        generator=run.noise_gen,
+    )
+    accountant = private.engine.accountant
+    if state is not None:
+        accountant.load_state_dict(state["accountant"])
+    run.optimizer = private.optimizer
+    run.accountant = accountant
+    private.optimizer.expected_batch_size = expected
+
+    def account(_: DPOptimizer) -> None:
+        # The true σ and the unit sample rate (not Opacus' per-example defaults).
+        accountant.step(noise_multiplier=plan.noise_multiplier, sample_rate=plan.sample_rate)
+
+    private.optimizer.attach_step_hook(account)
+    try:
+        _dp_loop(run, loader=loader, private=private, mode=mode, spec=spec)
+    finally:
+        private.cleanup()
+
+
+def _dp_loop(
+    run: _Run,
+    *,
+    loader: Any,
+    private: Private,
+    mode: Engine,
+    spec: RunSpec,
 ) -> None:
     optimizer = private.optimizer
     with BatchMemoryManager(
         data_loader=loader,
-        max_physical_batch_size=training.max_physical_batch_size,
+        max_physical_batch_size=spec.training.max_physical_batch_size,
         optimizer=optimizer,
     ) as physical_loader:
         for batch in physical_loader:
-            losses = per_sample_loss(run.model, batch)
+            losses = spec.per_sample_loss(run.model, batch)
             run.physical(losses)
-            _backward(mode, private, losses)
+            physical_backward(mode, private, losses)
             accounted = _accounted_steps(run.accountant)
             optimizer.step()
             optimizer.zero_grad()
@@ -711,21 +474,18 @@ def _accounted_steps(accountant: Any) -> int:
 
 def _train_plain(
     run: _Run,
+    spec: RunSpec,
     *,
     sampler: UnitPoissonSampler,
-    dataset: Sequence[Any],
-    collate: Collate,
     optimizer: torch.optim.Optimizer,
-    per_sample_loss: PerSampleLoss,
-    training: TrainingConfig,
     expected: float,
 ) -> None:
     """The same sampler and physical batches, no clipping and no noise (baselines, audits)."""
-    size = training.max_physical_batch_size
+    size = spec.training.max_physical_batch_size
     for indices in sampler:
         for start in range(0, len(indices), size):
-            chunk = [dataset[i] for i in indices[start : start + size]]
-            losses = per_sample_loss(run.model, collate(chunk))
+            chunk = [spec.dataset[i] for i in indices[start : start + size]]
+            losses = spec.per_sample_loss(run.model, spec.collate(chunk))
             run.physical(losses)
             torch.autograd.backward(losses.sum() / expected)
         optimizer.step()

@@ -28,6 +28,7 @@ from typing import Protocol, runtime_checkable
 
 from leakguard.config import OnlineConfig
 from leakguard.events import FindingEvidence, context_snippet
+from leakguard.exceptions import FramingError
 from leakguard.findings import Finding, OutcomeAction
 from leakguard.guard import Guard, error_message
 from leakguard.policy import Numbering
@@ -335,6 +336,11 @@ class ResponseGuard:
     def channel(self, key: Channel) -> StreamGuard:
         sg = self.channels.get(key)
         if sg is None:
+            if len(self.channels) >= self.online.max_channels:
+                raise FramingError(
+                    f"more than online.max_channels={self.online.max_channels} channels",
+                    kind="channels",
+                )
             sg = self.channels[key] = StreamGuard(self.guard, self.online, numbering=self.numbering)
         return sg
 
