@@ -160,3 +160,47 @@ def test_a_bad_upstream_says_what_it_must_look_like(upstream: str, message: str)
         parse_config({"proxy": {"upstream": upstream}})
     assert message in str(info.value)
     assert "^https?" not in str(info.value)
+
+
+def _app_with_framework_routes() -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse, JSONResponse
+    from starlette.routing import Route
+
+    async def docs(request: Request) -> HTMLResponse:
+        return HTMLResponse("<html>Swagger UI</html>")
+
+    async def openapi(request: Request) -> JSONResponse:
+        return JSONResponse({"openapi": "3.1.0", "paths": {}})
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    routes = [
+        Route("/docs", docs),
+        Route("/openapi.json", openapi),
+        Route("/health", health),
+        *fake_upstream().routes,  # the model routes under /v1/
+    ]
+    return Starlette(routes=routes)
+
+
+@pytest.mark.parametrize("rule", [False, True])
+def test_guarding_only_the_model_routes_is_one_documented_rule(rule: bool) -> None:
+    """Item 12: by default every route fails closed (framework routes too); the documented
+    rule leaves them to the app while the model routes stay guarded."""
+    routes = [{"path": "/v1/"}, {"path": "/", "guard": False}] if rule else []
+    config = parse_config({**CONFIG, "online": {"routes": routes}})
+    app = _app_with_framework_routes()
+    with serve_in_thread(LeakGuardMiddleware(app, config=config)) as url:
+        statuses = [httpx.get(url + p, timeout=10).status_code for p in ("/docs", "/health")]
+        statuses.append(httpx.get(url + "/openapi.json", timeout=10).status_code)
+        reply = httpx.post(
+            url + "/v1/chat/completions",
+            json={"model": "m", "messages": [{"role": "user", "content": PROMPT}]},
+            timeout=30,
+        )
+    assert statuses == ([200, 200, 200] if rule else [403, 403, 403])
+    assert reply.status_code == 403  # the SSN: blocked either way
+    assert SSN not in reply.text
