@@ -204,3 +204,46 @@ def test_guarding_only_the_model_routes_is_one_documented_rule(rule: bool) -> No
     assert statuses == ([200, 200, 200] if rule else [403, 403, 403])
     assert reply.status_code == 403  # the SSN: blocked either way
     assert SSN not in reply.text
+
+
+def test_the_middleware_opens_and_seals_the_configured_log(tmp_path: Path) -> None:
+    """Item 10: `audit.enabled` in the config is enough; lifespan shutdown seals it."""
+    from leakguard.audit.chain import AuditKey
+    from leakguard.audit.verify import verify
+
+    config = parse_config(
+        {**CONFIG, "audit": {"enabled": True, "path": str(tmp_path), "fingerprint_key": KEY}}
+    )
+    with serve_in_thread(LeakGuardMiddleware(fake_upstream(), config=config)) as url:
+        assert chat(url, stream=False).status_code == 403
+    events = [r for r in iter_records([tmp_path]) if r.get("kind") == "event"]
+    assert [(r["source"], r["action"]) for r in events] == [("middleware", "block")]
+    report = verify([tmp_path], key=AuditKey(KEY.encode()))
+    assert report.ok, report.problems
+    assert all(s.sealed for s in report.streams)
+
+
+def test_leakguard_metrics_offers_a_ready_route_for_apps(tmp_path: Path) -> None:
+    """Item 10: the /metrics route an app adds shows the middleware's and the log's numbers."""
+    from starlette.applications import Starlette
+
+    from leakguard.online.metrics import Metrics as AppMetrics
+    from leakguard.online.metrics import metrics_route
+
+    config = parse_config(
+        {
+            **CONFIG,
+            "audit": {"enabled": True, "path": str(tmp_path), "fingerprint_key": KEY},
+            "online": {"routes": [{"path": "/metrics", "guard": False}]},
+        }
+    )
+    metrics = AppMetrics()
+    app = Starlette(routes=[*fake_upstream().routes, metrics_route(metrics)])
+    with serve_in_thread(LeakGuardMiddleware(app, config=config, metrics=metrics)) as url:
+        assert chat(url, stream=False).status_code == 403
+        page = httpx.get(url + "/metrics", timeout=10)
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert 'leakguard_findings_total{label="US_SSN",action="block"} 1' in page.text
+    assert "leakguard_audit" in page.text
+    assert SSN not in page.text

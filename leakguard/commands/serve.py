@@ -96,7 +96,11 @@ def build(config: Any, *, open_log: bool = True, metrics_dir: str | None = None)
     if not open_log:
         resolve_audit_key(config.audit)
         check_writable(config.audit.path)
-        return build_app(config, metrics=metrics)
+        # A dry build: no log stream (the middleware would open one for audit.enabled).
+        dry = config.model_copy(
+            update={"audit": config.audit.model_copy(update={"enabled": False})}
+        )
+        return build_app(dry, metrics=metrics)
     sink = open_sink(config)
     metrics.add_collector(sink.prometheus)
     try:
