@@ -297,12 +297,26 @@ class OnlineConfig(_Section):
 class ProxyConfig(_Section):
     """``leakguard serve``: the one upstream every request goes to, and its time-outs."""
 
-    upstream: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+    upstream: str | None = None
     connect_timeout_s: float = Field(default=10.0, gt=0)
     # Longest wait for the next bytes of an upstream response (not the whole response).
     read_timeout_s: float = Field(default=300.0, gt=0)
     write_timeout_s: float = Field(default=60.0, gt=0)
     max_connections: int = Field(default=256, ge=1)
+
+    @field_validator("upstream")
+    @classmethod
+    def _upstream_is_a_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://", value):
+            raise ValueError("must start with http:// or https:// (e.g. http://127.0.0.1:8000)")
+        if not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", value):
+            raise ValueError(
+                "must be a base URL: a host (and port), optionally a path, no query, "
+                "fragment or spaces (e.g. http://127.0.0.1:8000/v1)"
+            )
+        return value
 
 
 class AuditConfig(_Section):

@@ -73,7 +73,15 @@ NER_LABELS: frozenset[str] = frozenset(
 )
 # leakguard's own recognizers (pii.builtin_recognizers), in every language.
 BUILTIN_LABELS: frozenset[str] = frozenset(
-    {"CREDIT_CARD", "PERSON", "PHONE_NUMBER", "SECRET", "STREET_ADDRESS", "US_DRIVER_LICENSE"}
+    {
+        "CREDIT_CARD",
+        "PERSON",
+        "PHONE_NUMBER",
+        "SECRET",
+        "STREET_ADDRESS",
+        "UK_NHS",
+        "US_DRIVER_LICENSE",
+    }
 )
 
 

@@ -64,13 +64,25 @@ class LeakGuardMiddleware:
         config: LeakGuardConfig | None = None,
         sink: EventSink | None = None,
         metrics: Metrics | None = None,
+        source: str = "middleware",
     ) -> None:
         self.app = app
+        # What audit records name as their source ("proxy" for `leakguard serve`).
+        self.source = source
         self.guard = guard if guard is not None else Guard(config)
         self.config = self.guard.config
         self.online = self.config.online
+        # audit.enabled without a sink passed in: the middleware opens (and, on lifespan
+        # shutdown, seals) the one the config describes.
+        self._owns_sink = sink is None and self.config.audit.enabled
+        if self._owns_sink:
+            from leakguard.audit.sinks import open_sink
+
+            sink = open_sink(self.config)
         self.sink = sink
         self.metrics = metrics if metrics is not None else Metrics()
+        if self._owns_sink:
+            self.metrics.add_collector(sink.prometheus)  # type: ignore[union-attr]
         self._route_guards = [self._route_guard(i) for i in range(len(self.online.routes))]
         self._route_header_names = frozenset(
             r.header.lower().encode() for r in self.online.routes if r.header is not None
@@ -124,6 +136,9 @@ class LeakGuardMiddleware:
         if scope["type"] == "websocket" and self.online.websocket == "refuse":
             await self._refuse_websocket(scope, receive, send)
             return
+        if scope["type"] == "lifespan" and self._owns_sink:
+            await self.app(scope, receive, self._sealing(send))
+            return
         if scope["type"] != "http":  # lifespan; WebSocket with online.websocket: pass
             await self.app(scope, receive, send)
             return
@@ -133,6 +148,17 @@ class LeakGuardMiddleware:
             await self.app(scope, receive, send)
             return
         await Responder(self, scope, guard).run(receive, send)
+
+    def _sealing(self, send: Send) -> Send:
+        """``send`` for the lifespan: the owned sink is sealed when the app has shut down."""
+
+        async def sending(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                assert self.sink is not None
+                await anyio.to_thread.run_sync(self.sink.close)
+            await send(message)
+
+        return sending
 
     async def _refuse_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """WebSocket messages are not scanned: the handshake is refused (HTTP 403 from the

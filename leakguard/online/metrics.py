@@ -16,10 +16,11 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from leakguard._files import write_atomically
 
-__all__ = ["Counter", "Histogram", "Metrics", "merge_expositions"]
+__all__ = ["Counter", "Histogram", "Metrics", "merge_expositions", "metrics_route"]
 
 LabelValues = tuple[str, ...]
 
@@ -252,3 +253,21 @@ def merge_expositions(texts: Iterable[str]) -> str:
 def reason_kind(reason: str | None) -> str:
     """The closed-set part of a reason (``label:US_SSN`` stays, free text never appears)."""
     return (reason or "none")[:64]
+
+
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
+
+
+def metrics_route(metrics: Metrics, *, path: str = "/metrics") -> Any:
+    """A ready ``/metrics`` route for apps: a Starlette ``Route`` serving ``metrics`` (pass
+    the same object to the middleware, which adds its redaction log's counters).
+    Guard-off it with a route rule (``{path: /metrics, guard: false}``): it holds counts
+    and labels only, never text."""
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def page(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(metrics.render(), media_type=PROMETHEUS_CONTENT_TYPE)
+
+    return Route(path, page, methods=["GET"])

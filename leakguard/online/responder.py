@@ -325,6 +325,14 @@ class Responder:
                 metrics.findings.inc(label, f.action.value if f.action else "none")
         if rg.blocked:
             metrics.blocks.inc(reason_kind(rg.reason))
+            # One line per block; no text, no client-controlled value (path, ids, model).
+            labels = sorted({label for e in rg.evidence for label in e.finding.labels})
+            logger.info(
+                "blocked a %s response: %s (findings: %s)",
+                self.kind,
+                rg.reason,
+                ", ".join(labels) or "none",
+            )
         if self.mw.sink is None:
             return True
         try:
@@ -349,7 +357,7 @@ def _event(r: Responder) -> ScanEvent:
     rg = r.rg
     header = r.mw.config.audit.tenant_header
     return ScanEvent(
-        source="middleware",
+        source=r.mw.source,
         request_id=r.request_id,
         action=rg.action,
         evidence=tuple(rg.evidence),

@@ -275,14 +275,17 @@ class StreamGuard:
         ]
         outcome = self._guard.policy.decide(region, local, numbering=self._numbering)
         absolute = tuple(f.moved(f.start + lo, f.end + lo) for f in outcome.findings)
-        if outcome.action is OutcomeAction.BLOCK:
-            return Release(blocked=True, reason=outcome.reason, findings=absolute)
+        # Evidence for blocks too: the record says what caused one, like a redaction.
         evidence = tuple(
             FindingEvidence(
                 a, region[f.start : f.end], context_snippet(region, outcome.findings, i)
             )
             for i, (f, a) in enumerate(zip(outcome.findings, absolute, strict=True))
         )
+        if outcome.action is OutcomeAction.BLOCK:
+            return Release(
+                blocked=True, reason=outcome.reason, findings=absolute, evidence=evidence
+            )
         keep_from = self._context_start(cut, findings)
         self._released = cut
         self._stream_findings = [f for f in self._stream_findings if f.end > cut]
