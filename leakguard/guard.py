@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from leakguard.config import LeakGuardConfig, config_fingerprint
-from leakguard.findings import Finding, Outcome, OutcomeAction
+from leakguard.findings import Finding, Outcome, OutcomeAction, join_lines
 from leakguard.policy import Numbering, Policy
 
 __all__ = ["Detector", "Guard", "scan"]
@@ -78,7 +78,9 @@ class Guard:
                 for f in findings
                 if key.fingerprint(f.label, text[f.start : f.end]) not in self._allowed
             ]
-        return findings
+        # One address over several lines is one finding already here, so that a stream is
+        # never released between its lines (the policy joins them too).
+        return join_lines(text, findings)
 
     def scan(self, text: str, *, numbering: Numbering | None = None) -> Outcome:
         """Guard one text. A detector error blocks it (or passes it, if configured so)."""

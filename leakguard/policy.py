@@ -10,7 +10,14 @@ from collections.abc import Iterable
 
 from leakguard.config import PolicyConfig
 from leakguard.exceptions import ConfigError
-from leakguard.findings import Action, Finding, Outcome, OutcomeAction, merge_overlapping
+from leakguard.findings import (
+    Action,
+    Finding,
+    Outcome,
+    OutcomeAction,
+    join_lines,
+    merge_overlapping,
+)
 
 __all__ = ["Numbering", "Policy", "keyed_fingerprint", "normalize_value"]
 
@@ -70,9 +77,10 @@ class Policy:
         *,
         numbering: Numbering | None = None,
     ) -> Outcome:
-        """Merge overlapping findings, apply response rules, redact once over original offsets."""
+        """Join the lines of multi-line values (addresses), merge overlapping findings,
+        apply response rules, redact once over original offsets."""
         decided = [f.decided(self.config.action_for(f.label), f.replacement) for f in findings]
-        merged = merge_overlapping(decided)
+        merged = merge_overlapping(join_lines(text, decided))
         reason = self.block_reason(merged)
         if reason is not None:
             return Outcome(OutcomeAction.BLOCK, self.config.block_message, tuple(merged), reason)
@@ -98,8 +106,11 @@ class Policy:
         for finding in findings:
             if finding.action is Action.BLOCK:
                 return f"action:{finding.label}"
-            if finding.label in self.config.block_on_labels:
-                return f"label:{finding.label}"
+            # Any member's label counts: merging a PERSON into a memorized passage must
+            # not hide a label the response is blocked on.
+            for label in finding.labels:
+                if label in self.config.block_on_labels:
+                    return f"label:{label}"
         limit = self.config.max_findings
         if limit is not None and len(findings) > limit:
             return f"max_findings:{limit}"

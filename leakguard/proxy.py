@@ -180,9 +180,10 @@ class Forwarder:
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except httpx.HTTPError as exc:
+        except httpx.HTTPError:
+            # Counted, not logged: the error goes on to the middleware (which logs it once
+            # and ends the response as truncated) or to the server.
             self.metrics.upstream_errors.inc("broke_off")
-            logger.warning("upstream broke off mid-response: %s", type(exc).__name__)
             raise
         finally:
             await response.aclose()

@@ -99,7 +99,11 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
 
 def labels_of(record: Record) -> str:
     """``,EMAIL_ADDRESS,PERSON,``: one LIKE pattern finds a label."""
-    labels = sorted({f["label"] for f in record.get("findings") or ()})
+    found = record.get("findings") or ()
+    # A merged finding's members count too (a PERSON inside a MEMORIZED passage).
+    labels = sorted(
+        {f["label"] for f in found} | {m["label"] for f in found for m in f.get("members") or ()}
+    )
     return f",{','.join(labels)}," if labels else ""
 
 
@@ -150,7 +154,7 @@ class RecordFilter:
             return False
         if self.until and ts >= self.until:
             return False
-        if self.label and self.label not in {f["label"] for f in record.get("findings") or ()}:
+        if self.label and f",{self.label}," not in labels_of(record):  # as where() does
             return False
         return all(
             wanted is None or record.get(name) == wanted

@@ -40,6 +40,26 @@ def _scrub(context: str, values: list[tuple[str, str]]) -> str:
     return context
 
 
+def _members(finding: Finding, value: str, key: AuditKey) -> list[Record]:
+    """What each merged finding found: its detector, label, span, score, action and the
+    fingerprint of its own part of the value (what a reviewer allow-lists)."""
+    out: list[Record] = []
+    for m in finding.members:
+        own = value[m.start - finding.start : m.end - finding.start] if value else ""
+        out.append(
+            {
+                "label": m.label,
+                "detector": m.detector,
+                "score": round(m.score, 4),
+                "start": m.start,
+                "end": m.end,
+                "action": m.action.value if m.action is not None else None,
+                "fingerprint": key.fingerprint(m.label, own) if own else None,
+            }
+        )
+    return out
+
+
 def record_from_event(
     event: ScanEvent,
     *,
@@ -66,6 +86,8 @@ def record_from_event(
             "action": f.action.value if f.action is not None else None,
             "fingerprint": key.fingerprint(f.label, evidence.value) if evidence.value else None,
         }
+        if f.members:
+            item["members"] = _members(f, evidence.value, key)
         if with_context and evidence.context:
             item["context"] = _scrub(evidence.context, values)
         findings.append(item)

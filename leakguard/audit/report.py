@@ -85,7 +85,9 @@ def summarize(
         seen: set[tuple[str, str]] = set()
         for finding in record.get("findings") or ():
             findings += 1
-            counts["label"][finding["label"]] += 1
+            # Each label of a merged span once (a PERSON inside a MEMORIZED passage: both).
+            members = finding.get("members") or ()
+            counts["label"].update({finding["label"], *(m["label"] for m in members)})
             if finding.get("fingerprint"):
                 pair = (finding["label"], finding["fingerprint"])
                 fingerprints[pair] += 1

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from leakguard._files import replacing
 from leakguard.exceptions import IndexFormatError
 from leakguard.memorization.ngrams import U64, fmix64, fmix64_int
 
@@ -242,13 +243,9 @@ class BloomFilter:
         blob = json.dumps(header.to_json(), sort_keys=True).encode()
         prefix = MAGIC + len(blob).to_bytes(4, "little") + blob
         padding = b"\0" * (-len(prefix) % _ALIGN)
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("wb") as f:
+        with replacing(path, fsync=True) as tmp, tmp.open("wb") as f:
             f.write(prefix + padding)
             f.write(self.words.astype("<u8", copy=False).data.cast("B"))
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
         self.header = header
         return header
 

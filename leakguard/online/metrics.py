@@ -17,6 +17,8 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from leakguard._files import write_atomically
+
 __all__ = ["Counter", "Histogram", "Metrics", "merge_expositions"]
 
 LabelValues = tuple[str, ...]
@@ -177,12 +179,10 @@ class Metrics:
         """Write this process's exposition to the shared directory (if any); return it."""
         text = self.render_own()
         if self._shared is not None:
-            tmp = self._own.with_suffix(".tmp")
             # An unwritable directory must not break the response path: the next
             # round (and this worker's own numbers on its /metrics) still work.
             with contextlib.suppress(OSError):
-                tmp.write_text(text, encoding="utf-8")
-                os.replace(tmp, self._own)
+                write_atomically(self._own, text)
         return text
 
     def render(self) -> str:

@@ -321,7 +321,8 @@ class Responder:
         metrics.scan_seconds.observe(rg.scan_seconds)
         for evidence in rg.evidence:
             f = evidence.finding
-            metrics.findings.inc(f.label, f.action.value if f.action else "none")
+            for label in f.labels:  # each label of a merged span, with what was done to it
+                metrics.findings.inc(label, f.action.value if f.action else "none")
         if rg.blocked:
             metrics.blocks.inc(reason_kind(rg.reason))
         if self.mw.sink is None:

@@ -17,6 +17,7 @@ import string
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from leakguard.checksums import luhn_check_digit
 from leakguard.config import SanitizeConfig
 from leakguard.exceptions import ConfigError, MissingExtraError
 from leakguard.policy import keyed_fingerprint, normalize_value
@@ -95,12 +96,7 @@ def _with_luhn_digit(value: str) -> str:
     positions = [i for i, c in enumerate(value) if c.isdigit()]
     if len(positions) < 2:
         return value
-    digits = [int(value[i]) for i in positions[:-1]]
-    total = 0
-    for i, digit in enumerate(reversed(digits)):
-        doubled = digit * 2 if i % 2 == 0 else digit
-        total += doubled - 9 if doubled > 9 else doubled
-    check = (10 - total % 10) % 10
+    check = luhn_check_digit("".join(value[i] for i in positions[:-1]))
     last = positions[-1]
     return value[:last] + str(check) + value[last + 1 :]
 
