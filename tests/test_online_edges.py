@@ -88,6 +88,7 @@ def upstream() -> Iterator[RawUpstream]:
     raw = RawUpstream()
     yield raw
     raw.server.shutdown()
+    raw.server.server_close()
 
 
 def proxy_for(make_guard: Callable[..., Guard], upstream: str, **extra: Any) -> Any:
@@ -256,3 +257,17 @@ def test_asgi_trailers_are_dropped_and_not_announced(guard: Guard) -> None:
     rec = anyio.run(drive, guarded(guard, app), None)
     assert "trailers" not in rec.messages[0]
     assert [m["type"] for m in rec.messages] == ["http.response.start", "http.response.body"]
+
+
+def test_sse_ids_event_names_and_comments_are_scanned(guard: Guard) -> None:
+    """Item 7: an id can carry a personal value, a comment anything: neither leaves raw."""
+    stream = chat_stream(tokens("Nothing personal here, just some words."))
+    first = b": SSN is 536-90-4512\nid: jane.doe@example.com\nevent: message\n" + sse(
+        chat_chunk(0, content="Hi ")
+    )
+    rec = anyio.run(drive, guarded(guard, fixed_app([first, stream], SSE)), None)
+    assert b"jane" not in rec.body
+    assert b"536-90-4512" not in rec.body
+    assert b"id: <EMAIL_ADDRESS>" in rec.body
+    assert b"event: message" in rec.body
+    assert rec.body.startswith(b": SSN is <US_SSN>\n")

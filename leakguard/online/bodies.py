@@ -13,7 +13,9 @@ message's end through ``done``; it queues re-encoded, guarded output on its
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -39,6 +41,11 @@ __all__ = [
 ]
 
 Encode = Callable[[Any], bytes]
+# SSE event names, ids and comments kept unscanned: lower-case words joined by dots,
+# hyphens and underscores ("message", "response.output_text.delta", "keep-alive"), which
+# hold no number or address.
+_STRUCTURAL = re.compile(r"^[a-z_.-]{0,64}$")
+_MAX_FIELDS = 1024  # distinct id/event/comment values remembered per stream
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
 
 
@@ -287,6 +294,7 @@ class SSEBody(ObjectStream):
         super().__init__(r)
         self.decoder = SSEDecoder(max_event_chars=r.online.max_frame_bytes)
         self.json_data: bool | None = None  # whether the data is JSON (the first event decides)
+        self.fields: dict[str, str] = {}  # id and event values, scanned
 
     async def feed(self, data: bytes) -> None:
         for event in self.decoder.feed(data):
@@ -299,7 +307,11 @@ class SSEBody(ObjectStream):
 
     async def on_event(self, event: SSEEvent) -> None:
         r = self.r
-        if event.data is None:  # comments, retry, id only: nothing to scan
+        event = await self._fields(event)
+        if r.rg.blocked:
+            await r.block_stream()
+            return
+        if event.data is None:  # comments, retry, id only
             r.out.append(encode_sse(event))
             return
         if event.data.strip() == "[DONE]":
@@ -320,6 +332,26 @@ class SSEBody(ObjectStream):
             r.out.append(encode_sse(_with_data(event, text)))
             return
         await self.on_object(loads(event.data), lambda o: encode_sse(_with_data(event, o)))
+
+    async def _fields(self, event: SSEEvent) -> SSEEvent:
+        """Comments, ids and event names are scanned, each distinct value once per
+        response, unless they are structural names."""
+        comments = tuple([await self._field(c) or "" for c in event.comments])
+        name, id_ = await self._field(event.event), await self._field(event.id)
+        if (comments, name, id_) == (event.comments, event.event, event.id):
+            return event
+        return dataclasses.replace(event, comments=comments, event=name, id=id_)
+
+    async def _field(self, value: str | None) -> str | None:
+        if value is None or _STRUCTURAL.match(value):
+            return value
+        scanned = self.fields.get(value)
+        if scanned is None:
+            if len(self.fields) >= _MAX_FIELDS:
+                self.fields.clear()
+            scanned = await self.r.scans.whole(("sse-field",), value)
+            self.fields[value] = scanned
+        return scanned
 
     def encode_object(self, obj: Any) -> bytes:
         return encode_sse(SSEEvent(data=dumps(obj).decode()))
