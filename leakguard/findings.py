@@ -270,7 +270,15 @@ def _merge_cluster(cluster: list[Finding]) -> Finding:
     if len(cluster) == 1:
         return cluster[0]
     lead = max(cluster, key=_rank)
-    members = tuple(m for f in cluster for m in f.parts)
+    # Two rules of one detector finding the same span with the same label are one member.
+    best: dict[tuple[str, str, int, int], Member] = {}
+    for m in (m for f in cluster for m in f.parts):
+        key = (m.detector, m.label, m.start, m.end)
+        if key not in best or m.score > best[key].score:
+            best[key] = m
+    members = tuple(best.values())
+    if len({(m.detector, m.label) for m in members}) == 1:
+        members = ()  # one detector, one label: the merged span says all the members say
     return Finding(
         detector=lead.detector,
         label=lead.label,
