@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     if config.proxy.upstream is None:
         from leakguard.exceptions import ConfigError
 
-        raise ConfigError("no upstream: pass --upstream URL or set proxy.upstream")
+        raise ConfigError("the proxy needs an upstream: pass --upstream URL or set proxy.upstream")
     _log_blocks()
     if args.pin_cpus and not hasattr(os, "sched_setaffinity"):
         from leakguard.exceptions import ConfigError

@@ -137,7 +137,7 @@ def _event(tally: LogTally, record: Record, ts: str, stream: str) -> None:
     _use(tally.configs, fingerprint, ts, stream)
     if route is not None:
         tally.config_routes.setdefault(fingerprint, Counter())[str(route)] += 1
-    if record.get("source") == "middleware":
+    if record.get("source") in ("middleware", "proxy"):  # the online guard, either way
         _use(tally.indexes, str(record.get("index") or ""), ts, stream)
     if action == "block":
         if _fail_closed(record):
