@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import math
 import random
 import statistics
 import sys
@@ -213,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     config = MemorizationConfig(index=str(tmp / "index.lgx"))
     print(
         f"# memorization benchmark (ngram={config.ngram}, min_words={config.min_words}, "
-        f"window={config.window_words}, coverage={config.coverage})\n"
+        f"max_gap={config.max_gap}, coverage={config.coverage})\n"
     )
 
     # 1. build speed, one core, end to end (read JSONL, lex, hash, filter, write)
@@ -312,20 +311,18 @@ def main(argv: list[str] | None = None) -> int:
         f"{shared} n-grams really shared with the corpus (frequent-word phrases)"
     )
     # Filter false positives are independent per n-gram (rate p). A verbatim finding needs
-    # `run` consecutive hits; a near-verbatim one needs >= T covered words in a window of W,
-    # i.e. >= r = ceil(T / (n + 1)) runs of >= 2 hits (each covers <= n + 1 words ... more
-    # only by being longer, which is rarer still).
-    n, window = config.ngram, config.window_words
-    need = math.ceil(config.coverage * window)
-    runs = math.ceil(need / (n + 1))
+    # `run` consecutive hits; a near-verbatim chain starts and ends with a run of >= 2 hits
+    # (p^2 each), the second within max_gap + 1 positions of the first ... and needs more
+    # runs than two to reach min_words words, so two runs bound it from above.
+    n, gap = config.ngram, config.max_gap
     run = config.min_words - n + 1
     verbatim = 493 * rate**run
-    near = 493 * math.comb(window, runs) * rate ** (2 * runs)
+    near = 493 * rate**2 * (gap + 1) * rate**2
     print(
         f"  arithmetic (filter false positives, p = {rate:.2e}): verbatim needs {run} "
         f"consecutive hits: <= 493 * p^{run} = {verbatim:.1e} per response; near-verbatim needs "
-        f">= {need} of {window} words covered, i.e. >= {runs} runs of >= 2 hits in {window} "
-        f"words: <= 493 * C({window},{runs}) * p^{2 * runs} = {near:.1e} per response."
+        f">= 2 runs of >= 2 hits at most {gap} n-grams apart: <= 493 * p^2 * {gap + 1} * p^2 "
+        f"= {near:.1e} per response."
     )
     big_bits = 1e9 * header.bit_count / header.items_added
     print(

@@ -21,10 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from leakguard.config import VANILLA_SPACY_MODEL, LeakGuardConfig, parse_config
+from leakguard.evaluation.baseline import stock_presidio
 from leakguard.evaluation.devset import SPLITS, generate
 from leakguard.evaluation.scoring import Span, evaluate, format_table
 from leakguard.guard import Guard
-from leakguard.pii.analyzer import vanilla_analyzer
 
 
 def main() -> None:
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     guard = Guard(LeakGuardConfig())
-    vanilla = vanilla_analyzer(VANILLA_SPACY_MODEL, language="en")
+    vanilla = stock_presidio(VANILLA_SPACY_MODEL, language="en")
     # leakguard's recognizers and rules with Presidio's usual pipeline instead of our NER.
     sm_guard = Guard(parse_config({"pii": {"spacy_model": VANILLA_SPACY_MODEL}}))
 

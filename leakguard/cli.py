@@ -36,6 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "leakguard.commands.devset",
     "leakguard.commands.audit",
     "leakguard.commands.review",
+    "leakguard.commands.evidence",
     "leakguard.commands.dp",
     "leakguard.commands.serve",
     "leakguard.commands.demo",

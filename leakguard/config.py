@@ -7,11 +7,11 @@ is loaded by a test, so it cannot go stale.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import re
 import string
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -28,6 +28,9 @@ from pydantic import (
 
 from leakguard.exceptions import ConfigError
 from leakguard.findings import Action
+from leakguard.keys import long_enough, secret_from_env
+from leakguard.labels import check_labels
+from leakguard.routes import JSONPathRule, RouteRule, path_matches
 
 __all__ = [
     "AuditConfig",
@@ -44,6 +47,7 @@ __all__ = [
     "SanitizeConfig",
     "config_fingerprint",
     "load_config",
+    "path_matches",
 ]
 
 # The name/address NER this project trains and ships (models/pii-ner); a relative path is
@@ -185,7 +189,8 @@ class PolicyConfig(_Section):
     numbered_placeholder: str = "<{label}_{n}>"
     mask_char: str = Field(default="*", min_length=1, max_length=1)
     mask_keep_last: int = Field(default=4, ge=0, le=16)
-    # Key for the `hash` action: given inline, or read from the named environment variable.
+    # Key for the `hash` action (>= 16 bytes): inline, or from the named environment
+    # variable, read once when the config is built.
     hash_key: SecretStr | None = None
     hash_key_env: str | None = "LEAKGUARD_HASH_KEY"
     hash_length: int = Field(default=12, ge=8, le=64)
@@ -196,6 +201,18 @@ class PolicyConfig(_Section):
     max_findings: int | None = Field(default=None, ge=0)
     # A detector that raises: block the text (fail closed) or deliver it unscanned (logged).
     on_detector_error: Literal["block", "pass"] = "block"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hash_key_from_env(cls, data: Any) -> Any:
+        return secret_from_env(
+            data, key="hash_key", env_key="hash_key_env", default_env="LEAKGUARD_HASH_KEY"
+        )
+
+    @field_validator("hash_key")
+    @classmethod
+    def _hash_keylong_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        return long_enough(value, key="policy.hash_key", env_key="policy.hash_key_env")
 
     @field_validator("placeholder", "numbered_placeholder")
     @classmethod
@@ -217,53 +234,6 @@ class PolicyConfig(_Section):
 
 
 FailAction = Literal["block", "pass"]
-
-
-def _route_pattern(value: str) -> str:
-    if not value.startswith("/"):
-        raise ValueError(f"route path {value!r} must start with '/' (a prefix or an fnmatch glob)")
-    return value
-
-
-def path_matches(pattern: str, path: str) -> bool:
-    """A route pattern is an fnmatch glob when it has ``*?[``, otherwise a path prefix."""
-    if any(c in pattern for c in "*?["):
-        return fnmatch.fnmatchcase(path, pattern)
-    return path.startswith(pattern)
-
-
-class RouteRule(_Section):
-    """Whether requests under ``path`` are guarded, and with which policy changes."""
-
-    path: str
-    guard: bool = True
-    # Keys of the policy section to change on this route, e.g. {actions: {PERSON: allow}}.
-    policy: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("path")
-    @classmethod
-    def _path_is_absolute(cls, value: str) -> str:
-        return _route_pattern(value)
-
-    @field_validator("policy")
-    @classmethod
-    def _policy_keys_are_known(cls, value: dict[str, Any]) -> dict[str, Any]:
-        PolicyConfig.model_validate(value)  # unknown keys and bad values fail at start-up
-        return value
-
-
-class JSONPathRule(_Section):
-    """Where the model's text is in JSON responses of a schema leakguard does not know."""
-
-    path: str
-    # Dotted field paths into the body (or into each streamed event); "*" walks a list:
-    # "data.*.generated_text".
-    fields: list[Annotated[str, Field(pattern=r"^[^.\s]+(\.[^.\s]+)*$")]] = Field(min_length=1)
-
-    @field_validator("path")
-    @classmethod
-    def _path_is_absolute(cls, value: str) -> str:
-        return _route_pattern(value)
 
 
 class OnlineConfig(_Section):
@@ -306,20 +276,47 @@ class OnlineConfig(_Section):
     # First matching rule wins; paths no rule matches are guarded with the base policy.
     routes: list[RouteRule] = Field(default_factory=list)
     json_paths: list[JSONPathRule] = Field(default_factory=list)
+    # Channels (choices, tool calls, output items...) one stream may open; past it the
+    # response takes on_unscannable. WebSocket routes: refused, or passed unscanned.
+    max_channels: int = Field(default=256, ge=1, le=65536)
+    websocket: Literal["refuse", "pass"] = "refuse"
 
-    def route_for(self, path: str) -> RouteRule | None:
-        return next((r for r in self.routes if path_matches(r.path, path)), None)
+    def route_for(
+        self,
+        path: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        fingerprint: Callable[[str], str] | None = None,
+    ) -> RouteRule | None:
+        """The first rule that matches (``headers``: lower-cased names; ``fingerprint``:
+        the audit key's, for rules that match a header)."""
+        found = headers if headers is not None else {}
+        return next((r for r in self.routes if r.matches(path, found, fingerprint)), None)
 
 
 class ProxyConfig(_Section):
     """``leakguard serve``: the one upstream every request goes to, and its time-outs."""
 
-    upstream: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+    upstream: str | None = None
     connect_timeout_s: float = Field(default=10.0, gt=0)
     # Longest wait for the next bytes of an upstream response (not the whole response).
     read_timeout_s: float = Field(default=300.0, gt=0)
     write_timeout_s: float = Field(default=60.0, gt=0)
     max_connections: int = Field(default=256, ge=1)
+
+    @field_validator("upstream")
+    @classmethod
+    def _upstream_is_a_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://", value):
+            raise ValueError("must start with http:// or https:// (e.g. http://127.0.0.1:8000)")
+        if not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", value):
+            raise ValueError(
+                "must be a base URL: a host (and port), optionally a path, no query, "
+                "fragment or spaces (e.g. http://127.0.0.1:8000/v1)"
+            )
+        return value
 
 
 class AuditConfig(_Section):
@@ -346,12 +343,34 @@ class AuditConfig(_Section):
     context: bool = True
     # Header whose value identifies the tenant/user; stored only as a keyed fingerprint.
     tenant_header: str | None = None
-    # Per-deployment key for value/tenant fingerprints and the hash chain: inline or env var.
+    # Per-deployment key (>= 16 bytes) for value/tenant fingerprints and the hash chain:
+    # inline or env var (read once, when the config is built).
     fingerprint_key: SecretStr | None = None
     fingerprint_key_env: str | None = "LEAKGUARD_AUDIT_KEY"
     # Secret for the review page (token or password): inline or env var.
     review_password: SecretStr | None = None
     review_password_env: str | None = "LEAKGUARD_REVIEW_PASSWORD"  # noqa: S105  (a variable name)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_from_env(cls, data: Any) -> Any:
+        data = secret_from_env(
+            data,
+            key="fingerprint_key",
+            env_key="fingerprint_key_env",
+            default_env="LEAKGUARD_AUDIT_KEY",
+        )
+        return secret_from_env(
+            data,
+            key="review_password",
+            env_key="review_password_env",
+            default_env="LEAKGUARD_REVIEW_PASSWORD",
+        )
+
+    @field_validator("fingerprint_key")
+    @classmethod
+    def _fingerprint_keylong_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        return long_enough(value, key="audit.fingerprint_key", env_key="audit.fingerprint_key_env")
 
     @model_validator(mode="after")
     def _enabled_needs_a_path(self) -> AuditConfig:
@@ -387,6 +406,16 @@ class SanitizeConfig(_Section):
     # Sample redactions per label in the report (shown as placeholders only).
     report_samples: int = Field(default=3, ge=0, le=100)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _pseudonym_key_from_env(cls, data: Any) -> Any:
+        return secret_from_env(
+            data,
+            key="pseudonym_key",
+            env_key="pseudonym_key_env",
+            default_env="LEAKGUARD_PSEUDONYM_KEY",
+        )
+
     @field_validator("pseudonym")
     @classmethod
     def _pseudonym_fields(cls, value: str) -> str:
@@ -414,10 +443,11 @@ class MemorizationConfig(_Section):
     ngram: int = Field(default=8, ge=2, le=64)
     # A run of consecutive n-gram hits must cover at least this many words.
     min_words: int = Field(default=40, ge=2)
-    # Near-verbatim: a window of window_words words with at least `coverage` of its words
-    # inside runs of two or more hits (catches light edits).
+    # Near-verbatim (light edits): hits chain while at most max_gap n-grams in a row miss
+    # (one edited word costs ngram misses); a chain from a run of >= 2 hits to another,
+    # spanning >= min_words words with >= coverage * min_words of them in hits, is a finding.
     near_verbatim: bool = True
-    window_words: int = Field(default=50, ge=3, le=10_000)
+    max_gap: int = Field(default=32, ge=1, le=10_000)
     coverage: Score = 0.6
     label: Label = "MEMORIZED"
     boilerplate_label: Label = "BOILERPLATE"
@@ -437,8 +467,6 @@ class MemorizationConfig(_Section):
                 f"min_words ({self.min_words}) must be at least ngram ({self.ngram}): a "
                 f"finding is made of whole n-grams"
             )
-        if self.window_words <= self.ngram:
-            raise ValueError(f"window_words ({self.window_words}) must exceed ngram ({self.ngram})")
         return self
 
 
@@ -460,6 +488,22 @@ class LeakGuardConfig(_Section):
     sanitize: SanitizeConfig = Field(default_factory=SanitizeConfig)
     memorization: MemorizationConfig = Field(default_factory=MemorizationConfig)
 
+    @model_validator(mode="after")
+    def _labels_are_detected(self) -> LeakGuardConfig:
+        check_labels(self)
+        return self
+
+    @model_validator(mode="after")
+    def _header_routes_have_a_key(self) -> LeakGuardConfig:
+        keyed = [i for i, r in enumerate(self.online.routes) if r.header is not None]
+        if keyed and self.audit.fingerprint_key is None:
+            raise ValueError(
+                f"online.routes[{keyed[0]}] matches a request header by fingerprint, which "
+                "needs the audit key: set audit.fingerprint_key or the environment variable "
+                "named by audit.fingerprint_key_env"
+            )
+        return self
+
 
 def _describe(error: dict[str, Any]) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
@@ -470,7 +514,10 @@ def _describe(error: dict[str, Any]) -> str:
     shown = "***" if secret else repr(value)
     if len(shown) > 120:
         shown = shown[:117] + "..."
-    message = error["msg"]
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "value_error" and isinstance(value, dict):
+        # A section's own check: its message names the keys; the section may hold secrets.
+        return f"{key}: {message}" if error["loc"] else message
     if error["type"] == "extra_forbidden":
         return f"unknown key {key!r}: remove it or check its spelling"
     if error["type"] == "missing":

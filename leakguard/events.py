@@ -72,10 +72,17 @@ class EventSink(Protocol):
 def context_snippet(
     text: str, findings: Sequence[Finding], index: int, *, width: int = CONTEXT_CHARS
 ) -> str:
-    """Up to ``width`` characters either side of ``findings[index]``, with every finding
-    that falls in the window replaced by ``<LABEL>`` (cut ones too)."""
+    """Up to ``width`` characters either side of ``findings[index]``, cut at word
+    boundaries (a reviewer reads whole words; a cut is marked with ``…``), with every
+    finding that falls in the window replaced by ``<LABEL>`` (cut ones too)."""
     target = findings[index]
     lo, hi = max(0, target.start - width), min(len(text), target.end + width)
+    if lo > 0 and not text[lo - 1].isspace():  # starts inside a word: from the next one
+        space = next((i for i in range(lo, target.start) if text[i].isspace()), None)
+        lo = space + 1 if space is not None else lo
+    if hi < len(text) and not text[hi].isspace():  # ends inside a word: before it
+        space = next((i for i in range(hi - 1, target.end - 1, -1) if text[i].isspace()), None)
+        hi = space if space is not None else hi
     pieces: list[str] = []
     cursor = lo
     for f in sorted(findings, key=lambda x: x.start):
@@ -87,7 +94,8 @@ def context_snippet(
         pieces.append(f"<{f.label}>")
         cursor = max(cursor, min(f.end, hi))
     pieces.append(text[cursor:hi])
-    return "".join(pieces).replace("\n", " ")
+    snippet = "".join(pieces).replace("\n", " ").strip()
+    return ("…" if lo > 0 else "") + snippet + ("…" if hi < len(text) else "")
 
 
 def evidence_for(text: str, findings: Sequence[Finding]) -> tuple[FindingEvidence, ...]:

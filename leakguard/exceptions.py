@@ -137,6 +137,11 @@ class IndexMismatchError(LeakGuardError, ValueError):
         self.wanted = wanted
 
 
+class ScanTimedOut(LeakGuardError, TimeoutError):
+    """A scan did not finish within its time-out (``online.scan_timeout_s``); it was
+    abandoned to its worker thread and the response gets ``online.on_failure``."""
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C (SIGINT) or SIGTERM stopped a command. Work it finished is kept; ``detail``
     says what, and how to go on (e.g. "rerun the same command to resume")."""

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from leakguard.config import LeakGuardConfig, config_fingerprint
-from leakguard.findings import Finding, Outcome, OutcomeAction
+from leakguard.findings import Finding, Outcome, OutcomeAction, join_lines
 from leakguard.policy import Numbering, Policy
 
-__all__ = ["Detector", "Guard", "scan"]
+__all__ = ["Detector", "Guard", "error_message", "scan"]
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,9 @@ class Guard:
                 for f in findings
                 if key.fingerprint(f.label, text[f.start : f.end]) not in self._allowed
             ]
-        return findings
+        # One address over several lines is one finding already here, so that a stream is
+        # never released between its lines (the policy joins them too).
+        return join_lines(text, findings)
 
     def scan(self, text: str, *, numbering: Numbering | None = None) -> Outcome:
         """Guard one text. A detector error blocks it (or passes it, if configured so)."""
@@ -91,13 +93,24 @@ class Guard:
     def _detector_failed(self, text: str, exc: Exception) -> Outcome:
         reason = f"detector_error:{type(exc).__name__}"
         logger.warning(
-            "detector failed (%s); on_detector_error=%s",
+            "detector failed (%s: %s); on_detector_error=%s",
             reason,
+            error_message(exc, text),
             self.config.policy.on_detector_error,
         )
         if self.config.policy.on_detector_error == "pass":
             return Outcome(OutcomeAction.PASS, text, (), reason)
         return Outcome(OutcomeAction.BLOCK, self.config.policy.block_message, (), reason)
+
+
+def error_message(exc: BaseException, text: str) -> str:
+    """A detector error's message for the log, unless it may quote the scanned text: it is
+    withheld when any word of it (4+ characters) occurs in ``text``."""
+    message = " ".join(str(exc).split())[:300] or "(no message)"
+    words = {w.strip(".,:;'\"()[]{}") for w in message.split()}
+    if any(len(w) >= 4 and w in text for w in words):
+        return "(message withheld: it may quote the scanned text)"
+    return message
 
 
 _GUARDS: dict[tuple[str, str | None], Guard] = {}

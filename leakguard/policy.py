@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import unicodedata
 from collections.abc import Iterable
 
 from leakguard.config import PolicyConfig
 from leakguard.exceptions import ConfigError
-from leakguard.findings import Action, Finding, Outcome, OutcomeAction, merge_overlapping
+from leakguard.findings import (
+    Action,
+    Finding,
+    Outcome,
+    OutcomeAction,
+    join_lines,
+    merge_overlapping,
+)
 
 __all__ = ["Numbering", "Policy", "keyed_fingerprint", "normalize_value"]
 
@@ -43,11 +49,10 @@ class Numbering:
 
 
 def resolve_hash_key(config: PolicyConfig) -> bytes | None:
-    """The key for the ``hash`` action, from the config or the environment variable it names."""
+    """The key for the ``hash`` action, as the config resolved it when it was built (inline,
+    or from the environment variable ``hash_key_env`` names)."""
     if config.hash_key is not None:
         return config.hash_key.get_secret_value().encode()
-    if config.hash_key_env and os.environ.get(config.hash_key_env):
-        return os.environ[config.hash_key_env].encode()
     return None
 
 
@@ -70,9 +75,10 @@ class Policy:
         *,
         numbering: Numbering | None = None,
     ) -> Outcome:
-        """Merge overlapping findings, apply response rules, redact once over original offsets."""
+        """Join the lines of multi-line values (addresses), merge overlapping findings,
+        apply response rules, redact once over original offsets."""
         decided = [f.decided(self.config.action_for(f.label), f.replacement) for f in findings]
-        merged = merge_overlapping(decided)
+        merged = merge_overlapping(join_lines(text, decided))
         reason = self.block_reason(merged)
         if reason is not None:
             return Outcome(OutcomeAction.BLOCK, self.config.block_message, tuple(merged), reason)
@@ -98,8 +104,11 @@ class Policy:
         for finding in findings:
             if finding.action is Action.BLOCK:
                 return f"action:{finding.label}"
-            if finding.label in self.config.block_on_labels:
-                return f"label:{finding.label}"
+            # Any member's label counts: merging a PERSON into a memorized passage must
+            # not hide a label the response is blocked on.
+            for label in finding.labels:
+                if label in self.config.block_on_labels:
+                    return f"label:{label}"
         limit = self.config.max_findings
         if limit is not None and len(findings) > limit:
             return f"max_findings:{limit}"

@@ -51,6 +51,9 @@ HOP_BY_HOP = frozenset(
     }
 )
 
+# The server in front (uvicorn) writes its own Date and Server: the upstream's would make
+# a second pair.
+_RESPONSE_DROPPED = HOP_BY_HOP | {b"date", b"server"}
 # A request's Content-Length goes on with its body (streamed, so httpx adds no framing).
 _REQUEST_HOP_BY_HOP = HOP_BY_HOP - {b"content-length"}
 # Upstream URLs kept by Forwarder.target (all dropped when full).
@@ -169,7 +172,7 @@ class Forwarder:
             )
             return
         try:
-            out = [(k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP]
+            out = [(k, v) for k, v in response.headers.raw if k.lower() not in _RESPONSE_DROPPED]
             length = response.headers.get("content-length")
             if length is not None:
                 out.append((b"content-length", length.encode()))
@@ -180,9 +183,10 @@ class Forwarder:
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except httpx.HTTPError as exc:
+        except httpx.HTTPError:
+            # Counted, not logged: the error goes on to the middleware (which logs it once
+            # and ends the response as truncated) or to the server.
             self.metrics.upstream_errors.inc("broke_off")
-            logger.warning("upstream broke off mid-response: %s", type(exc).__name__)
             raise
         finally:
             await response.aclose()
@@ -210,7 +214,9 @@ def build_app(
     metrics = metrics if metrics is not None else Metrics()
     forwarder = Forwarder(config.proxy, metrics, transport=transport)
     guard = guard if guard is not None else Guard(config)
-    guarded = LeakGuardMiddleware(forwarder, guard=guard, sink=sink, metrics=metrics)
+    guarded = LeakGuardMiddleware(
+        forwarder, guard=guard, sink=sink, metrics=metrics, source="proxy"
+    )
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

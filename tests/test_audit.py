@@ -79,7 +79,9 @@ def test_a_record_holds_fingerprints_and_redacted_context_but_no_value() -> None
         assert value not in dumped
     first = record["findings"][0]
     assert first["fingerprint"] == key.fingerprint("EMAIL_ADDRESS", "Jane.Roe@corp.io")
-    assert first["context"] == "Mail <EMAIL_ADDRESS> or call <PERSON> on <PHONE_NUMBER> tod"
+    assert (
+        first["context"] == "Mail <EMAIL_ADDRESS> or call <PERSON> on <PHONE_NUMBER>…"
+    )  # word cut
     assert (first["label"], first["start"], first["length"], first["threshold"]) == (
         "EMAIL_ADDRESS",
         5,

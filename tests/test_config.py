@@ -77,4 +77,4 @@ def test_bad_yaml_and_missing_files_are_config_errors(tmp_path: Path) -> None:
 def test_fingerprint_tracks_policy_changes_but_not_the_secret() -> None:
     base = config_fingerprint(LeakGuardConfig())
     assert config_fingerprint(parse_config({"policy": {"mask_keep_last": 2}})) != base
-    assert config_fingerprint(parse_config({"policy": {"hash_key": "abc"}})) == base
+    assert config_fingerprint(parse_config({"policy": {"hash_key": "abc" * 8}})) == base

@@ -348,3 +348,116 @@ def test_zero_coverage_still_needs_covered_words() -> None:
     det = detector(coverage=0.0)
     assert det.detect(text) == []
     assert _stream(det, text, list(range(0, len(text), 9))) == []
+
+
+# -- near-verbatim chains (issue 22) --------------------------------------------------------
+
+
+def _edits(words: list[str], share: float, kinds: str, seed: int) -> list[str]:
+    """Substitute (s), insert (i) or delete (d) ``share`` of the words."""
+    rng = random.Random(f"edits-{seed}")
+    out = list(words)
+    for i in sorted(rng.sample(range(len(words)), round(share * len(words))), reverse=True):
+        kind = rng.choice(kinds)
+        if kind == "s":
+            out[i] = rng.choice(VOCAB)
+        elif kind == "d":
+            del out[i]
+        else:
+            out.insert(i, rng.choice(VOCAB))
+    return out
+
+
+def test_a_passage_with_a_tenth_of_its_words_substituted_is_found_with_its_reasons() -> None:
+    passage = DOCUMENTS[5][40:100]
+    edited = list(passage)
+    for i in (4, 14, 24, 34, 44, 54):  # one word in ten
+        edited[i] = "zzedited"
+    text = " ".join(fresh(40, 20) + edited + fresh(40, 21))
+    [finding] = detector().detect(text)
+    # From the first to the last run of hits: the 9 clean words between edits give 2 hits.
+    assert text[finding.start : finding.end] == " ".join(edited[5:54])
+    assert dict(finding.details) == {
+        "mode": "near",
+        "words": 49,
+        "covered_words": 45,  # the four edited words inside are the uncovered ones
+        "coverage": 0.9184,
+        "runs": 5,
+        "gaps": 4,
+        "missing_ngrams": 32,  # each substituted word costs 8 n-grams
+    }
+    assert finding.score == 0.9184
+    assert detector(max_gap=7).detect(text) == []  # a gap of 8 misses breaks the chain
+
+
+def test_a_repeated_indexed_phrase_is_not_a_near_verbatim_passage() -> None:
+    """An indexed 10-word phrase repeated (a signature line): copied once, not a passage."""
+    phrase = DOCUMENTS[9][0:10]
+    words: list[str] = []
+    for i in range(8):
+        words += phrase + fresh(12, 100 + i)
+    text = " ".join(words)
+    assert detector().detect(text) == []
+    distinct = []  # the same layout with eight different indexed phrases is a chain
+    for i in range(8):
+        distinct += DOCUMENTS[9][20 * i : 20 * i + 10] + fresh(12, 100 + i)
+    [finding] = detector().detect(" ".join(distinct))
+    assert finding.details["mode"] == "near"
+
+
+def test_single_hits_alone_never_make_a_chain() -> None:
+    """Chains start and end with runs of two or more hits (chance hits are single)."""
+    words: list[str] = []
+    for i in range(10):  # 8-word pieces: exactly one hit each, 4 words apart
+        words += DOCUMENTS[11][10 * i : 10 * i + 8] + fresh(4, 200 + i)
+    assert detector().detect(" ".join(words)) == []
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(min_value=0, max_value=10**6),
+    share=st.sampled_from([0.05, 0.1, 0.2]),
+    kinds=st.sampled_from(["s", "id", "sid"]),
+    cuts=st.lists(st.integers(1, 30), max_size=400),
+)
+def test_edited_passages_in_random_chunks_give_the_findings_of_the_whole_text(
+    seed: int, share: float, kinds: str, cuts: list[int]
+) -> None:
+    rng = random.Random(seed)
+    parts: list[str] = []
+    for _ in range(rng.randint(1, 3)):
+        doc = rng.choice(DOCUMENTS)
+        start = rng.randint(0, 250)
+        parts += fresh(rng.randint(0, 40), rng.randint(0, 10**6))
+        parts += _edits(doc[start : start + rng.randint(30, 150)], share, kinds, seed)
+        if rng.random() < 0.3:  # a repeated phrase near it
+            parts += (doc[:9] + fresh(5, seed)) * rng.randint(1, 4)
+    text = " ".join(parts)
+    det = detector()
+    whole = sorted(det.detect(text), key=lambda f: (f.start, f.end))
+    offsets = list(itertools.accumulate(cuts))
+    assert _stream(det, text, offsets) == whole
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(min_value=0, max_value=10**6), cuts=st.lists(st.integers(1, 40)))
+def test_the_streaming_guard_redacts_an_edited_passage_as_the_one_shot_scan(
+    seed: int, cuts: list[int]
+) -> None:
+    from leakguard.online.streaming import ResponseGuard
+
+    rng = random.Random(seed)
+    doc = rng.choice(DOCUMENTS)
+    start = rng.randint(0, 300)
+    words = fresh(30, seed) + _edits(doc[start : start + 80], 0.1, "sid", seed) + fresh(30, ~seed)
+    text = " ".join(words)
+    guard = Guard(parse_config({"pii": {"enabled": False}}), detectors=[detector()])
+    expected = guard.scan(text).text
+    rg = ResponseGuard(guard, guard.config.online)
+    out, pos = [], 0
+    for size in [*cuts, len(text)]:
+        piece, pos = text[pos : pos + size], pos + size
+        if piece and rg.append(("c",), piece).due():
+            out.append(rg.release(("c",)))
+    out.append(rg.close(("c",)))
+    assert "".join(out) == expected

@@ -288,15 +288,20 @@ def test_recognizers_the_classes_were_not_derived_for_are_left_alone(
     assert windowed(recognizer) is recognizer
 
 
-def test_pattern_only_analyzer_windows_the_eleven_recognizers() -> None:
+def test_pattern_only_analyzer_windows_the_nine_recognizers() -> None:
+    """Presidio's card and NHS recognizers are replaced by leakguard's (issue 19 item 3,
+    issue 25 item 13); with leakguard's recognizers off they are windowed too (below)."""
     analyzer = PIIDetector(PIIConfig(spacy_model="none")).analyzer
     names = [type(r).__name__ for r in analyzer.registry.recognizers]
+    assert "LeakGuardCardRecognizer" in names
+    assert "LeakGuardNhsRecognizer" in names
+    stock = PIIDetector(PIIConfig(spacy_model="none", builtin_recognizers=False)).analyzer
+    stock_names = [type(r).__name__ for r in stock.registry.recognizers]
+    assert {"WindowedCreditCardRecognizer", "WindowedNhsRecognizer"} <= set(stock_names)
     assert sorted(n for n in names if n.startswith("Windowed")) == [
-        "WindowedCreditCardRecognizer",
         "WindowedCryptoRecognizer",
         "WindowedIpRecognizer",
         "WindowedMedicalLicenseRecognizer",
-        "WindowedNhsRecognizer",
         "WindowedOfflineEmailRecognizer",
         "WindowedUsBankRecognizer",
         "WindowedUsItinRecognizer",

@@ -65,8 +65,12 @@ def test_mask_never_reveals_more_than_half_of_a_short_value() -> None:
 
 
 def test_hash_writes_a_keyed_hmac_fingerprint() -> None:
-    outcome = policy(default_action="hash", hash_key="k3y").decide(TEXT, [finding(BOB)])
-    digest = hmac.new(b"k3y", b"EMAIL_ADDRESS\x00bob@y.io", hashlib.sha256).hexdigest()[:12]
+    outcome = policy(default_action="hash", hash_key="k3y-0123456789abcdef").decide(
+        TEXT, [finding(BOB)]
+    )
+    digest = hmac.new(
+        b"k3y-0123456789abcdef", b"EMAIL_ADDRESS\x00bob@y.io", hashlib.sha256
+    ).hexdigest()[:12]
     assert (
         outcome.text
         == f"Mail ann@x.io or <EMAIL_ADDRESS:{digest}>, again ann@x.io. Card 4111111111111111."
@@ -76,9 +80,11 @@ def test_hash_writes_a_keyed_hmac_fingerprint() -> None:
 def test_hash_key_can_come_from_the_named_environment_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("MY_KEY", "k3y")
+    monkeypatch.setenv("MY_KEY", "k3y-0123456789abcdef")
     from_env = policy(default_action="hash", hash_key_env="MY_KEY").decide(TEXT, [finding(BOB)])
-    inline = policy(default_action="hash", hash_key="k3y").decide(TEXT, [finding(BOB)])
+    inline = policy(default_action="hash", hash_key="k3y-0123456789abcdef").decide(
+        TEXT, [finding(BOB)]
+    )
     assert from_env.text == inline.text
 
 

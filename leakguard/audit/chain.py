@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -72,12 +71,11 @@ class AuditKey:
 
 
 def resolve_audit_key(config: AuditConfig) -> AuditKey:
-    """The key from ``audit.fingerprint_key`` or the environment variable it names."""
+    """The key the config resolved when it was built: ``audit.fingerprint_key``, or the
+    environment variable ``audit.fingerprint_key_env`` names."""
     if config.fingerprint_key is not None:
         return AuditKey(config.fingerprint_key.get_secret_value().encode())
     env = config.fingerprint_key_env
-    if env and os.environ.get(env):
-        return AuditKey(os.environ[env].encode())
     raise ConfigError(
         "the redaction log needs a per-deployment fingerprint key: set audit.fingerprint_key, "
         f"or the environment variable named by audit.fingerprint_key_env ({env!r}); "

@@ -9,12 +9,15 @@ number of readers (the review page) share a file.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from leakguard.exceptions import ConfigError
 
 __all__ = [
     "RecordFilter",
@@ -99,7 +102,11 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
 
 def labels_of(record: Record) -> str:
     """``,EMAIL_ADDRESS,PERSON,``: one LIKE pattern finds a label."""
-    labels = sorted({f["label"] for f in record.get("findings") or ()})
+    found = record.get("findings") or ()
+    # A merged finding's members count too (a PERSON inside a MEMORIZED passage).
+    labels = sorted(
+        {f["label"] for f in found} | {m["label"] for f in found for m in f.get("members") or ()}
+    )
     return f",{','.join(labels)}," if labels else ""
 
 
@@ -130,6 +137,11 @@ def insert(conn: sqlite3.Connection, record: Record, line: str) -> bool:
     return True
 
 
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d{1,6})?)?)?Z?)?$")
+_LABEL = re.compile(r"^[A-Z][A-Z0-9_]*$")
+ACTIONS = ("pass", "redact", "block")
+
+
 @dataclass(frozen=True, slots=True)
 class RecordFilter:
     """Filters shared by export (any log) and the review page (SQLite)."""
@@ -142,6 +154,20 @@ class RecordFilter:
     model: str | None = None
     source: str | None = None
 
+    def __post_init__(self) -> None:
+        """Bad values are errors, never silently ignored filters."""
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and not _TIME.match(value):
+                raise ConfigError(
+                    f"{name}={value!r} is not a UTC ISO date or time; use e.g. 2026-11-30 "
+                    "or 2026-11-30T14:00"
+                )
+        if self.label is not None and not _LABEL.match(self.label):
+            raise ConfigError(f"label={self.label!r} is not a label such as EMAIL_ADDRESS")
+        if self.action is not None and self.action not in ACTIONS:
+            raise ConfigError(f"action={self.action!r} must be one of {', '.join(ACTIONS)}")
+
     def matches(self, record: Record) -> bool:
         if record.get("kind") != "event":
             return False
@@ -150,7 +176,7 @@ class RecordFilter:
             return False
         if self.until and ts >= self.until:
             return False
-        if self.label and self.label not in {f["label"] for f in record.get("findings") or ()}:
+        if self.label and f",{self.label}," not in labels_of(record):  # as where() does
             return False
         return all(
             wanted is None or record.get(name) == wanted

@@ -8,12 +8,15 @@ sinks (:mod:`leakguard.audit.sinks`) then chain and write it.
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 from leakguard.audit.chain import AuditKey, Record, utc_now
 from leakguard.config import AuditConfig, LeakGuardConfig
 from leakguard.events import ScanEvent
 from leakguard.findings import Finding, OutcomeAction
 
-__all__ = ["record_from_event", "wants_record"]
+__all__ = ["index_id", "record_from_event", "wants_record"]
 
 
 def wants_record(event: ScanEvent, config: AuditConfig) -> bool:
@@ -21,6 +24,29 @@ def wants_record(event: ScanEvent, config: AuditConfig) -> bool:
     if config.record == "all":
         return True
     return bool(event.evidence) or event.action is not OutcomeAction.PASS or not event.fully_scanned
+
+
+@functools.lru_cache(maxsize=16)
+def _index_checksum(path: str) -> str:
+    from leakguard.exceptions import LeakGuardError
+    from leakguard.memorization.bloom import BloomFilter
+
+    try:
+        header, _ = BloomFilter.read_header(path)
+    except LeakGuardError:
+        return "unreadable"
+    return header.checksum or "unreadable"
+
+
+def index_id(config: LeakGuardConfig | None) -> str | None:
+    """The checksum of the memorization index the config names (``None``: no index).
+
+    Read once per process and path: the guard maps the file at start-up and keeps that
+    mapping, so the first read is the index that serves this process's responses. The
+    SOC 2 evidence package joins it to the index built with the model."""
+    if config is None or config.memorization.index is None:
+        return None
+    return _index_checksum(str(Path(config.memorization.index).resolve()))
 
 
 def _threshold(finding: Finding, config: LeakGuardConfig | None) -> float | None:
@@ -38,6 +64,26 @@ def _scrub(context: str, values: list[tuple[str, str]]) -> str:
         if value and value in context:
             context = context.replace(value, f"<{label}>")
     return context
+
+
+def _members(finding: Finding, value: str, key: AuditKey) -> list[Record]:
+    """What each merged finding found: its detector, label, span, score, action and the
+    fingerprint of its own part of the value (what a reviewer allow-lists)."""
+    out: list[Record] = []
+    for m in finding.members:
+        own = value[m.start - finding.start : m.end - finding.start] if value else ""
+        out.append(
+            {
+                "label": m.label,
+                "detector": m.detector,
+                "score": round(m.score, 4),
+                "start": m.start,
+                "end": m.end,
+                "action": m.action.value if m.action is not None else None,
+                "fingerprint": key.fingerprint(m.label, own) if own else None,
+            }
+        )
+    return out
 
 
 def record_from_event(
@@ -66,6 +112,11 @@ def record_from_event(
             "action": f.action.value if f.action is not None else None,
             "fingerprint": key.fingerprint(f.label, evidence.value) if evidence.value else None,
         }
+        if f.members:
+            item["members"] = _members(f, evidence.value, key)
+        rule = f.details.get("kind")  # which rule found it (a SECRET's kind, "ner")
+        if isinstance(rule, str):
+            item["rule"] = rule
         if with_context and evidence.context:
             item["context"] = _scrub(evidence.context, values)
         findings.append(item)
@@ -83,5 +134,6 @@ def record_from_event(
         "scan_ms": round(event.scan_ms, 3),
         "text_chars": event.text_chars,
         "policy_version": event.policy_version,
+        "index": index_id(config),
         "findings": findings,
     }

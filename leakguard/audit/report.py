@@ -22,6 +22,7 @@ from leakguard.audit.verify import read
 __all__ = [
     "CSV_COLUMNS",
     "Summary",
+    "VerdictIndex",
     "allowlist_yaml",
     "export",
     "import_logs",
@@ -85,7 +86,9 @@ def summarize(
         seen: set[tuple[str, str]] = set()
         for finding in record.get("findings") or ():
             findings += 1
-            counts["label"][finding["label"]] += 1
+            # Each label of a merged span once (a PERSON inside a MEMORIZED passage: both).
+            members = finding.get("members") or ()
+            counts["label"].update({finding["label"], *(m["label"] for m in members)})
             if finding.get("fingerprint"):
                 pair = (finding["label"], finding["fingerprint"])
                 fingerprints[pair] += 1
@@ -121,6 +124,48 @@ def latest_verdicts(verdicts: Iterable[Record]) -> dict[tuple[str, int, int | No
     return out
 
 
+class VerdictIndex:
+    """The verdicts that stand, for looking records up: a verdict on a finding, or on the
+    whole record, and a verdict on a value (its keyed fingerprint) for every record where
+    that value was found again."""
+
+    def __init__(self, verdicts: Iterable[Record]) -> None:
+        self._own = latest_verdicts(verdicts)
+        self._by_value: dict[tuple[str, str], str] = {}
+        for verdict in sorted(self._own.values(), key=lambda v: str(v.get("ts", ""))):
+            for finding in verdict.get("findings") or ():
+                if finding.get("fingerprint"):
+                    self._by_value[(finding["label"], finding["fingerprint"])] = verdict["verdict"]
+        self.verdicts = list(self._own.values())
+
+    def for_finding(self, record: Record, index: int) -> tuple[str, str] | None:
+        """(verdict, how): how is "finding", "record" or "fingerprint" (another record's
+        verdict on the same value)."""
+        where = (str(record.get("stream")), int(record.get("seq", -1)))
+        for finding, how in ((index, "finding"), (None, "record")):
+            own = self._own.get((*where, finding))
+            if own is not None:
+                return str(own["verdict"]), how
+        found = (record.get("findings") or [])[index]
+        by_value = self._by_value.get((found["label"], found.get("fingerprint") or ""))
+        return (by_value, "fingerprint") if by_value else None
+
+    def for_record(self, record: Record) -> tuple[str, str] | None:
+        """The record's standing verdict: its own latest, else a confirmed leak found on
+        any of its values, else a false positive on all of them."""
+        where = (str(record.get("stream")), int(record.get("seq", -1)))
+        own = [v for k, v in self._own.items() if k[:2] == where]
+        if own:
+            latest = max(own, key=lambda v: str(v.get("ts", "")))
+            return str(latest["verdict"]), "record"
+        found = [self.for_finding(record, i) for i in range(len(record.get("findings") or ()))]
+        if ("confirmed_leak", "fingerprint") in found:
+            return "confirmed_leak", "fingerprint"
+        if found and all(f == ("false_positive", "fingerprint") for f in found):
+            return "false_positive", "fingerprint"
+        return None
+
+
 CSV_COLUMNS = (
     "ts",
     "stream",
@@ -144,21 +189,48 @@ CSV_COLUMNS = (
     "end",
     "fingerprint",
     "context",
+    "verdict",
+    "verdict_by",
 )
+_FINDING_COLUMNS = CSV_COLUMNS[14:-2]
 
 
-def _csv_rows(record: Record) -> Iterator[dict[str, object]]:
-    """One row per finding (one row with empty finding columns if there are none)."""
+def _csv_rows(record: Record, verdicts: VerdictIndex) -> Iterator[dict[str, object]]:
+    """One row per finding (one row with empty finding columns if there are none), with
+    the verdict that stands for it and how it was given (finding, record, fingerprint)."""
     base = {name: record.get(name) for name in CSV_COLUMNS[:13]}
     found = record.get("findings") or []
     if not found:
-        yield base
+        standing = verdicts.for_record(record)
+        yield base | dict(zip(("verdict", "verdict_by"), standing or (None, None), strict=True))
     for i, finding in enumerate(found):
-        yield base | {"finding": i} | {name: finding.get(name) for name in CSV_COLUMNS[14:]}
+        standing = verdicts.for_finding(record, i)
+        yield (
+            base
+            | {"finding": i}
+            | {name: finding.get(name) for name in _FINDING_COLUMNS}
+            | dict(zip(("verdict", "verdict_by"), standing or (None, None), strict=True))
+        )
 
 
-def export(records: Iterable[Record], out: TextIO, *, fmt: str, where: RecordFilter) -> int:
-    """Write matching event records as CSV (one row per finding) or JSON Lines."""
+def export(
+    records: Iterable[Record],
+    out: TextIO,
+    *,
+    fmt: str,
+    where: RecordFilter,
+    verdicts: Iterable[Record] = (),
+) -> int:
+    """Write matching event records as CSV (one row per finding, with its verdict) or
+    JSON Lines (the chained records as they are, each followed by the verdict records
+    about it, so the export still verifies). Returns the number of event records."""
+    index = VerdictIndex(verdicts)
+    about: dict[tuple[str, int], list[Record]] = {}
+    for verdict in index.verdicts:
+        target = verdict.get("target") or {}
+        about.setdefault((str(target.get("stream")), int(target.get("seq", -1))), []).append(
+            verdict
+        )
     count = 0
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS) if fmt == "csv" else None
     if writer is not None:
@@ -169,8 +241,10 @@ def export(records: Iterable[Record], out: TextIO, *, fmt: str, where: RecordFil
         count += 1
         if writer is None:
             out.write(canonical(record) + "\n")
+            for verdict in about.get((str(record.get("stream")), int(record["seq"])), ()):
+                out.write(canonical(verdict) + "\n")
         else:
-            writer.writerows(_csv_rows(record))
+            writer.writerows(_csv_rows(record, index))
     return count
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import json
 import secrets
 import time
@@ -36,10 +37,10 @@ from leakguard.audit.db import (
     query_records,
     verdicts_for,
 )
-from leakguard.audit.report import VERDICTS, allowlist_yaml
+from leakguard.audit.report import VERDICTS, VerdictIndex, allowlist_yaml, export
 from leakguard.audit.sinks import SqliteSink
 from leakguard.config import LeakGuardConfig
-from leakguard.exceptions import MissingExtraError
+from leakguard.exceptions import ConfigError, MissingExtraError
 
 __all__ = ["PAGE_SIZE", "create_app"]
 
@@ -54,6 +55,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 FILTERS = ("since", "until", "label", "action", "route", "model", "source")
+VERDICT_FILTERS = (*VERDICTS, "unreviewed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,8 @@ class _Signer:
 
     def __init__(self) -> None:
         self._secret = secrets.token_bytes(32)
+        # Sessions ended by logout, until their cookie would have expired anyway.
+        self._revoked: dict[str, int] = {}
 
     def _mac(self, message: str) -> str:
         return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
@@ -84,7 +88,7 @@ class _Signer:
         if not hmac.compare_digest(mac, self._mac(payload)):
             return None
         expires, nonce, name = payload.split(".")
-        if not expires.isdigit() or int(expires) < time.time():
+        if not expires.isdigit() or int(expires) < time.time() or nonce in self._revoked:
             return None
         reviewer = base64.urlsafe_b64decode(name + "=" * (-len(name) % 4)).decode()
         return Session(reviewer, nonce)
@@ -92,22 +96,39 @@ class _Signer:
     def csrf(self, session: Session) -> str:
         return self._mac(f"csrf|{session.nonce}")
 
+    def revoke(self, session: Session) -> None:
+        """End ``session`` now: its cookie is refused from here on (logout)."""
+        now = int(time.time())
+        self._revoked = {n: t for n, t in self._revoked.items() if t > now}
+        self._revoked[session.nonce] = now + SESSION_SECONDS
+
 
 class _Throttle:
-    """At most ``limit`` failed logins per ``window`` seconds (per process), then 429."""
+    """At most ``limit`` failures per ``window`` seconds for each key (a client address, an
+    account name), then 429 for that key only: one guesser does not lock others out."""
 
-    def __init__(self, limit: int = 10, window: float = 60.0) -> None:
-        self.limit, self.window = limit, window
-        self._failures: deque[float] = deque()
+    def __init__(self, limit: int, window: float = 60.0, *, max_keys: int = 10_000) -> None:
+        self.limit, self.window, self.max_keys = limit, window, max_keys
+        self._failures: dict[str, deque[float]] = {}
 
-    def blocked(self) -> bool:
+    def _recent(self, key: str) -> deque[float]:
         now = time.monotonic()
-        while self._failures and now - self._failures[0] > self.window:
-            self._failures.popleft()
-        return len(self._failures) >= self.limit
+        found = self._failures.get(key, deque())
+        while found and now - found[0] > self.window:
+            found.popleft()
+        return found
 
-    def failed(self) -> None:
-        self._failures.append(time.monotonic())
+    def blocked(self, key: str) -> bool:
+        return len(self._recent(key)) >= self.limit
+
+    def failed(self, key: str) -> None:
+        if key not in self._failures and len(self._failures) >= self.max_keys:
+            stale = [k for k in self._failures if not self._recent(k)]
+            for k in stale or list(self._failures)[: self.max_keys // 10]:
+                del self._failures[k]
+        found = self._recent(key)
+        found.append(time.monotonic())
+        self._failures[key] = found
 
 
 def _templates() -> Any:
@@ -137,7 +158,9 @@ def create_app(
 
     templates = _templates()
     signer = _Signer()
-    throttle = _Throttle()
+    # Wrong passwords and bearer tokens: 10 a minute per client address; 30 a minute per
+    # account name entered at login, from any address (slows a spread-out attack on one).
+    by_address, by_account = _Throttle(10), _Throttle(30)
     db = Path(db)
     state: dict[str, Any] = {}
     audit = config.audit.model_copy(
@@ -161,13 +184,29 @@ def create_app(
     def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
         return secure(templates.TemplateResponse(request, name, context, status_code=status))
 
+    def address(request: Request) -> str:
+        return request.client.host if request.client else "?"
+
     def current(request: Request) -> Session | None:
         bearer = request.headers.get("authorization", "")
-        if bearer.startswith("Bearer ") and hmac.compare_digest(
-            bearer[7:].encode(), password.encode()
-        ):
-            return Session("api", "api")
+        if bearer.startswith("Bearer "):
+            if by_address.blocked(address(request)):
+                request.scope["leakguard.throttled"] = True
+                return None
+            if hmac.compare_digest(bearer[7:].encode(), password.encode()):
+                return Session("api", "api")
+            by_address.failed(address(request))
+            return None
         return signer.session(request.cookies.get(SESSION_COOKIE))
+
+    def refused(request: Request) -> Response:
+        """Not logged in: a bearer client gets 401 (429 while throttled), a browser the
+        login page."""
+        if request.headers.get("authorization", "").startswith("Bearer "):
+            throttled = request.scope.get("leakguard.throttled", False)
+            status, text = (429, "too many attempts; wait") if throttled else (401, "bad token")
+            return secure(PlainTextResponse(text, status_code=status))
+        return login_redirect()
 
     async def form(request: Request) -> dict[str, str]:
         body = (await request.body()).decode("utf-8", "replace")
@@ -179,11 +218,14 @@ def create_app(
     async def login(request: Request) -> Response:
         if request.method == "GET":
             return render(request, "login.html", error=None)
-        if throttle.blocked():
-            return render(request, "login.html", status=429, error="Too many attempts; wait.")
         data = await form(request)
+        client = address(request)
+        account = _reviewer_name(data.get("reviewer", "")).casefold()
+        if by_address.blocked(client) or by_account.blocked(account):
+            return render(request, "login.html", status=429, error="Too many attempts; wait.")
         if not hmac.compare_digest(data.get("password", "").encode(), password.encode()):
-            throttle.failed()
+            by_address.failed(client)
+            by_account.failed(account)
             return render(request, "login.html", status=401, error="Wrong password.")
         response = RedirectResponse("/records", status_code=303)
         response.set_cookie(
@@ -196,44 +238,108 @@ def create_app(
         return secure(response)
 
     async def logout(request: Request) -> Response:
+        session = signer.session(request.cookies.get(SESSION_COOKIE))
+        if session is not None:
+            signer.revoke(session)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return secure(response)
 
     def where_of(params: Mapping[str, str]) -> RecordFilter:
+        """The filters of a query string; a bad value is a :class:`ConfigError`."""
+        verdict = params.get("verdict") or None
+        if verdict is not None and verdict not in VERDICT_FILTERS:
+            raise ConfigError(f"verdict={verdict!r} must be one of {', '.join(VERDICT_FILTERS)}")
         return RecordFilter(**{name: params.get(name) or None for name in FILTERS})
+
+    def verdict_index() -> VerdictIndex:
+        rows = state["conn"].execute("SELECT body FROM records WHERE kind = 'verdict'")
+        return VerdictIndex(json.loads(row["body"]) for row in rows)
+
+    def labels_seen() -> list[str]:
+        rows = state["conn"].execute("SELECT DISTINCT label FROM findings ORDER BY label")
+        return [row["label"] for row in rows]
+
+    def filter_context(params: Mapping[str, str]) -> dict[str, Any]:
+        kept = {name: params[name] for name in (*FILTERS, "verdict") if params.get(name)}
+        return {
+            "filters": kept,
+            "labels_seen": labels_seen(),
+            "query": lambda **extra: urlencode({**kept, **extra}),
+        }
 
     async def records(request: Request) -> Response:
         session = current(request)
         if session is None:
-            return login_redirect()
+            return refused(request)
         params = request.query_params
-        where = where_of(params)
-        raw_page = params.get("page", "1")
-        page = int(raw_page) if raw_page.isdigit() and int(raw_page) > 0 else 1
-        conn = state["conn"]
-        total = count_records(conn, where)
-        rows = list(query_records(conn, where, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE))
+        context = filter_context(params)
+        try:
+            where = where_of(params)
+        except ConfigError as exc:  # shown, never silently ignored
+            return render(
+                request, "records.html", status=400, session=session, error=str(exc),
+                rows=[], total=0, page=1, pages=1, **context,
+            )  # fmt: skip
+        conn, index = state["conn"], verdict_index()
+        wanted = params.get("verdict")
+        if wanted:  # the verdict that stands is computed per record (fingerprints too)
+            matching = [r for r in query_records(conn, where) if _verdict_matches(index, r, wanted)]
+            total = len(matching)
+        else:
+            total = count_records(conn, where)
+        pages = max(1, -(-total // PAGE_SIZE))
+        # Past the last page (however large the number): the last page.
+        raw_page, page = params.get("page", "1"), 1
+        if raw_page.isdigit():
+            page = pages if len(raw_page) > 12 else min(max(int(raw_page), 1), pages)
+        offset = (page - 1) * PAGE_SIZE
+        if wanted:
+            rows = matching[offset : offset + PAGE_SIZE]
+        else:
+            rows = list(query_records(conn, where, limit=PAGE_SIZE, offset=offset))
         for row in rows:
-            verdicts = verdicts_for(conn, row["stream"], row["seq"])
-            row["verdict"] = verdicts[-1]["verdict"] if verdicts else None
-        kept = {name: params.get(name) for name in FILTERS if params.get(name)}
+            standing = index.for_record(row)
+            row["verdict"], row["verdict_by"] = standing or (None, None)
         return render(
             request,
             "records.html",
             session=session,
+            error=None,
             rows=rows,
             total=total,
             page=page,
-            pages=max(1, -(-total // PAGE_SIZE)),
-            filters=kept,
-            query=lambda **extra: urlencode({**kept, **extra}),
+            pages=pages,
+            **context,
         )
+
+    async def export_records(request: Request) -> Response:
+        """The filtered records as CSV or JSON Lines, verdicts included (audit export)."""
+        if current(request) is None:
+            return refused(request)
+        fmt = request.path_params["fmt"]
+        try:
+            where = where_of(request.query_params)
+        except ConfigError as exc:
+            return secure(PlainTextResponse(str(exc), status_code=400))
+        wanted = request.query_params.get("verdict")
+        index = verdict_index()
+        chosen = [
+            r
+            for r in query_records(state["conn"], where)
+            if not wanted or _verdict_matches(index, r, wanted)
+        ]
+        out = io.StringIO()
+        export(chosen, out, fmt=fmt, where=where, verdicts=index.verdicts)
+        media = "text/csv" if fmt == "csv" else "application/x-ndjson"
+        name = f"leakguard-records.{fmt}"
+        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+        return secure(Response(out.getvalue(), media_type=media, headers=headers))
 
     async def detail(request: Request) -> Response:
         session = current(request)
         if session is None:
-            return login_redirect()
+            return refused(request)
         stream, seq = request.path_params["stream"], request.path_params["seq"]
         record = get_record(state["conn"], stream, seq)
         if record is None or record.get("kind") != "event":
@@ -248,26 +354,38 @@ def create_app(
             if not _record_verdict(state["verdicts"], record, data, session.reviewer):
                 return secure(PlainTextResponse("the verdict could not be stored", 503))
             return secure(RedirectResponse(f"/records/{stream}/{seq}", status_code=303))
+        index = verdict_index()
         return render(
             request,
             "detail.html",
             session=session,
             record=record,
             verdicts=verdicts_for(state["conn"], stream, seq),
+            standing=[index.for_finding(record, i) for i in range(len(record["findings"]))],
             csrf=signer.csrf(session),
         )
 
     async def charts(request: Request) -> Response:
         session = current(request)
         if session is None:
-            return login_redirect()
-        where = where_of(request.query_params)
+            return refused(request)
+        context = filter_context(request.query_params)
+        try:
+            where = where_of(request.query_params)
+        except ConfigError as exc:
+            return render(
+                request, "charts.html", status=400, session=session, error=str(exc),
+                by_day=[], by_label=[], **context,
+            )  # fmt: skip
         by_day, by_label = _finding_counts(state["conn"], where)
-        return render(request, "charts.html", session=session, by_day=by_day, by_label=by_label)
+        return render(
+            request, "charts.html", session=session, error=None, by_day=by_day,
+            by_label=by_label, **context,
+        )  # fmt: skip
 
     async def allowlist(request: Request) -> Response:
         if current(request) is None:
-            return login_redirect()
+            return refused(request)
         rows = state["conn"].execute("SELECT body FROM records WHERE kind = 'verdict'")
         snippet = allowlist_yaml(json.loads(row["body"]) for row in rows)
         return secure(PlainTextResponse(snippet, media_type="text/yaml"))
@@ -283,10 +401,18 @@ def create_app(
             Route("/records", records),
             Route("/records/{stream}/{seq:int}", detail, methods=["GET", "POST"]),
             Route("/charts", charts),
+            Route("/export.{fmt:str}", export_records),
             Route("/allowlist.yaml", allowlist),
         ],
         lifespan=lifespan,
     )
+
+
+def _verdict_matches(index: VerdictIndex, record: dict[str, Any], wanted: str) -> bool:
+    standing = index.for_record(record)
+    if wanted == "unreviewed":
+        return standing is None
+    return standing is not None and standing[0] == wanted
 
 
 def _record_verdict(

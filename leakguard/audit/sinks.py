@@ -41,6 +41,7 @@ from leakguard.audit.chain import (
     utc_now,
 )
 from leakguard.audit.db import connect, insert
+from leakguard.audit.live import LiveLock
 from leakguard.audit.records import record_from_event, wants_record
 from leakguard.config import AuditConfig, LeakGuardConfig
 from leakguard.events import ScanEvent
@@ -102,6 +103,8 @@ class AuditSink:
         self._deadline = float("inf")
         self._segment_records = 0
         self._open_storage()
+        # Tells `audit verify` this stream is being written (open), not cut off.
+        self._live = LiveLock(self._location(), self.stream)
         self._thread = threading.Thread(
             target=self._run, name=f"leakguard-{self.name}", daemon=True
         )
@@ -158,6 +161,7 @@ class AuditSink:
                 c = self._counts
                 c["lost"] = c["accepted"] - c["written"]
             logger.error("audit writer did not finish within %.1fs", timeout)
+        self._live.release()
 
     def stats(self) -> SinkStats:
         with self._lock:
@@ -288,6 +292,10 @@ class AuditSink:
     def _open_storage(self) -> None:
         raise NotImplementedError
 
+    def _location(self) -> Path:
+        """The log: a directory (JSON Lines) or a database file."""
+        raise NotImplementedError
+
     def _write(self, record: Record, line: str) -> None:
         raise NotImplementedError
 
@@ -308,6 +316,9 @@ class JsonlSink(AuditSink):
         self.directory.mkdir(parents=True, exist_ok=True)
         self._segment = 0
         self._open_segment()
+
+    def _location(self) -> Path:
+        return self.directory
 
     def _open_segment(self) -> None:
         self.path = self.directory / f"{self.stream}-{self._segment:06d}.jsonl"
@@ -356,6 +367,9 @@ class SqliteSink(AuditSink):
         synchronous = "FULL" if self.config.durability == "fsync" else "NORMAL"
         self._conn.execute(f"PRAGMA synchronous = {synchronous}")
         self._pending: list[tuple[Record, str]] = []
+
+    def _location(self) -> Path:
+        return self.path
 
     def _write(self, record: Record, line: str) -> None:
         self._pending.append((record, line))

@@ -9,8 +9,10 @@
 * **truncated** streams (no closing seal, a seal whose count disagrees, a cut-off line),
 * records that are not chained to their predecessor.
 
-A stream still being written has no closing seal yet: ``allow_open`` reports it as open
-instead of truncated. Cutting records off the end of an *open* stream cannot be told apart
+A stream still being written has no closing seal yet: when its writer holds the stream's
+live lock (:mod:`leakguard.audit.live`) it is reported as open, not truncated; ``allow_open``
+treats every unsealed stream so (for copies of a log whose writers cannot be asked).
+Cutting records off the end of an *open* stream cannot be told apart
 from a writer that has not written them yet; anchor each stream's ``head`` elsewhere (it is
 printed by ``leakguard audit verify``) to close that gap.
 """
@@ -18,6 +20,7 @@ printed by ``leakguard audit verify``) to close that gap.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sqlite3
 from collections import Counter
@@ -28,6 +31,7 @@ from typing import Any
 
 from leakguard.audit.chain import GENESIS, AuditKey, canonical
 from leakguard.audit.db import COPIED, connect, labels_of
+from leakguard.audit.live import live_streams
 from leakguard.exceptions import AuditLogError
 
 __all__ = ["Entry", "Problem", "StreamReport", "VerifyReport", "iter_records", "read", "verify"]
@@ -65,6 +69,7 @@ class StreamReport:
     last_ts: str | None
     head: str  # hash of the last record: anchor it elsewhere to detect tail truncation
     sealed: bool
+    live: bool = False  # its writer is running now (an unsealed live stream is open)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,9 +204,15 @@ def iter_records(paths: Iterable[str | Path]) -> Iterator[Record]:
 
 def verify(paths: Iterable[str | Path], *, key: AuditKey, allow_open: bool = False) -> VerifyReport:
     """Check every stream under ``paths``; see the module docstring for what is found."""
+    paths = list(paths)
     reports, problems = [], []
+    live = live_streams(paths)
     for stream, entries in read(paths).items():
-        report, found = _verify_stream(stream, entries, key=key, allow_open=allow_open)
+        report, found = _verify_stream(
+            stream, entries, key=key, allow_open=allow_open or stream in live
+        )
+        if stream in live:
+            report = dataclasses.replace(report, live=True)
         reports.append(report)
         problems.extend(found)
     return VerifyReport(tuple(reports), tuple(problems))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -60,6 +61,19 @@ def add_parser(subparsers: Any) -> None:
     )
     _paths_and_config(a, config=False)
     a.set_defaults(handler=run_allowlist)
+
+    f = sub.add_parser(
+        "fingerprint",
+        help="print the keyed fingerprint of a value read from stdin (for route rules)",
+        description=(
+            "Read one value from stdin (never from the command line, so it stays out of "
+            "shell history and process lists) and print its keyed fingerprint under the "
+            "audit key: the form audit records give the tenant header, and the form "
+            "online.routes[].fingerprints compares request headers by."
+        ),
+    )
+    f.add_argument("--config", metavar="PATH", help="YAML config with the audit key")
+    f.set_defaults(handler=run_fingerprint)
 
 
 def _paths_and_config(p: argparse.ArgumentParser, *, config: bool = True) -> None:
@@ -116,6 +130,8 @@ def run_verify(args: argparse.Namespace) -> int:
     else:
         for stream in report.streams:
             state = "sealed" if stream.sealed else "open"
+            if stream.live and not stream.sealed:
+                state = "open (being written now)"
             print(
                 f"stream {stream.stream}: {stream.records} records in {stream.segments} "
                 f"segment(s), {state}, head {stream.head}"
@@ -123,6 +139,9 @@ def run_verify(args: argparse.Namespace) -> int:
         for problem in report.problems:
             print(f"PROBLEM {problem}")
         verdict = "OK" if report.ok else f"FAILED: {len(report.problems)} problem(s)"
+        open_now = [s.stream for s in report.streams if s.live and not s.sealed]
+        if open_now:
+            verdict += f" ({len(open_now)} open, being written: {', '.join(open_now)})"
         print(f"{len(report.streams)} stream(s): {verdict}")
     if not report.streams:
         print("leakguard: error: no redaction-log records found", file=sys.stderr)
@@ -169,13 +188,41 @@ def run_export(args: argparse.Namespace) -> int:
     from leakguard.audit.report import export
     from leakguard.audit.verify import iter_records
 
+    where = _where(args)
     records = iter_records(args.paths)
+    verdicts = (r for r in iter_records(args.paths) if r.get("kind") == "verdict")
     if args.output:
         with open(args.output, "w", encoding="utf-8", newline="") as out:
-            count = export(records, out, fmt=args.format, where=_where(args))
+            count = export(records, out, fmt=args.format, where=where, verdicts=verdicts)
     else:
-        count = export(records, sys.stdout, fmt=args.format, where=_where(args))
+        try:
+            count = export(records, sys.stdout, fmt=args.format, where=where, verdicts=verdicts)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `audit export | head`: the reader has all it wanted
+            _quiet_stdout()
+            return EXIT_OK
     print(f"exported {count} records", file=sys.stderr)
+    return EXIT_OK
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null, so the interpreter's final flush
+    does not print a second BrokenPipeError on the way out."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def run_fingerprint(args: argparse.Namespace) -> int:
+    from leakguard.audit.chain import resolve_audit_key
+    from leakguard.config import load_config
+
+    key = resolve_audit_key(load_config(args.config).audit)
+    value = sys.stdin.readline().rstrip("\r\n").strip()
+    if not value:
+        print("leakguard: error: no value on stdin", file=sys.stderr)
+        return EXIT_ERROR
+    print(key.fingerprint("TENANT", value))
     return EXIT_OK
 
 

@@ -23,7 +23,8 @@ def add_parser(subparsers: Any) -> None:
         "--baseline",
         choices=["presidio", "none"],
         default="presidio",
-        help="also score vanilla Presidio (small English spaCy pipeline), in the same run",
+        help="also score stock Presidio (its own AnalyzerEngine and SpacyNlpEngine with the "
+        "small English spaCy pipeline, nothing of leakguard's), in the same run",
     )
     p.add_argument("--limit", type=int, default=None, help="score only the first N texts")
     p.add_argument("--format", choices=["table", "markdown", "json"], default="table")
@@ -32,9 +33,9 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from leakguard.config import VANILLA_SPACY_MODEL, load_config
+    from leakguard.evaluation.baseline import stock_presidio
     from leakguard.evaluation.scoring import Span, evaluate, format_table, load_dataset
     from leakguard.guard import Guard
-    from leakguard.pii.analyzer import vanilla_analyzer
 
     config = load_config(args.config)
     data = load_dataset(args.dataset)[: args.limit]
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     systems: list[tuple[str, Any]] = [("leakguard", ours)]
     if args.baseline == "presidio":
-        analyzer = vanilla_analyzer(VANILLA_SPACY_MODEL, language=config.pii.language)
+        analyzer = stock_presidio(VANILLA_SPACY_MODEL, language=config.pii.language)
 
         def vanilla(text: str) -> list[Span]:
             results = analyzer.analyze(text=text, language=config.pii.language)

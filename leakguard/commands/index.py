@@ -51,6 +51,14 @@ def add_parser(subparsers: Any) -> None:
         help="size the filter for N n-grams (default: estimated from the input sizes)",
     )
     build.add_argument(
+        "--partitions",
+        type=int,
+        metavar="P",
+        help="split the filter's blocks into P ranges, one per worker task at a time: memory "
+        "per worker is the filter size / P (default: --workers; 1 worker: no split). "
+        "Partitioned builds resume: rerun the same command after a crash",
+    )
+    build.add_argument(
         "--dask",
         metavar="ADDRESS",
         help="build the partial filters on a Dask cluster: a scheduler address, or 'local' "
@@ -72,33 +80,56 @@ def _missing(parser: argparse.ArgumentParser) -> int:
 
 
 class ProgressBar:
-    """One self-rewriting stderr line: bytes done, words/s and an ETA."""
+    """Build progress on stderr: share of bytes done, n-grams, n-grams/s and an ETA.
 
-    def __init__(self, total_bytes: int, *, stream: TextIO, every: float = 0.5) -> None:
+    On a terminal one self-rewriting line (every ``every`` seconds); elsewhere (a log, CI)
+    one plain line every ``log_every`` seconds, so logs stay readable.
+    """
+
+    def __init__(
+        self, total_bytes: int, *, stream: TextIO, every: float = 0.5, log_every: float = 10.0
+    ) -> None:
         self.total = max(total_bytes, 1)
         self.stream = stream
-        self.every = every
+        self.tty = stream.isatty()
+        self.every = every if self.tty else log_every
         self.started = time.perf_counter()
-        self.shown = 0.0
+        self.shown = 0.0 if self.tty else self.started
+        self.first: tuple[float, int, int] | None = None  # (time, bytes, n-grams) at start
+        self.logged_end = False
 
-    def __call__(self, done_bytes: int, words: int) -> None:
+    def __call__(self, done_bytes: int, ngrams: int) -> None:
         now = time.perf_counter()
-        if now - self.shown < self.every and done_bytes < self.total:
+        if self.first is None:  # a resumed build starts with work already done
+            self.first = (now, done_bytes, ngrams)
+        finished = done_bytes >= self.total
+        if now - self.shown < self.every and not finished:
             return
+        if finished and not self.tty:  # one last line in a log, not one per late call
+            if self.logged_end:
+                return
+            self.logged_end = True
         self.shown = now
-        elapsed = max(now - self.started, 1e-9)
+        t0, b0, g0 = self.first
+        elapsed = max(now - t0, 1e-9)
         share = min(done_bytes / self.total, 1.0)
-        eta = elapsed * (1 - share) / share if share > 0 else float("nan")
-        bar = "#" * int(share * 30)
-        self.stream.write(
-            f"\r[{bar:<30}] {share:6.1%}  {words / 1e6:8.2f}M words  "
-            f"{words / elapsed / 1e6:6.2f}M words/s  ETA {_clock(eta)}  "
+        rate = (done_bytes - b0) / elapsed  # this run's own rate, not the resumed part's
+        eta = (self.total - done_bytes) / rate if rate > 0 else float("nan")
+        line = (
+            f"{share:6.1%}  {ngrams / 1e6:9.2f}M n-grams  "
+            f"{(ngrams - g0) / elapsed / 1e6:6.2f}M n-grams/s  ETA {_clock(eta)}"
         )
+        if self.tty:
+            bar = "#" * int(share * 30)
+            self.stream.write(f"\r[{bar:<30}] {line}  ")
+        else:
+            self.stream.write(f"index build: {line}\n")
         self.stream.flush()
 
     def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def _clock(seconds: float) -> str:
@@ -123,12 +154,19 @@ def run_build(args: argparse.Namespace) -> int:
     if not args.quiet:
         total = shard_bytes(plan_shards(args.inputs, field=args.field))
         progress = ProgressBar(total, stream=sys.stderr)
+    if args.partitions is not None and args.partitions < 1:
+        print(
+            f"leakguard: error: --partitions must be at least 1, got {args.partitions}",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     report = build_index(
         args.inputs,
         out=args.out,
         params=params,
         field=args.field,
         workers=args.workers,
+        partitions=args.partitions,
         expected_ngrams=args.expected_ngrams,
         progress=progress,
         dask=args.dask,
@@ -143,6 +181,16 @@ def run_build(args: argparse.Namespace) -> int:
         f"({rate / 1e6:.2f}M words/s with {report.workers} workers)",
         file=sys.stderr,
     )
+    layout = report.layout
+    if layout.get("partitions", 1) > 1 or layout.get("resumed_shards"):
+        peaks = ", ".join(f"{b / 2**20:.0f}" for b in layout.get("peak_rss", []))
+        part_mib = report.header.bit_count / 8 / 2**20 / layout["partitions"]
+        print(
+            f"  {layout['partitions']} partitions of {part_mib:.1f} MiB"
+            f"; {layout.get('resumed_shards', 0)} shards resumed from an earlier attempt; "
+            f"peak memory per partition task: {peaks} MiB",
+            file=sys.stderr,
+        )
     for reason, count in sorted(stats.reject_reasons.items()):
         print(f"  rejected {count}: {reason}", file=sys.stderr)
     return EXIT_OK
@@ -180,5 +228,14 @@ def run_info(args: argparse.Namespace) -> int:
         print(
             f"              {source.get('records')} records, {source.get('words')} words, "
             f"{source.get('rejects')} rejected, built {source.get('built_at')}"
+        )
+        build = source.get("build") or {"partitions": 1, "workers": 1}
+        parts = int(build.get("partitions", 1))
+        where = "Dask tasks" if build.get("dask") else "worker processes"
+        print(
+            f"built         {parts} partition{'s' if parts != 1 else ''} of "
+            f"{header.num_blocks // max(parts, 1)} blocks "
+            f"({header.bit_count / 8 / 2**20 / max(parts, 1):.1f} MiB each), "
+            f"{build.get('workers', 1)} {where}"
         )
     return EXIT_OK

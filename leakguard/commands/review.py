@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,12 +29,12 @@ def add_parser(subparsers: Any) -> None:
 
 
 def review_password(config: Any) -> str:
-    """The review secret from ``audit.review_password`` or the env var it names."""
+    """The review secret the config resolved: ``audit.review_password`` or the env var
+    ``audit.review_password_env`` names."""
     audit = config.audit
+    secret = ""
     if audit.review_password is not None:
         secret = str(audit.review_password.get_secret_value())
-    else:
-        secret = os.environ.get(audit.review_password_env or "", "")
     if len(secret) < 8:
         raise ConfigError(
             "the review page needs a password or token of at least 8 characters: set "

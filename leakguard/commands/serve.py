@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any
 
@@ -70,9 +71,9 @@ def load_settings(
         config = config.model_copy(update={"audit": audit})
     if upstream is None:
         return config
-    data = config.model_dump(mode="json", exclude_unset=True)
+    # A Python-mode dump keeps secrets as SecretStr (a JSON one would mask them).
+    data = config.model_dump(exclude_unset=True)
     data["proxy"] = {**data.get("proxy", {}), "upstream": upstream}
-    # Secrets come back as "**********" from a dump: keep the originals.
     return config.model_copy(update={"proxy": parse_config(data, source="--upstream").proxy})
 
 
@@ -95,7 +96,11 @@ def build(config: Any, *, open_log: bool = True, metrics_dir: str | None = None)
     if not open_log:
         resolve_audit_key(config.audit)
         check_writable(config.audit.path)
-        return build_app(config, metrics=metrics)
+        # A dry build: no log stream (the middleware would open one for audit.enabled).
+        dry = config.model_copy(
+            update={"audit": config.audit.model_copy(update={"enabled": False})}
+        )
+        return build_app(dry, metrics=metrics)
     sink = open_sink(config)
     metrics.add_collector(sink.prometheus)
     try:
@@ -131,9 +136,38 @@ def pin_to_next_cpu(counter: str | None = None) -> int:
     return cpu
 
 
+def _log_blocks() -> None:
+    """The middleware's one line per blocked response (no text) shows by default."""
+    middleware_log = logging.getLogger("leakguard.middleware")
+    if middleware_log.getEffectiveLevel() > logging.INFO:
+        middleware_log.setLevel(logging.INFO)
+
+
+def summary(config: Any, *, config_path: str | None, workers: int, host: str, port: int) -> str:
+    """The start-up line: what this server guards with, where it records, where it listens."""
+    from urllib.parse import urlsplit
+
+    from leakguard.config import config_fingerprint
+
+    upstream = urlsplit(config.proxy.upstream or "")
+    host_part = upstream.hostname or "?"
+    if upstream.port:
+        host_part += f":{upstream.port}"
+    shown = f"{upstream.scheme}://{host_part}{upstream.path}"  # never the credentials
+    audit = config.audit
+    log = f"{audit.path} ({audit.sink})" if audit.enabled else "off"
+    return (
+        f"leakguard serve: config {config_path or '(embedded defaults)'}, policy version "
+        f"{config_fingerprint(config)}, upstream {shown}, redaction log {log}, "
+        f"{workers} worker{'s' if workers != 1 else ''}, listening on http://{host}:{port}"
+    )
+
+
 def worker_app() -> Any:
     """uvicorn factory for ``--workers N``: rebuilds the app in each worker."""
     settings = json.loads(os.environ[_SETTINGS_ENV])
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _log_blocks()
     if settings.get("pin_cpus"):
         cpu = pin_to_next_cpu(os.path.join(settings["metrics_dir"], "pinned-cpus"))
         logging.getLogger("leakguard").info("worker %d runs on CPU %d", os.getpid(), cpu)
@@ -145,6 +179,11 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     config = load_settings(args.config, args.upstream, args.audit_log)
+    if config.proxy.upstream is None:
+        from leakguard.exceptions import ConfigError
+
+        raise ConfigError("no upstream: pass --upstream URL or set proxy.upstream")
+    _log_blocks()
     if args.pin_cpus and not hasattr(os, "sched_setaffinity"):
         from leakguard.exceptions import ConfigError
 
@@ -170,6 +209,13 @@ def run(args: argparse.Namespace) -> int:
         app, factory = build(config), False
         if args.pin_cpus:
             pin_to_next_cpu()
+    print(
+        summary(
+            config, config_path=args.config, workers=args.workers, host=args.host, port=args.port
+        ),
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         uvicorn.run(
             app,

@@ -25,6 +25,7 @@ from opacus.optimizers import DPOptimizer
 from opacus.utils.batch_memory_manager import BatchMemoryManager
 from torch import nn
 
+from leakguard._files import replacing
 from leakguard.dp.accounting import PrivacyPlan, epsilon, epsilons, plan_privacy
 from leakguard.dp.config import PrivacyConfig, TrainingConfig
 from leakguard.dp.devices import model_device, resolve_device, to_device
@@ -281,10 +282,8 @@ def _restore(
 
 
 def _save(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    with replacing(path) as tmp:
+        torch.save(state, tmp)
 
 
 def _trainable_snapshot(model: nn.Module) -> dict[str, torch.Tensor]:

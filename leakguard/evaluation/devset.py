@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from leakguard.checksums import mod97_valid
 from leakguard.evaluation.scoring import LabelledText, Span
 
 __all__ = [
@@ -426,8 +427,7 @@ def _stable_word_lists(fake: Any) -> None:
 def _valid_iban(value: str) -> bool:
     if _IBAN_LENGTHS.get(value[:2]) != len(value):
         return False
-    rearranged = value[4:] + value[:4]
-    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+    return mod97_valid(value)
 
 
 def render(template: str, values: Values) -> LabelledText:

@@ -31,6 +31,7 @@ import json
 import math
 import mmap
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from leakguard._files import replacing
 from leakguard.exceptions import IndexFormatError
 from leakguard.memorization.ngrams import U64, fmix64, fmix64_int
 
@@ -47,8 +49,11 @@ __all__ = [
     "HASH_COUNT",
     "BloomFilter",
     "BloomHeader",
+    "add_to_range",
     "bits_per_item",
+    "block_of",
     "expected_fpr",
+    "write_filter",
 ]
 
 MAGIC = b"LGXBLOOM"
@@ -142,10 +147,11 @@ class BloomFilter:
     # -- hashing to block and bits -------------------------------------------------------
     def _locate(self, hashes: U64) -> tuple[npt.NDArray[np.intp], U64]:
         """Block index and the (n, 8) word masks of each hash."""
-        block = ((hashes >> np.uint64(32)) * self._blocks) >> np.uint64(32)
-        salted = fmix64(hashes ^ np.uint64(_SALT))
-        masks = np.uint64(1) << ((salted[:, None] >> _SHIFTS) & np.uint64(63))
-        return block.astype(np.intp), masks
+        return block_of(hashes, self.header.num_blocks), _masks(hashes)
+
+    def block_of(self, hashes: U64) -> npt.NDArray[np.intp]:
+        """The block each hash falls in (what partitioned builds split the work by)."""
+        return block_of(hashes, self.header.num_blocks)
 
     def add(self, hashes: U64) -> None:
         """Add a batch of hashes (duplicates welcome)."""
@@ -233,22 +239,12 @@ class BloomFilter:
 
     def save(self, path: str | Path, *, source: dict[str, Any] | None = None) -> BloomHeader:
         """Write the filter atomically (temporary file, then rename); returns the header."""
-        path = Path(path)
         header = replace(
             self.header,
             checksum=self.checksum(),
             source=source if source is not None else self.header.source,
         )
-        blob = json.dumps(header.to_json(), sort_keys=True).encode()
-        prefix = MAGIC + len(blob).to_bytes(4, "little") + blob
-        padding = b"\0" * (-len(prefix) % _ALIGN)
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("wb") as f:
-            f.write(prefix + padding)
-            f.write(self.words.astype("<u8", copy=False).data.cast("B"))
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
+        write_filter(path, header, [self.words.astype("<u8", copy=False).data.cast("B")])
         self.header = header
         return header
 
@@ -311,6 +307,45 @@ class BloomFilter:
         if self.path is not None and not self.words.flags.writeable:
             return (BloomFilter.open, (self.path,))
         return (BloomFilter, (self.header, np.array(self.words)))
+
+
+def block_of(hashes: U64, num_blocks: int) -> npt.NDArray[np.intp]:
+    """The block of each hash in a filter of ``num_blocks`` blocks (high 32 bits, scaled)."""
+    block = ((hashes >> np.uint64(32)) * np.uint64(num_blocks)) >> np.uint64(32)
+    return block.astype(np.intp)
+
+
+def _masks(hashes: U64) -> U64:
+    salted = fmix64(hashes ^ np.uint64(_SALT))
+    masks: U64 = np.uint64(1) << ((salted[:, None] >> _SHIFTS) & np.uint64(63))
+    return masks
+
+
+def add_to_range(table: U64, hashes: U64, *, first_block: int, num_blocks: int) -> None:
+    """OR ``hashes`` into ``table``, the ``(blocks, 8)`` words of the blocks of a filter of
+    ``num_blocks`` from ``first_block`` on; every hash must fall in that range (what one
+    worker of a partitioned build holds)."""
+    if len(hashes) == 0:
+        return
+    hashes = np.sort(hashes)
+    block = block_of(hashes, num_blocks)
+    first = np.flatnonzero(np.r_[True, block[1:] != block[:-1]])
+    table[block[first] - first_block] |= np.bitwise_or.reduceat(_masks(hashes), first, axis=0)
+
+
+def write_filter(
+    path: str | Path, header: BloomHeader, pieces: Iterable[bytes | memoryview]
+) -> None:
+    """Write an index file atomically from its header and its bits, given in order
+    (temporary file, then rename). ``header.checksum`` must already be that of the bits."""
+    path = Path(path)
+    blob = json.dumps(header.to_json(), sort_keys=True).encode()
+    prefix = MAGIC + len(blob).to_bytes(4, "little") + blob
+    padding = b"\0" * (-len(prefix) % _ALIGN)
+    with replacing(path, fsync=True) as tmp, tmp.open("wb") as f:
+        f.write(prefix + padding)
+        for piece in pieces:
+            f.write(piece)
 
 
 def _describe(header: BloomHeader) -> str:

@@ -24,22 +24,18 @@ from __future__ import annotations
 
 import logging
 import math
-import multiprocessing
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from leakguard.corpus import DEFAULT_FIELD, Format, Shard, plan_shards, read_shard
-from leakguard.exceptions import IndexFormatError
 from leakguard.memorization.bloom import BloomFilter, BloomHeader
 from leakguard.memorization.index import IndexParams
-from leakguard.memorization.ngrams import RECORD_BREAK, hash_words, ngram_hashes
+from leakguard.memorization.ngrams import RECORD_BREAK, U64, hash_words, ngram_hashes
 from leakguard.memorization.normalize import (
     lexemes,
     normalized,
@@ -80,10 +76,16 @@ class BuildStats:
             self.reject_reasons[reason] = self.reject_reasons.get(reason, 0) + count
 
 
+class Sink(Protocol):
+    """Where a build puts n-gram hashes: a filter, or a partitioned build's spill files."""
+
+    def add(self, hashes: U64) -> None: ...
+
+
 class _Batcher:
     """Collects normalized records and adds their n-grams in big numpy batches."""
 
-    def __init__(self, bloom: BloomFilter, n: int) -> None:
+    def __init__(self, bloom: Sink, n: int) -> None:
         self.bloom = bloom
         self.n = n
         self.pieces: list[str] = []
@@ -117,11 +119,12 @@ class _Batcher:
 
 
 def add_shard(
-    bloom: BloomFilter,
+    bloom: Sink,
     shard: Shard,
     *,
     ngram: int,
     on_words: Callable[[int], None] | None = None,
+    on_ngrams: Callable[[int], None] | None = None,
 ) -> BuildStats:
     """Add the n-grams of every record of ``shard`` to ``bloom``.
 
@@ -137,6 +140,8 @@ def add_shard(
         stats.ngrams += grams
         if on_words is not None and words:
             on_words(words)
+        if on_ngrams is not None and grams:
+            on_ngrams(grams)
 
     for record in read_shard(shard):
         if record.text is None:
@@ -210,6 +215,7 @@ def build_partial(
     num_blocks: int,
     on_shard: Callable[[Shard, BuildStats], None] | None = None,
     on_words: Callable[[int], None] | None = None,
+    on_ngrams: Callable[[int], None] | None = None,
 ) -> tuple[BloomFilter, BuildStats]:
     """One partial filter (``num_blocks`` blocks) holding the n-grams of ``shards``."""
     header = BloomHeader(
@@ -218,7 +224,7 @@ def build_partial(
     bloom = BloomFilter(header, np.zeros(num_blocks * 8, dtype=np.uint64))
     total = BuildStats()
     for shard in shards:
-        stats = add_shard(bloom, shard, ngram=params.ngram, on_words=on_words)
+        stats = add_shard(bloom, shard, ngram=params.ngram, on_words=on_words, on_ngrams=on_ngrams)
         total.add(stats)
         if on_shard is not None:
             on_shard(shard, stats)
@@ -246,9 +252,11 @@ class BuildReport:
     stats: BuildStats
     seconds: float
     workers: int
+    # partitions, workers; partitioned builds: resumed_shards, peak_rss (bytes per reduce)
+    layout: dict[str, Any] = field(default_factory=dict)
 
 
-ProgressCallback = Callable[[int, int], None]  # (bytes done, words done) so far
+ProgressCallback = Callable[[int, int], None]  # (bytes done, n-grams done) so far
 
 
 def build_index(
@@ -258,14 +266,20 @@ def build_index(
     params: IndexParams | None = None,
     field: str = DEFAULT_FIELD,
     workers: int = 1,
+    partitions: int | None = None,
     expected_ngrams: int | None = None,
     target_shard_bytes: int = 64 * 1024 * 1024,
     progress: ProgressCallback | None = None,
     dask: str | None = None,
     dask_processes: bool = True,
 ) -> BuildReport:
-    """Index ``inputs`` into ``out`` using ``workers`` processes (1: in this process), or
-    ``workers`` partial filters built as tasks on Dask (``dask``: ``"local"`` or an address)."""
+    """Index ``inputs`` into ``out``.
+
+    One worker and no ``partitions``: in this process, the whole filter in memory. Else a
+    partitioned, resumable build (:mod:`.partitioned`): ``workers`` processes, or tasks on
+    Dask (``dask``: ``"local"`` or a scheduler address), each holding one of
+    ``partitions`` (default: ``workers``) block ranges of the filter at a time.
+    """
     params = params if params is not None else IndexParams()
     started = time.perf_counter()
     shards = plan_shards(inputs, field=field, target_shard_bytes=target_shard_bytes)
@@ -275,41 +289,73 @@ def build_index(
         else estimate_ngrams(shards, ngram=params.ngram)
     )
     num_blocks = size_index(shards, params, expected_ngrams=expected).header.num_blocks
-    workers = max(1, min(workers, len(shards)))
-    if dask is not None:
-        bloom, stats = _build_on_dask(
-            shards, params, num_blocks, workers, progress, dask=dask, processes=dask_processes
-        )
-    elif workers == 1:
+    if dask is None and workers <= 1 and partitions is None:
         bloom, stats = _build_here(shards, params, num_blocks, progress)
+        source = describe_source(inputs, field=field, stats=stats, expected_ngrams=expected)
+        header = bloom.save(out, source=source)
+        layout: dict[str, Any] = {"partitions": 1, "workers": 1}
     else:
-        bloom, stats = _build_in_processes(shards, params, num_blocks, workers, progress)
-    source = describe_source(inputs, field=field, stats=stats, expected_ngrams=expected)
-    header = bloom.save(out, source=source)
+        from leakguard.memorization.partitioned import build_partitioned
+
+        workers = max(1, min(workers, len(shards)))
+        parts = partitions if partitions is not None else workers
+        result = build_partitioned(
+            shards,
+            out=out,
+            params=params,
+            num_blocks=num_blocks,
+            partitions=parts,
+            workers=workers,
+            describe=lambda stats, started_at: describe_source(
+                inputs,
+                field=field,
+                stats=stats,
+                expected_ngrams=expected,
+                built_at=started_at,
+                build={"partitions": parts, "workers": workers, "dask": dask is not None},
+            ),
+            progress=progress,
+            dask=dask,
+            dask_processes=dask_processes,
+        )
+        header, stats = result.header, result.stats
+        layout = {
+            "partitions": parts,
+            "workers": workers,
+            "resumed_shards": result.resumed_maps,
+            "peak_rss": result.peak_rss,
+        }
     if stats.ngrams > 1.25 * expected:
         logger.warning(
             "the index holds %d n-grams but was sized for %d: its false-positive rate is "
-            "about %.2g instead of %g; rebuild with --expected-ngrams %d",
+            "higher than the target %g; rebuild with --expected-ngrams %d",
             stats.ngrams,
             expected,
-            bloom.estimated_fpr(),
             params.fpr,
             stats.ngrams,
         )
-    return BuildReport(str(out), header, stats, time.perf_counter() - started, workers)
+    seconds = time.perf_counter() - started
+    return BuildReport(str(out), header, stats, seconds, workers, layout)
 
 
 def describe_source(
-    inputs: Sequence[str | Path], *, field: str, stats: BuildStats, expected_ngrams: int
+    inputs: Sequence[str | Path],
+    *,
+    field: str,
+    stats: BuildStats,
+    expected_ngrams: int,
+    built_at: str | None = None,
+    build: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``source`` block of an index header: what was indexed, for people."""
+    """The ``source`` block of an index header: what was indexed (and how), for people."""
     return {
         "inputs": [str(i) for i in inputs],
         "field": field,
         "expected_ngrams": expected_ngrams,
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "built_at": built_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **{k: v for k, v in asdict(stats).items() if k != "reject_reasons"},
         "reject_reasons": stats.reject_reasons,
+        "build": build or {"partitions": 1, "workers": 1, "dask": False},
     }
 
 
@@ -321,8 +367,8 @@ def _build_here(
 ) -> tuple[BloomFilter, BuildStats]:
     done = [0, 0]
 
-    def on_words(words: int) -> None:
-        done[1] += words
+    def on_ngrams(grams: int) -> None:
+        done[1] += grams
         if progress is not None:
             progress(done[0], done[1])
 
@@ -332,140 +378,5 @@ def _build_here(
             progress(done[0], done[1])
 
     return build_partial(
-        shards, params=params, num_blocks=num_blocks, on_shard=on_shard, on_words=on_words
+        shards, params=params, num_blocks=num_blocks, on_shard=on_shard, on_ngrams=on_ngrams
     )
-
-
-def _assign(shards: list[Shard], workers: int) -> list[list[Shard]]:
-    """Biggest shards first, each to the least loaded worker (deterministic)."""
-    groups: list[list[Shard]] = [[] for _ in range(workers)]
-    loads = [0] * workers
-    for shard in sorted(shards, key=lambda s: (-s.nbytes, s.id)):
-        i = loads.index(min(loads))
-        groups[i].append(shard)
-        loads[i] += shard.nbytes
-    return groups
-
-
-def _worker(
-    shards: list[Shard],
-    params: IndexParams,
-    num_blocks: int,
-    out: str,
-    queue: Any,
-) -> None:
-    try:
-        bloom, stats = build_partial(
-            shards,
-            params=params,
-            num_blocks=num_blocks,
-            on_shard=lambda shard, _s: queue.put(("bytes", shard.nbytes)),
-            on_words=lambda words: queue.put(("words", words)),
-        )
-        bloom.save(out)
-        queue.put(("done", out, asdict(stats)))
-    except BaseException as exc:  # reported to the parent, which raises
-        queue.put(("error", f"{type(exc).__name__}: {exc}"))
-
-
-def _build_in_processes(
-    shards: list[Shard],
-    params: IndexParams,
-    num_blocks: int,
-    workers: int,
-    progress: ProgressCallback | None,
-) -> tuple[BloomFilter, BuildStats]:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    tmp = Path(tempfile.mkdtemp(prefix="leakguard-index-"))
-    try:
-        procs = []
-        for i, group in enumerate(_assign(shards, workers)):
-            out = str(tmp / f"partial-{i}.lgx")
-            proc = context.Process(
-                target=_worker, args=(group, params, num_blocks, out, queue), daemon=True
-            )
-            proc.start()
-            procs.append(proc)
-        partial_paths: list[str] = []
-        total = BuildStats()
-        done_bytes = done_words = 0
-        while len(partial_paths) < len(procs):
-            try:
-                kind, *payload = queue.get(timeout=1.0)
-            except Exception:  # queue.Empty: check that nobody died silently
-                dead = [p for p in procs if p.exitcode not in (None, 0)]
-                if dead:
-                    raise IndexFormatError(
-                        "<build>", f"a worker process died (exit code {dead[0].exitcode})"
-                    ) from None
-                continue
-            if kind == "error":
-                raise IndexFormatError("<build>", f"a worker failed: {payload[0]}")
-            if kind == "done":
-                partial_paths.append(payload[0])
-                total.add(BuildStats(**payload[1]))
-                continue
-            if kind == "bytes":
-                done_bytes += payload[0]
-            else:
-                done_words += payload[0]
-            if progress is not None:
-                progress(done_bytes, done_words)
-        for proc in procs:
-            proc.join()
-        merged = merge_partials(BloomFilter.open(p) for p in sorted(partial_paths))
-        return merged, total
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-@dataclass(frozen=True, slots=True)
-class PartialTask:
-    """One partial filter to build on a (Dask) worker: a group of shards."""
-
-    shards: tuple[Shard, ...]
-    params: IndexParams
-    num_blocks: int
-
-
-def build_partial_task(task: PartialTask) -> tuple[BloomFilter, BuildStats]:
-    """The picklable task function: :func:`build_partial` over one group."""
-    return build_partial(task.shards, params=task.params, num_blocks=task.num_blocks)
-
-
-def _build_on_dask(
-    shards: list[Shard],
-    params: IndexParams,
-    num_blocks: int,
-    workers: int,
-    progress: ProgressCallback | None,
-    *,
-    dask: str,
-    processes: bool,
-) -> tuple[BloomFilter, BuildStats]:
-    from leakguard.executors import run_tasks
-
-    # One partial per worker (not per shard): each partial is as large as the index.
-    tasks = [PartialTask(tuple(g), params, num_blocks) for g in _assign(shards, workers) if g]
-    merged: BloomFilter | None = None
-    total = BuildStats()
-    done_bytes = 0
-    for completed in run_tasks(
-        build_partial_task, tasks, workers=workers, dask=dask, dask_processes=processes
-    ):
-        if completed.result is None:
-            error = completed.error
-            raise IndexFormatError(
-                "<build>", f"a Dask task failed: {type(error).__name__}: {error}"
-            )
-        partial, stats = completed.result
-        if merged is None:
-            merged = partial.empty_like()
-        merged.merge(partial)  # OR, as the partials arrive: one partial in memory at a time
-        total.add(stats)
-        done_bytes += sum(s.nbytes for s in tasks[completed.index].shards)
-        if progress is not None:
-            progress(done_bytes, total.words)
-    assert merged is not None  # plan_shards gave at least one shard
-    return merged, total

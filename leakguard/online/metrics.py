@@ -16,8 +16,11 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Counter", "Histogram", "Metrics", "merge_expositions"]
+from leakguard._files import write_atomically
+
+__all__ = ["Counter", "Histogram", "Metrics", "merge_expositions", "metrics_route"]
 
 LabelValues = tuple[str, ...]
 
@@ -177,12 +180,10 @@ class Metrics:
         """Write this process's exposition to the shared directory (if any); return it."""
         text = self.render_own()
         if self._shared is not None:
-            tmp = self._own.with_suffix(".tmp")
             # An unwritable directory must not break the response path: the next
             # round (and this worker's own numbers on its /metrics) still work.
             with contextlib.suppress(OSError):
-                tmp.write_text(text, encoding="utf-8")
-                os.replace(tmp, self._own)
+                write_atomically(self._own, text)
         return text
 
     def render(self) -> str:
@@ -252,3 +253,21 @@ def merge_expositions(texts: Iterable[str]) -> str:
 def reason_kind(reason: str | None) -> str:
     """The closed-set part of a reason (``label:US_SSN`` stays, free text never appears)."""
     return (reason or "none")[:64]
+
+
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
+
+
+def metrics_route(metrics: Metrics, *, path: str = "/metrics") -> Any:
+    """A ready ``/metrics`` route for apps: a Starlette ``Route`` serving ``metrics`` (pass
+    the same object to the middleware, which adds its redaction log's counters).
+    Guard-off it with a route rule (``{path: /metrics, guard: false}``): it holds counts
+    and labels only, never text."""
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def page(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(metrics.render(), media_type=PROMETHEUS_CONTENT_TYPE)
+
+    return Route(path, page, methods=["GET"])

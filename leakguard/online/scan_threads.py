@@ -35,6 +35,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from leakguard.exceptions import ScanTimedOut
+
 __all__ = ["ScanThreads", "ScanTimedOut", "running_asyncio_loop"]
 
 T = TypeVar("T")
@@ -46,10 +48,6 @@ _QUEUED, _RUNNING, _DONE, _CANCELLED, _ABANDONED = range(5)
 # While a job waits for a thread its time-out is not running; the timer looks again this
 # often (seconds, or the time-out itself when shorter).
 _WAIT_POLL_S = 0.05
-
-
-class ScanTimedOut(Exception):
-    """The scan did not finish within its time-out (it was abandoned to its thread)."""
 
 
 def running_asyncio_loop() -> asyncio.AbstractEventLoop | None:

@@ -28,8 +28,9 @@ from typing import Protocol, runtime_checkable
 
 from leakguard.config import OnlineConfig
 from leakguard.events import FindingEvidence, context_snippet
+from leakguard.exceptions import FramingError
 from leakguard.findings import Finding, OutcomeAction
-from leakguard.guard import Guard
+from leakguard.guard import Guard, error_message
 from leakguard.policy import Numbering
 
 __all__ = ["DetectorStream", "IncrementalDetector", "Release", "ResponseGuard", "StreamGuard"]
@@ -274,14 +275,17 @@ class StreamGuard:
         ]
         outcome = self._guard.policy.decide(region, local, numbering=self._numbering)
         absolute = tuple(f.moved(f.start + lo, f.end + lo) for f in outcome.findings)
-        if outcome.action is OutcomeAction.BLOCK:
-            return Release(blocked=True, reason=outcome.reason, findings=absolute)
+        # Evidence for blocks too: the record says what caused one, like a redaction.
         evidence = tuple(
             FindingEvidence(
                 a, region[f.start : f.end], context_snippet(region, outcome.findings, i)
             )
             for i, (f, a) in enumerate(zip(outcome.findings, absolute, strict=True))
         )
+        if outcome.action is OutcomeAction.BLOCK:
+            return Release(
+                blocked=True, reason=outcome.reason, findings=absolute, evidence=evidence
+            )
         keep_from = self._context_start(cut, findings)
         self._released = cut
         self._stream_findings = [f for f in self._stream_findings if f.end > cut]
@@ -292,8 +296,9 @@ class StreamGuard:
     def _detector_failed(self, exc: Exception) -> Release:
         reason = f"detector_error:{type(exc).__name__}"
         logger.warning(
-            "detector failed on a stream window (%s); on_detector_error=%s",
+            "detector failed on a stream window (%s: %s); on_detector_error=%s",
             reason,
+            error_message(exc, self._buf),
             self._guard.config.policy.on_detector_error,
         )
         if self._guard.config.policy.on_detector_error == "block":
@@ -331,6 +336,11 @@ class ResponseGuard:
     def channel(self, key: Channel) -> StreamGuard:
         sg = self.channels.get(key)
         if sg is None:
+            if len(self.channels) >= self.online.max_channels:
+                raise FramingError(
+                    f"more than online.max_channels={self.online.max_channels} channels",
+                    kind="channels",
+                )
             sg = self.channels[key] = StreamGuard(self.guard, self.online, numbering=self.numbering)
         return sg
 

@@ -12,7 +12,6 @@ anchor for evaluations and benchmarks.
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from presidio_analyzer import (
 from presidio_analyzer.nlp_engine import NerModelConfiguration
 from presidio_analyzer.predefined_recognizers import EmailRecognizer, SpacyRecognizer
 
+from leakguard.checksums import luhn_valid, mod97_valid
 from leakguard.config import PATTERN_ONLY, CustomRecognizer, PIIConfig
 from leakguard.pii.context import RECOGNIZER_ID, LeanContextEnhancer
 from leakguard.pii.engine import LeanSpacyNlpEngine
@@ -93,26 +93,7 @@ def _offline_email_recognizer(language: str) -> OfflineEmailRecognizer:
     return OfflineEmailRecognizer(supported_language=language)
 
 
-def _luhn_ok(text: str) -> bool:
-    digits = [int(c) for c in text if c.isdigit()]
-    if len(digits) < 2:
-        return False
-    total = 0
-    for i, digit in enumerate(reversed(digits)):
-        doubled = digit * 2 if i % 2 else digit
-        total += doubled - 9 if doubled > 9 else doubled
-    return total % 10 == 0
-
-
-def _mod97_ok(text: str) -> bool:
-    compact = re.sub(r"[\s-]", "", text).upper()
-    if len(compact) < 5 or not compact.isalnum():
-        return False
-    rearranged = compact[4:] + compact[:4]
-    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
-
-
-_VALIDATORS = {"luhn": _luhn_ok, "mod97": _mod97_ok}
+_VALIDATORS = {"luhn": luhn_valid, "mod97": mod97_valid}
 
 
 class ConfiguredRecognizer(PatternRecognizer):
@@ -236,6 +217,10 @@ def build_analyzer(config: PIIConfig) -> Any:
         registry.add_recognizer(_spacy_recognizer(config.language))
     if config.builtin_recognizers:
         registry.remove_recognizer("PhoneRecognizer")  # ours covers every region
+        # ours knows each scheme's IIN ranges and lengths (Presidio's flags numbers none issues)
+        registry.remove_recognizer("CreditCardRecognizer")
+        # ours asks for health-care context (Presidio's labels phone numbers UK_NHS 1.0)
+        registry.remove_recognizer("NhsRecognizer")
         for recognizer in builtin_recognizers(config.language):
             registry.add_recognizer(recognizer)
     for label, words in config.deny_lists.items():

@@ -32,6 +32,7 @@ from typing import Any
 
 from leakguard.config import PATTERN_ONLY
 from leakguard.findings import Finding
+from leakguard.pii.bounded import make_doc
 from leakguard.pii.detector import PIIDetector
 from leakguard.pii.pipeline import PARSE_FACTORIES
 
@@ -106,13 +107,15 @@ class BatchPIIDetector:
         docs: list[Any] = [None] * len(texts)
         neural = [i for i, text in enumerate(texts) if self.needs_ner(text)]
         piped = self._nlp.pipe(
-            (texts[i] for i in neural), batch_size=self.batch_size, disable=self._batch_disable
+            (make_doc(self._nlp, texts[i]) for i in neural),
+            batch_size=self.batch_size,
+            disable=self._batch_disable,
         )
         for i, doc in zip(neural, piped, strict=True):
             docs[i] = doc
         for i, text in enumerate(texts):
             if docs[i] is None:
-                docs[i] = self._nlp.make_doc(text)
+                docs[i] = make_doc(self._nlp, text)
         self._embed([d for d in docs if _LEMMA_LIKELY.search(d.text)])
         piped = set(neural)
         found = [

@@ -15,8 +15,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from leakguard.config import PIIConfig
+from leakguard.config import PATTERN_ONLY, PIIConfig
 from leakguard.findings import Finding
+from leakguard.pii.name_gate import lexicon_names, name_like
 from leakguard.pii.recognizers import KIND_KEY
 from leakguard.pii.recognizers.names import extend_name, plausible_name
 from leakguard.pii.recognizers.near_miss import is_near_miss
@@ -26,6 +27,7 @@ __all__ = ["PIIDetector", "ner_spans", "split_lines"]
 DETECTOR_NAME = "pii"
 _RECOGNIZER_NAME = "recognizer_name"  # presidio RecognizerResult.RECOGNIZER_NAME_KEY
 # Labels whose spans never run across a line break (a NER span that does is cut).
+_LEXICON_SCORE = 0.7  # a name the lexicons vouch for: below a cue's or the NER's
 _SINGLE_LINE = frozenset({"PERSON", "NRP", "ORGANIZATION", "LOCATION"})
 
 
@@ -46,6 +48,9 @@ class PIIDetector:
         self._allow_exact = frozenset(v.casefold() for v in config.allow_list)
         self._allow_patterns = tuple(re.compile(p) for p in config.allow_patterns)
         self._near_misses = config.builtin_recognizers
+        # Names the NER missed, vouched for by the name lexicons (leakguard.pii.name_gate).
+        self._lexicon_names = "PERSON" in self._entities and config.spacy_model != PATTERN_ONLY
+        self._lexicon_score = max(_LEXICON_SCORE, config.threshold_for("PERSON"))
 
     @property
     def analyzer(self) -> Any:
@@ -96,7 +101,23 @@ class PIIDetector:
                         details=details,
                     )
                 )
+        if self._lexicon_names:
+            findings.extend(self._lexicon_findings(text))
         return findings
+
+    def _lexicon_findings(self, text: str) -> list[Finding]:
+        return [
+            Finding(
+                detector=DETECTOR_NAME,
+                label="PERSON",
+                start=start,
+                end=end,
+                score=self._lexicon_score,
+                details={},
+            )
+            for start, end in (extend_name(text, a, b) for a, b in lexicon_names(text))
+            if not self._allowed(text[start:end])
+        ]
 
     def _allowed(self, value: str) -> bool:
         if value.strip().casefold() in self._allow_exact:
@@ -111,7 +132,9 @@ def ner_spans(
 
     * names never cross a line break (:func:`split_lines`), are never only function words
       ("call me"), one lower-case word or a short acronym, and take in an adjacent title
-      or suffix ("Dr.", "Jr.");
+      or suffix ("Dr.", "Jr."), and must be shaped like a name
+      (:func:`leakguard.pii.name_gate.name_like`: a word from the name lexicons, no
+      code-like capitals);
     * the NER tags an address one line at a time; a line with no digit ("North Holly") is
       kept only next to an address line that has one (house number or postcode), so a
       stray capitalised line is not reported as an address.
@@ -121,11 +144,40 @@ def ner_spans(
         return [
             extend_name(text, a, b)
             for a, b in spans
-            if plausible_name(text[a:b]) and not _lone_word(text[a:b])
+            if plausible_name(text[a:b]) and not _lone_word(text[a:b]) and name_like(text[a:b])
         ]
     if label == "STREET_ADDRESS":
-        return [(a, b) for a, b in spans if _near_digit_line(text, a, b, digit_lines)]
+        return [
+            (a, b)
+            for a, b in spans
+            if _near_digit_line(text, a, b, digit_lines) and _address_shaped(text[a:b])
+        ]
     return spans
+
+
+# What an address line never holds: a URL or path, a lower-case word glued to digits
+# ("ppc64", "riscv64"), a dotted version number, or the words of a document's structure.
+_NOT_ADDRESS = re.compile(
+    r"://|/[\w.+-]+/|\b[a-z]{2,}\d+\b|\d+\.\d+\.\d"
+    r"|(?i:\b(?:version|release|chapter|section|revision)\b)"
+)
+
+
+_LOWER_WORD = re.compile(r"(?<![\w-])[a-z]{3,}(?![\w-])")
+# Brackets other than a province code ("Roma (RM)"), shell and markup signs, list numbers.
+_NOT_ADDRESS_SIGNS = re.compile(
+    r"\((?![A-Z]{2,3}\))|(?<!\([A-Z]{2})(?<!\([A-Z]{3})\)|[\[\]{}$&=]|--|^\d+\.\s"
+)
+
+
+def _address_shaped(value: str) -> bool:
+    """An address line holds no URL, path, version or code ("ppc64"), no brackets or shell
+    signs, does not start as a numbered list item ("4. Notes"), and, unless it is all in
+    lower case, has at most two lower-case words of three letters or more ("Fix PR67590,
+    setting objdump macro", "63 lowercase letters, digits, or hyphens" are prose)."""
+    if _NOT_ADDRESS.search(value) or _NOT_ADDRESS_SIGNS.search(value):
+        return False
+    return value.islower() or len(_LOWER_WORD.findall(value)) <= 2
 
 
 def _lone_word(value: str) -> bool:

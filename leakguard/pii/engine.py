@@ -24,6 +24,7 @@ import leakguard.pii.recognizers.base  # noqa: F401  # isort: skip
 from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 from spacy.attrs import IDX, IS_PUNCT, IS_STOP, LEMMA, LENGTH, NORM
 
+from leakguard.pii.bounded import make_doc
 from leakguard.pii.pipeline import (
     _norms_may_hold,
     _pipeline_shape,
@@ -320,7 +321,7 @@ class LeanSpacyNlpEngine(SpacyNlpEngine):
         if tokens_only:
             # Pattern-only: the tokens are the whole analysis; made when first read.
             def make() -> Any:
-                doc = nlp.make_doc(text)
+                doc = make_doc(nlp, text)
                 if self.over_budget(nlp):
                     self._renew(language, nlp)
                 return doc
@@ -336,7 +337,7 @@ class LeanSpacyNlpEngine(SpacyNlpEngine):
                 make=make,
             )
         later = () if norms else lemma_components(nlp)
-        doc = nlp(text, disable=["lemmatizer"] if norms else list(later))
+        doc = nlp(make_doc(nlp, text), disable=["lemmatizer"] if norms else list(later))
         fill = None
         if later:
 
@@ -457,7 +458,7 @@ class LeanSpacyNlpEngine(SpacyNlpEngine):
     def window(self, text: str, lo: int, hi: int, language: str) -> list[tuple[int, int, str]]:
         """The tokens of ``text[lo:hi]``: (offset in ``text``, length, norm)."""
         nlp = self.get_nlp(language)
-        doc = nlp.make_doc(text[lo:hi])
+        doc = make_doc(nlp, text[lo:hi])
         if self.over_budget(nlp):
             self._renew(language, nlp)
         if not len(doc):

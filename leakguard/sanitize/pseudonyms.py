@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import random
 import string
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from leakguard.checksums import luhn_check_digit
 from leakguard.config import SanitizeConfig
 from leakguard.exceptions import ConfigError, MissingExtraError
 from leakguard.policy import keyed_fingerprint, normalize_value
@@ -38,12 +38,11 @@ class Pseudonymizer(Protocol):
 
 
 def resolve_pseudonym_key(config: SanitizeConfig) -> bytes:
-    """The pseudonym key, from the config or the environment variable it names."""
+    """The pseudonym key the config resolved when it was built: ``sanitize.pseudonym_key``,
+    or the environment variable ``sanitize.pseudonym_key_env`` names."""
     if config.pseudonym_key is not None:
         return config.pseudonym_key.get_secret_value().encode()
     env = config.pseudonym_key_env
-    if env and os.environ.get(env):
-        return os.environ[env].encode()
     raise ConfigError(
         "the sanitizer needs a secret key for corpus-wide pseudonyms: set the environment "
         f"variable {env!r} (sanitize.pseudonym_key_env) or sanitize.pseudonym_key. Keep it "
@@ -95,12 +94,7 @@ def _with_luhn_digit(value: str) -> str:
     positions = [i for i, c in enumerate(value) if c.isdigit()]
     if len(positions) < 2:
         return value
-    digits = [int(value[i]) for i in positions[:-1]]
-    total = 0
-    for i, digit in enumerate(reversed(digits)):
-        doubled = digit * 2 if i % 2 == 0 else digit
-        total += doubled - 9 if doubled > 9 else doubled
-    check = (10 - total % 10) % 10
+    check = luhn_check_digit("".join(value[i] for i in positions[:-1]))
     last = positions[-1]
     return value[:last] + str(check) + value[last + 1 :]
 

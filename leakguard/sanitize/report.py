@@ -8,14 +8,13 @@ every finding as ``<LABEL>``, not even its pseudonym)."""
 from __future__ import annotations
 
 import json
-import os
-import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leakguard._files import write_atomically
 from leakguard.config import LeakGuardConfig, config_fingerprint
 from leakguard.events import ScanEvent
 from leakguard.findings import OutcomeAction
@@ -192,9 +191,7 @@ def write_run_files(
     }
     write_json_atomically(summary.out_dir / MANIFEST, manifest, tmp_dir=tmp_dir)
     write_json_atomically(summary.out_dir / REPORT, report, tmp_dir=tmp_dir)
-    md_tmp = tmp_dir / f"{REPORT_MD}.tmp"
-    md_tmp.write_text(render_markdown(report), encoding="utf-8")
-    os.replace(md_tmp, summary.out_dir / REPORT_MD)
+    write_atomically(summary.out_dir / REPORT_MD, render_markdown(report), tmp_dir=tmp_dir)
 
 
 def _merge_samples(shards: Iterable[ShardReport], limit: int) -> dict[str, list[str]]:
@@ -214,7 +211,5 @@ def sum_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
 
 
 def write_json_atomically(path: Path, data: object, *, tmp_dir: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_dir / f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    write_atomically(path, text, tmp_dir=tmp_dir)

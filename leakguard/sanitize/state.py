@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
+from leakguard._files import write_atomically
 from leakguard.config import LeakGuardConfig, config_fingerprint
 from leakguard.exceptions import ConfigError, CorpusError
 from leakguard.sanitize.pseudonyms import key_check
@@ -69,10 +69,7 @@ def claim_out_dir(out: Path, *, fingerprint: str, key: bytes) -> None:
             f"output directory {str(out)!r} is not empty and holds no leakguard run; "
             f"choose an empty or new directory"
         )
-    state.parent.mkdir(parents=True, exist_ok=True)
-    tmp = state.with_suffix(".tmp")
-    tmp.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, state)
+    write_atomically(state, json.dumps(wanted, indent=2) + "\n")
 
 
 def clear_tmp(tmp_dir: Path) -> None:

@@ -30,6 +30,7 @@ from json.decoder import scanstring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import IO, Any, cast
 
+from leakguard._files import write_atomically
 from leakguard.config import LeakGuardConfig, PolicyConfig
 from leakguard.corpus import Format, Record, Shard, read_shard
 from leakguard.events import context_snippet
@@ -325,9 +326,7 @@ class _ShardProgress:
         now = time.monotonic()
         if now - self._written >= 1.0:
             self._written = now
-            tmp = self._path.with_name(f"{self._path.name}.{os.getpid()}")
-            tmp.write_text(str(self._bytes))
-            os.replace(tmp, self._path)
+            write_atomically(self._path, str(self._bytes))
 
     def close(self) -> None:
         self._path.unlink(missing_ok=True)
@@ -417,7 +416,7 @@ def _sanitize_batch(
             _reject(record, f"detector error ({type(outcome).__name__})", rejects, tally)
             continue
         for finding in outcome.findings:
-            tally.findings[finding.label] += 1
+            tally.findings.update(finding.labels)  # each label of a merged span once
             tally.actions[finding.action.value if finding.action else "none"] += 1
         if outcome.blocked:
             _reject(record, f"blocked by policy ({outcome.reason})", rejects, tally)

@@ -20,6 +20,7 @@ def builtin_recognizers(language: str) -> list[Any]:
     from leakguard.pii.recognizers.cards import LeakGuardCardRecognizer
     from leakguard.pii.recognizers.licence import LeakGuardLicenceRecognizer
     from leakguard.pii.recognizers.names import LeakGuardNameCueRecognizer
+    from leakguard.pii.recognizers.nhs import LeakGuardNhsRecognizer
     from leakguard.pii.recognizers.phone import LeakGuardPhoneRecognizer
     from leakguard.pii.recognizers.secrets import LeakGuardSecretRecognizer
 
@@ -28,6 +29,7 @@ def builtin_recognizers(language: str) -> list[Any]:
         LeakGuardCardRecognizer,
         LeakGuardLicenceRecognizer,
         LeakGuardNameCueRecognizer,
+        LeakGuardNhsRecognizer,
         LeakGuardPhoneRecognizer,
         LeakGuardSecretRecognizer,
     )

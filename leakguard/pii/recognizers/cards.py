@@ -1,42 +1,159 @@
-"""Payment card numbers of every major scheme (Presidio's pattern misses the Mastercard
-2-series and 19-digit cards): 13-19 digits, one consistent separator, a known issuer
-prefix and a valid Luhn check digit."""
+"""Payment card numbers of every scheme: 12 to 19 digits, ungrouped or grouped by one kind
+of separator (spaces or dashes), an issuer identification number (IIN) range of a scheme
+at a length that scheme issues, and a valid Luhn check digit.
+
+Presidio's own card pattern takes any Luhn-valid 13-17 digits that begin with 1, 3, 4, 5
+or 6 (so it flags numbers no scheme issues) and misses the Mastercard 2-series, 12-digit
+Maestro, 15-digit JCB (1800, 2131) and 18-19 digit cards; the analyzer uses this
+recognizer instead when leakguard's recognizers are on.
+
+The ranges come from ISO/IEC 7812 as the schemes publish them (the IIN tables of the
+Discover Global Network acceptance guide, the Mastercard and Maestro BIN ranges, Visa's,
+Amex's, JCB's, UnionPay's, NPCI's RuPay and NSPK's Mir), as collected on Wikipedia's
+"Payment card number" page. A number in no range, or at a length its scheme does not use,
+is not a card, however its check digit comes out.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
+from leakguard.checksums import luhn_valid
 from leakguard.pii.recognizers.base import Recognizer, led_by
 
-# A digit not right after a word character, '.' or '-', then 12 to 18 more.
-_CANDIDATE = re.compile(led_by(r"\d", r"[\w.-]") + r"(?:[ -]?\d){12,18}(?![\w-]|[.,]\d)")
-# Issuer identification number ranges (ISO/IEC 7812): Visa, Mastercard (51-55 and
-# 2221-2720), Amex, Discover, JCB, Diners, UnionPay, Maestro.
-_ISSUER = re.compile(
-    r"^(?:4|5[1-5]|2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)|3[47]|6011|65|64[4-9]"
-    r"|35(?:2[89]|[3-8]\d)|3(?:0[0-5]|[68])|62|5018|5020|5038|6304|6759|676[1-3])"
+__all__ = ["SCHEMES", "LeakGuardCardRecognizer", "Scheme", "scheme_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class Scheme:
+    """A card scheme: its IIN ranges (``"2221-2720"``: every number whose first four digits
+    lie in 2221..2720; ``"4"``: a one-digit prefix) and the lengths it issues."""
+
+    name: str
+    ranges: tuple[str, ...]
+    lengths: tuple[int, ...]
+
+    def bounds(self) -> list[tuple[str, str]]:
+        """Each range as its lowest and highest prefix (of one length)."""
+        out = []
+        for spec in self.ranges:
+            lo, _, hi = spec.partition("-")
+            out.append((lo, hi or lo))
+        return out
+
+    def issued(self, digits: str) -> bool:
+        return len(digits) in self.lengths and any(
+            lo <= digits[: len(lo)] <= hi for lo, hi in self.bounds()
+        )
+
+
+def _lengths(lo: int, hi: int) -> tuple[int, ...]:
+    return tuple(range(lo, hi + 1))
+
+
+# The most specific schemes first: the first scheme that issues a number names it. Maestro's
+# wide ranges (50, 56-69, 12-19 digits) come last, so a Discover or UnionPay number is named
+# after its own scheme, and one at a length its scheme does not use is still a Maestro card.
+SCHEMES: tuple[Scheme, ...] = (
+    Scheme("amex", ("34", "37"), (15,)),
+    Scheme("mastercard", ("51-55", "2221-2720"), (16,)),
+    Scheme("mir", ("2200-2204",), _lengths(16, 19)),
+    Scheme("borica", ("2205",), (16,)),
+    Scheme("visa", ("4",), _lengths(13, 19)),
+    Scheme("jcb", ("3528-3589",), _lengths(16, 19)),
+    # JCB's older ranges, which Discover's network still routes to JCB.
+    Scheme("jcb", ("3088-3094", "3096-3102", "3112-3120", "3158-3159", "3337-3349"), (16,)),
+    Scheme("jcb", ("1800", "2131"), (15,)),  # JCB's 15-digit cards
+    Scheme("diners", ("300-305", "3095", "36", "38-39"), _lengths(14, 19)),
+    Scheme("uatp", ("1",), (15,)),  # airline cards (Universal Air Travel Plan)
+    Scheme("china_t_union", ("31",), (19,)),
+    Scheme("discover", ("6011", "644-649", "65", "622126-622925"), _lengths(16, 19)),
+    Scheme("unionpay", ("62",), _lengths(16, 19)),
+    Scheme("rupay", ("353", "356", "508", "60", "65", "81", "82"), (16,)),
+    Scheme("verve", ("506099-506198", "507865-507964", "650002-650027"), (16, 18, 19)),
+    Scheme("troy", ("65", "9792"), (16,)),
+    Scheme("uzcard", ("8600",), (16,)),
+    Scheme("humo", ("9860",), (16,)),
+    Scheme("napas", ("9704",), (16, 19)),
+    Scheme("gpn", ("1946",), (16, 18, 19)),
+    # 0604: a Maestro range of the old BIN tables, still in issuers' test data.
+    Scheme("maestro", ("50", "56-69", "0604"), _lengths(12, 19)),
 )
 
 
-def luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
+def _prefix_index() -> dict[tuple[int, str], int]:
+    """(length, prefix) -> the table position of the first scheme that issues it: every
+    range spelled out (the widest, 622126-622925, is 800 prefixes)."""
+    index: dict[tuple[int, str], int] = {}
+    for rank, scheme in enumerate(SCHEMES):
+        for lo, hi in scheme.bounds():
+            for prefix in range(int(lo), int(hi) + 1):
+                for length in scheme.lengths:
+                    index.setdefault((length, f"{prefix:0{len(lo)}d}"), rank)
+    return index
+
+
+_INDEX = _prefix_index()
+_PREFIX_LENGTHS = sorted({len(lo) for s in SCHEMES for lo, _ in s.bounds()})
+_NONE = len(SCHEMES)
+
+
+def scheme_of(digits: str) -> str | None:
+    """The scheme that issues card numbers like ``digits`` (digits only), or ``None``."""
+    n = len(digits)
+    rank = min(_INDEX.get((n, digits[:p]), _NONE) for p in _PREFIX_LENGTHS)
+    return SCHEMES[rank].name if rank < _NONE else None
+
+
+# A Luhn-valid number of a card's length and major industry (3: travel, 4-6: banking) in
+# no listed range: a card of a range this table lacks (schemes add ranges) or just digits.
+# Below the default threshold alone; a card word before it (``CONTEXT``) lifts it above.
+UNLISTED_SCORE = 0.3
+_UNLISTED_LENGTHS = range(13, 20)
+
+
+# A digit not right after a word character, '.' or '-', then 11 to 18 more, each maybe
+# after one space or dash; not followed by a word character, a dash or a decimal part.
+_CANDIDATE = re.compile(led_by(r"\d", r"[\w.-]") + r"(?:[ -]?\d){11,18}(?![\w-]|[.,]\d)")
 
 
 class LeakGuardCardRecognizer(Recognizer):
     ENTITY = "CREDIT_CARD"
-    CONTEXT = ("card", "credit", "debit", "visa", "mastercard", "amex", "payment", "cc")
+    CONTEXT = (
+        "card",
+        "credit",
+        "debit",
+        "visa",
+        "mastercard",
+        "maestro",
+        "amex",
+        "jcb",
+        "discover",
+        "diners",
+        "unionpay",
+        "rupay",
+        "payment",
+        "pay",
+        "paid",
+        "charge",
+        "charged",
+        "billing",
+        "cc",
+    )
 
     def find(self, text: str) -> list[tuple[int, int, float, str]]:
         found = []
         for m in _CANDIDATE.finditer(text):
             value = m.group(0)
             digits = value.replace(" ", "").replace("-", "")
+            # one kind of separator; a run of one digit is a placeholder, not a card
             if len({c for c in value if not c.isdigit()}) > 1 or len(set(digits)) == 1:
                 continue
-            if _ISSUER.match(digits) and luhn(digits):
-                found.append((m.start(), m.end(), 0.9, "card"))
+            scheme = scheme_of(digits)
+            if scheme is not None:
+                if luhn_valid(digits):
+                    found.append((m.start(), m.end(), 0.9, scheme))
+            elif digits[0] in "3456" and len(digits) in _UNLISTED_LENGTHS and luhn_valid(digits):
+                found.append((m.start(), m.end(), UNLISTED_SCORE, "unlisted"))
         return found

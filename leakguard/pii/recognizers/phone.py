@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from leakguard.checksums import luhn_valid
 from leakguard.pii.recognizers.base import Recognizer, StartGate
 
 _CANDIDATE = StartGate(
@@ -34,14 +35,6 @@ _ISBN = re.compile(r"97[89][- ]\d{1,5}[- ]\d{1,7}[- ]\d{1,7}[- ]\d")
 _GROUPED_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+")
 
 
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
-
-
 def _rejected(number: str, digits: str) -> bool:
     if not 7 <= len(digits) <= 15:
         return True
@@ -50,7 +43,7 @@ def _rejected(number: str, digits: str) -> bool:
     shapes = (_DATE, _IPV4, _SSN, _VERSIONISH, _YEARS, _ISBN, _GROUPED_THOUSANDS)
     if any(p.fullmatch(number) for p in shapes):
         return True
-    return len(digits) >= 13 and _luhn(digits) and not number.startswith(("+", "00"))
+    return len(digits) >= 13 and luhn_valid(digits) and not number.startswith(("+", "00"))
 
 
 def _international_valid(number: str) -> bool:

@@ -1,0 +1,86 @@
+# ruff: noqa: RUF001
+"""Build the name-likeness lexicons the PERSON gate reads (leakguard/data/names_*.txt.gz).
+
+* ``names_given`` / ``names_family``: every given and family name in Faker's person
+  providers, all locales (Latin-script and others), case-folded. Faker is an optional
+  dependency of leakguard, so the lists are built once here and shipped.
+* ``names_common``: English words that are also names ("will", "grace", "mark", "page"):
+  the given or family names that occur lower-case, mid-sentence, at least 3 times in the
+  *dev* half of the Debian docs and man pages on this machine
+  (:func:`leakguard.evaluation.real_text.clean_prose`); the test half is never read. A
+  capitalised word in this list is no evidence of a name on its own.
+
+Deterministic: sorted output, no randomness. Run niced:
+
+    nice -n 10 .venv/bin/python models/pii-ner/build_lexicons.py
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import sys
+import warnings
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "leakguard" / "data"
+
+
+def faker_names() -> tuple[set[str], set[str]]:
+    import faker.config
+    from faker import Faker
+
+    given: set[str] = set()
+    family: set[str] = set()
+    for locale in sorted(faker.config.AVAILABLE_LOCALES):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            provider = Faker(locale).provider("faker.providers.person")
+        for attr, into in (
+            ("first_names", given),
+            ("first_names_male", given),
+            ("first_names_female", given),
+            ("first_names_nonbinary", given),
+            ("first_romanized_names", given),
+            ("first_romanized_names_female", given),
+            ("first_romanized_names_male", given),
+            ("last_names", family),
+            ("last_romanized_names", family),
+        ):
+            values = getattr(provider, attr, None) or ()
+            for value in values.keys() if isinstance(values, dict) else values:
+                for word in re.findall(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", str(value)):
+                    if len(word) > 1:
+                        into.add(word.casefold())
+    return given, family
+
+
+def common_words(names: set[str]) -> set[str]:
+    from leakguard.evaluation.real_text import clean_prose
+
+    counts: Counter[str] = Counter()
+    for doc in clean_prose("dev", max_words=200_000):
+        # Lower-case words not at a sentence start: ordinary words, not names.
+        for match in re.finditer(r"(?<![.!?]\s)(?<=\s)([a-z]+)(?=[\s,.;:])", doc.text):
+            counts[match[1]] += 1
+    return {w for w, n in counts.items() if n >= 3 and w in names}
+
+
+def write(name: str, words: set[str]) -> None:
+    data = ("\n".join(sorted(words)) + "\n").encode("utf-8")
+    (OUT / f"names_{name}.txt.gz").write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
+    print(f"names_{name}: {len(words):,} words")
+
+
+def main() -> None:
+    given, family = faker_names()
+    write("given", given)
+    write("family", family)
+    write("common", common_words(given | family))
+
+
+if __name__ == "__main__":
+    main()
