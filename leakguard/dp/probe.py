@@ -311,7 +311,9 @@ def run_probe(
     """Probe the model at ``target``; the result as ``probe.json`` holds it."""
     settings = settings or ProbeSettings()
     training_texts = _texts(corpus, field, "corpus")
-    control_texts = _texts(control, field, "control")
+    seen = set(training_texts)
+    # A control record that is also a training record was seen: it would not be a control.
+    control_texts = [t for t in _texts(control, field, "control") if t not in seen]
     groups: dict[str, list[Prompt]] = {}
     groups["training"], short = draw_prompts(training_texts, settings, salt=1)
     groups["repeated"], _ = draw_prompts(training_texts, settings, salt=2, repeated_only=True)
