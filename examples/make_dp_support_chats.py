@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from pathlib import Path
 
 from faker import Faker
@@ -23,6 +24,9 @@ CANARY_REPEATS = 6
 CANARY_PREFIX = "the card on file for {name} is "
 CARD_DIGITS = 16
 OUT = Path(__file__).with_name("dp_support_chats.jsonl")
+# The control for `leakguard dp probe`: chats of the same kind (canary sentences once each)
+# from other people, never trained on. `python examples/make_dp_support_chats.py --heldout`.
+HELDOUT = Path(__file__).with_name("dp_support_chats_heldout.jsonl")
 
 TEMPLATES = (
     "hi, this is {name}. my order {order} has not arrived yet.",
@@ -49,12 +53,19 @@ def luhn_card(rng: random.Random) -> str:
 
 
 def main() -> None:
-    rng = random.Random(SEED)
+    if "--heldout" in sys.argv[1:]:
+        write(seed=SEED + 1, users=100, repeats=1, out=HELDOUT)
+    else:
+        write(seed=SEED, users=USERS, repeats=CANARY_REPEATS, out=OUT)
+
+
+def write(*, seed: int, users: int, repeats: int, out: Path) -> None:
+    rng = random.Random(seed)
     fake = Faker("en_US")
-    fake.seed_instance(SEED)
+    fake.seed_instance(seed)
     records = []
     people = []
-    for user in range(USERS):
+    for user in range(users):
         person = {"name": fake.first_name(), "email": fake.email(), "phone": fake.phone_number()}
         people.append(person)
         for _ in range(rng.randint(*CHATS_PER_USER)):
@@ -65,10 +76,10 @@ def main() -> None:
     for user in range(CANARY_USERS):
         card = luhn_card(rng)
         prefix = CANARY_PREFIX.format(name=people[user]["name"])
-        for _ in range(CANARY_REPEATS):
+        for _ in range(repeats):
             records.append({"text": prefix + card, "user_id": f"u{user:04d}", "canary": True})
     rng.shuffle(records)
-    with OUT.open("w", encoding="utf-8") as f:
+    with out.open("w", encoding="utf-8") as f:
         for record in records:
             f.write(json.dumps(record) + "\n")
 

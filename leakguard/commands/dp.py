@@ -57,6 +57,27 @@ def add_parser(subparsers: Any) -> None:
     init.add_argument("--vocab-size", type=int, default=2048, help="BPE vocabulary size")
     init.add_argument("--seed", type=int, default=0, help="seed of the model's initial weights")
     init.set_defaults(handler=run_init_hf)
+    probe = sub.add_parser(
+        "probe",
+        help="does the model recite its training data? prefixes from the corpus, greedy "
+        "continuations, compared with the true suffixes and with a never-seen control",
+    )
+    probe.add_argument("model", metavar="RUN_DIR|MODEL_DIR", help="dp train output or model")
+    probe.add_argument("--corpus", metavar="PATH", required=True, help="the training corpus")
+    probe.add_argument(
+        "--control", metavar="PATH", required=True, help="records of the same kind never trained on"
+    )
+    probe.add_argument("--field", default="text", help="text field of JSON Lines records")
+    probe.add_argument("--index", metavar="PATH", help="memorization index of the corpus")
+    probe.add_argument("--prefixes", type=int, default=200, help="prompts per group")
+    probe.add_argument("--prefix-words", type=int, default=6, help="words of each prompt")
+    probe.add_argument("--suffix-words", type=int, default=8, help="words compared after it")
+    probe.add_argument("--seed", type=int, default=0, help="seed of the drawn records")
+    probe.add_argument("--device", default="cpu", help="cpu | cuda | auto")
+    probe.add_argument("--no-pii", action="store_true", help="skip the PII-recital count")
+    probe.add_argument("--out", metavar="DIR", default="dp-probe", help="output directory")
+    probe.add_argument("--quiet", action="store_true", help="no progress output")
+    probe.set_defaults(handler=run_probe)
 
 
 class _Progress:
@@ -207,4 +228,44 @@ def run_init_hf(args: argparse.Namespace) -> int:
         f"tokenizer ({result.vocab_size} tokens, trained on {result.texts} texts) to "
         f"{result.path}; set model.path to it (model.kind: hf) and run leakguard dp train"
     )
+    return EXIT_OK
+
+
+def run_probe(args: argparse.Namespace) -> int:
+    from leakguard.dp import require_dp
+
+    require_dp("the extraction probe")
+    from leakguard.dp.probe import ProbeSettings, write_probe
+    from leakguard.dp.probe import run_probe as probe
+
+    def progress(done: int, total: int) -> None:
+        if not args.quiet:
+            print(f"probe: {done}/{total} prompts", file=sys.stderr, flush=True)
+
+    settings = ProbeSettings(
+        prefixes=args.prefixes,
+        prefix_words=args.prefix_words,
+        suffix_words=args.suffix_words,
+        seed=args.seed,
+    )
+    result = probe(
+        Path(args.model),
+        corpus=Path(args.corpus),
+        control=Path(args.control),
+        field=args.field,
+        index=Path(args.index) if args.index else None,
+        settings=settings,
+        device=args.device,
+        pii=not args.no_pii,
+        progress=progress,
+    )
+    json_path, md_path = write_probe(result, Path(args.out))
+    for name in ("training", "repeated", "control"):
+        g = result["groups"][name]
+        print(
+            f"{name}: exact extraction {g['exact_extraction_rate']:.1%} "
+            f"({g['exact_extractions']}/{g['prompts']}), mean common run "
+            f"{g['near_extraction_mean_run']:.2f} words"
+        )
+    print(f"wrote {json_path}, {md_path}")
     return EXIT_OK
