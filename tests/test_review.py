@@ -180,8 +180,8 @@ def test_pages_hold_no_raw_value_and_charts_count_findings(
     assert re.search(r"<td[^>]*>CREDIT_CARD</td><td[^>]*>1</td>", charts)
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM = os.environ.get("LEAKGUARD_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("LEAKGUARD_CHROMEDRIVER", "/usr/bin/chromedriver")
 
 # The review page in a real headless Chromium (Debian `chromium` + `chromium-driver`) against
 # a real uvicorn server on 127.0.0.1. CI installs both (.ci/run); without them it is skipped.
