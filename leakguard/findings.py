@@ -144,9 +144,10 @@ class Finding:
     @property
     def parts(self) -> tuple[Member, ...]:
         """The findings this one stands for: its members, or itself as the only one."""
-        if self.members:
-            return self.members
-        return (Member(self.detector, self.label, self.start, self.end, self.score, self.action),)
+        return self.members or (self._own(),)
+
+    def _own(self) -> Member:
+        return Member(self.detector, self.label, self.start, self.end, self.score, self.action)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -194,15 +195,7 @@ class Finding:
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready view without any text from the scanned input."""
-        out: dict[str, object] = {
-            "label": self.label,
-            "detector": self.detector,
-            "start": self.start,
-            "end": self.end,
-            "score": round(self.score, 4),
-        }
-        if self.action is not None:
-            out["action"] = self.action.value
+        out = self._own().to_dict()  # the same keys as each member's view
         if self.details:
             out["details"] = dict(self.details)
         if self.members:

@@ -4,52 +4,21 @@ shows the figures, is screenshotted, and prints to PDF (Chrome's own print-to-PD
 from __future__ import annotations
 
 import base64
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_kit import chromium, needs_chromium
 from evidence_kit import KEY, synthetic_log
 
 from leakguard.audit.chain import AuditKey
 from leakguard.audit.evidence import EvidenceInputs, build_evidence, parse_period
 
-# Debian's chromium + chromium-driver; the variables point elsewhere (an unpacked copy).
-CHROMIUM = os.environ.get("LEAKGUARD_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("LEAKGUARD_CHROMEDRIVER", "/usr/bin/chromedriver")
-needs_chromium = pytest.mark.skipif(
-    not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER))
-    and os.environ.get("LEAKGUARD_REQUIRE_BROWSER") != "1",
-    reason="needs Debian chromium and chromium-driver (.ci/run installs them)",
-)
-
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1200,1600",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    yield from chromium(tmp_path / "chromium-profile", "--window-size=1200,1600")
 
 
 @pytest.mark.browser

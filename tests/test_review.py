@@ -3,9 +3,7 @@ headless browser (log in, filter, open a record, mark a false positive, reload).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import socket
 import threading
 import time
@@ -16,6 +14,7 @@ from typing import Any
 import pytest
 import uvicorn
 import yaml
+from browser_kit import chromium, needs_chromium
 from starlette.testclient import TestClient
 
 from leakguard.audit.chain import AuditKey
@@ -180,18 +179,6 @@ def test_pages_hold_no_raw_value_and_charts_count_findings(
     assert re.search(r"<td[^>]*>CREDIT_CARD</td><td[^>]*>1</td>", charts)
 
 
-CHROMIUM = os.environ.get("LEAKGUARD_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("LEAKGUARD_CHROMEDRIVER", "/usr/bin/chromedriver")
-
-# The review page in a real headless Chromium (Debian `chromium` + `chromium-driver`) against
-# a real uvicorn server on 127.0.0.1. CI installs both (.ci/run); without them it is skipped.
-needs_chromium = pytest.mark.skipif(
-    not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER))
-    and os.environ.get("LEAKGUARD_REQUIRE_BROWSER") != "1",
-    reason="needs Debian chromium and chromium-driver (.ci/run installs them)",
-)
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -219,28 +206,7 @@ def server(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    yield from chromium(tmp_path / "chromium-profile", "--disable-quic")
 
 
 def navigate(browser: Any, element: Any) -> None:
