@@ -10,6 +10,15 @@ from html import escape
 from typing import Any
 
 from leakguard.audit.evidence.charts import COLOURS, day_chart, label_chart
+from leakguard.audit.evidence.tables import (
+    allow_list_rows,
+    change_rows,
+    criteria_rows,
+    day_rows,
+    sample_rows,
+    stream_rows,
+    verdict_rows,
+)
 
 __all__ = ["render_html"]
 
@@ -114,15 +123,7 @@ def _controls(section: dict[str, Any]) -> str:
     out.append(
         _table(
             ["time", "from", "to", "settings changed"],
-            [
-                [
-                    c["ts"],
-                    c["from"],
-                    c["to"],
-                    ", ".join(d["setting"] for d in c["changed"] or []) or "(config not given)",
-                ]
-                for c in section["changes"]
-            ],
+            change_rows(section["changes"], unknown="(config not given)"),
         )
     )
     out.append("</section>")
@@ -144,18 +145,7 @@ def _operation(op: dict[str, Any]) -> str:
         day_chart(op["per_day"]),
         _table(
             ["day", "guarded", "fully scanned", "pass", "redact", "block", "findings"],
-            [
-                [
-                    d["day"],
-                    d["guarded"],
-                    d["fully_scanned"],
-                    d["actions"].get("pass", 0),
-                    d["actions"].get("redact", 0),
-                    d["actions"].get("block", 0),
-                    d["findings"],
-                ]
-                for d in op["per_day"]
-            ],
+            day_rows(op["per_day"]),
             numeric={1, 2, 3, 4, 5, 6},
         ),
         "<h3>Findings per label</h3>",
@@ -198,10 +188,7 @@ def _integrity(section: dict[str, Any]) -> str:
         f"<code>{_e(section['key_id'])}</code>.</p>",
         _table(
             ["stream", "records", "segments", "first", "last", "sealed"],
-            [
-                [s["stream"], s["records"], s["segments"], s["first_ts"], s["last_ts"], s["sealed"]]
-                for s in section["streams"]
-            ],
+            stream_rows(section["streams"]),
             {1, 2},
         ),
     ]
@@ -297,24 +284,12 @@ def _review(section: dict[str, Any]) -> str:
         '<section id="review"><h2>Review</h2>'
         + _table(
             ["time", "reviewer", "verdict", "record", "labels"],
-            [
-                [
-                    v["ts"],
-                    v["reviewer"],
-                    v["verdict"],
-                    f"{v['target']['stream']}#{v['target']['seq']}",
-                    ", ".join(v["labels"]),
-                ]
-                for v in section["verdicts"]
-            ],
+            verdict_rows(section["verdicts"]),
         )
         + "<h3>Allow-list changes</h3>"
         + _table(
             ["time", "config", "fingerprints added", "removed"],
-            [
-                [c["ts"], c["config"], len(c["added"]), len(c["removed"])]
-                for c in section["allow_list_changes"]
-            ],
+            allow_list_rows(section["allow_list_changes"]),
             {2, 3},
         )
         + "</section>"
@@ -329,17 +304,7 @@ def _sample(section: dict[str, Any]) -> str:
         f"<pre><code>{_e(section['redraw'])}</code></pre>"
         + _table(
             ["stream", "seq", "ts", "action", "labels", "hash"],
-            [
-                [
-                    r.get("stream"),
-                    r.get("seq"),
-                    r.get("ts"),
-                    r.get("action") or r.get("verdict"),
-                    ", ".join(f["label"] for f in r.get("findings", [])),
-                    str(r.get("hash"))[:16],
-                ]
-                for r in section["records"]
-            ],
+            sample_rows(section["records"]),
         )
         + "</section>"
     )
@@ -351,7 +316,7 @@ def _criteria(criteria: list[dict[str, Any]]) -> str:
         "how a control operated; whether it meets a criterion is the auditor's judgement.</p>"
         + _table(
             ["section", "criteria", "evidence"],
-            [[c["section"], ", ".join(c["criteria"]), c["evidence"]] for c in criteria],
+            criteria_rows(criteria),
         )
         + "</section>"
     )

@@ -5,6 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from leakguard.audit.evidence.tables import (
+    allow_list_rows,
+    change_rows,
+    criteria_rows,
+    day_rows,
+    sample_rows,
+    stream_rows,
+    verdict_rows,
+)
+
 __all__ = ["render_markdown"]
 
 
@@ -74,15 +84,7 @@ def _controls(section: dict[str, Any]) -> list[str]:
     lines += ["### Configuration changes", ""]
     lines += _table(
         ["time", "from", "to", "settings changed"],
-        [
-            [
-                c["ts"],
-                c["from"],
-                c["to"],
-                ", ".join(d["setting"] for d in c["changed"] or []) or "?",
-            ]
-            for c in section["changes"]
-        ],
+        change_rows(section["changes"], unknown="?"),
     )
     return lines
 
@@ -103,18 +105,7 @@ def _operation(op: dict[str, Any]) -> list[str]:
     ]
     lines += _table(
         ["day", "guarded", "fully scanned", "pass", "redact", "block", "findings"],
-        [
-            [
-                d["day"],
-                d["guarded"],
-                d["fully_scanned"],
-                d["actions"].get("pass", 0),
-                d["actions"].get("redact", 0),
-                d["actions"].get("block", 0),
-                d["findings"],
-            ]
-            for d in op["per_day"]
-        ],
+        day_rows(op["per_day"]),
     )
     lines += ["### Findings per label and action", ""]
     lines += _table(
@@ -157,10 +148,7 @@ def _integrity(section: dict[str, Any]) -> list[str]:
     ]
     lines += _table(
         ["stream", "records", "segments", "first", "last", "sealed"],
-        [
-            [s["stream"], s["records"], s["segments"], s["first_ts"], s["last_ts"], s["sealed"]]
-            for s in section["streams"]
-        ],
+        stream_rows(section["streams"]),
     )
     first, last = section["first_record"], section["last_record"]
     if first and last:
@@ -227,24 +215,12 @@ def _review(section: dict[str, Any]) -> list[str]:
     lines = ["## Review", ""]
     lines += _table(
         ["time", "reviewer", "verdict", "record", "labels"],
-        [
-            [
-                v["ts"],
-                v["reviewer"],
-                v["verdict"],
-                f"{v['target']['stream']}#{v['target']['seq']}",
-                ", ".join(v["labels"]),
-            ]
-            for v in section["verdicts"]
-        ],
+        verdict_rows(section["verdicts"]),
     )
     lines += ["### Allow-list changes", ""]
     lines += _table(
         ["time", "config", "added", "removed"],
-        [
-            [c["ts"], c["config"], len(c["added"]), len(c["removed"])]
-            for c in section["allow_list_changes"]
-        ],
+        allow_list_rows(section["allow_list_changes"]),
     )
     return lines
 
@@ -261,17 +237,7 @@ def _sample(section: dict[str, Any]) -> list[str]:
     ]
     lines += _table(
         ["stream", "seq", "ts", "action", "labels", "hash"],
-        [
-            [
-                r.get("stream"),
-                r.get("seq"),
-                r.get("ts"),
-                r.get("action") or r.get("verdict"),
-                ", ".join(f["label"] for f in r.get("findings", [])),
-                str(r.get("hash"))[:16],
-            ]
-            for r in section["records"]
-        ],
+        sample_rows(section["records"]),
     )
     return lines
 
@@ -301,7 +267,7 @@ def render_markdown(evidence: dict[str, Any]) -> str:
         "",
         *_table(
             ["section", "criteria", "evidence"],
-            [[c["section"], ", ".join(c["criteria"]), c["evidence"]] for c in evidence["criteria"]],
+            criteria_rows(evidence["criteria"]),
         ),
     ]
     return "\n".join(lines) + "\n"
