@@ -289,7 +289,6 @@ class ObjectStream(StreamBody):
         if r.rg.blocked:
             await r.block_stream()
             return
-        self.shape.scrub(obj)
         r.out.append(encode(obj))
 
     def _ending(self, frame: Frame) -> list[Channel]:

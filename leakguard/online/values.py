@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
@@ -75,7 +75,20 @@ _NOISE = re.compile(r"(?=[0-9]*[A-Za-z])[A-Za-z0-9]{1,64}")
 
 
 def _matches(pattern: re.Pattern[str]) -> Keep:
-    return lambda value: isinstance(value, str) and pattern.fullmatch(value) is not None
+    """A test by a pattern, remembered per value (streams repeat their ids and names)."""
+    known: dict[str, bool] = {}
+
+    def keep(value: Any) -> bool:
+        if type(value) is not str:
+            return False
+        hit = known.get(value)
+        if hit is None:
+            if len(known) >= 4096:
+                known.clear()
+            hit = known[value] = pattern.fullmatch(value) is not None
+        return hit
+
+    return keep
 
 
 def _below(bound: float, *, floats: bool = False) -> Keep:
@@ -240,46 +253,53 @@ def _number_text(value: int | float) -> str:
 def loose_values(obj: Any, *, allow: Allow, frame: Frame) -> list[Loose]:
     """The values and keys of ``obj`` to scan: all but the frame's pieces, the allow-listed
     paths and the known field names."""
-    skip = {(id(p.holder), p.key) for p in frame.pieces}
+    skip: dict[int, set[str | int]] = {}
+    for piece in frame.pieces:
+        skip.setdefault(id(piece.holder), set()).add(piece.key)
     out: list[Loose] = []
-    _walk(obj, allow, skip, out)
+    if isinstance(obj, dict | list):
+        _walk(obj, allow, skip, out)
     return out
 
 
+_NO_RULES: Allow = {}
+
+
 def _walk(
-    value: Any, allow: Allow | None, skip: set[tuple[int, str | int]], out: list[Loose]
-) -> None:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key not in SCHEMA_KEYS:
-                out.append(Loose(value, key, key, is_key=True))
-            if (id(value), key) not in skip:
-                _value(value, key, item, rule=allow.get(key) if allow else None, skip=skip, out=out)
-    elif isinstance(value, list):
-        rule = allow.get("*") if allow else None
-        for i, item in enumerate(value):
-            if (id(value), i) not in skip:
-                _value(value, i, item, rule=rule, skip=skip, out=out)
-
-
-def _value(
     holder: dict[str, Any] | list[Any],
-    key: str | int,
-    item: Any,
-    *,
-    rule: Allow | Keep | None,
-    skip: set[tuple[int, str | int]],
+    allow: Allow,
+    skip: dict[int, set[str | int]],
     out: list[Loose],
 ) -> None:
-    if callable(rule) and rule(item):
-        return  # allow-listed, and it looks the part
-    if isinstance(item, str):
-        if item:
-            out.append(Loose(holder, key, item))
-    elif isinstance(item, int | float) and not isinstance(item, bool):
-        out.append(Loose(holder, key, _number_text(item)))
-    elif isinstance(item, dict | list):
-        _walk(item, rule if isinstance(rule, Mapping) else None, skip, out)
+    """One pass over a container. It runs for every streamed object, so it is one flat
+    loop over exact types (what json.loads makes; bool, an int subclass, carries nothing).
+    The allow-lists' keys are all in SCHEMA_KEYS: a key with a rule is a known one."""
+    skipped = skip.get(id(holder), ())
+    items: Iterable[tuple[Any, Any]]
+    if type(holder) is dict:
+        items, star, keys = holder.items(), None, True
+    else:
+        items, star, keys = enumerate(holder), allow.get("*"), False
+    key: Any
+    for key, item in items:
+        if keys:
+            rule = allow.get(key)
+            if rule is None and key not in SCHEMA_KEYS:
+                out.append(Loose(holder, key, key, is_key=True))
+        else:
+            rule = star
+        if key in skipped:
+            continue
+        if rule is not None and type(rule) is not dict and rule(item):  # type: ignore[operator]
+            continue  # allow-listed, and it looks the part
+        kind = type(item)
+        if kind is str:
+            if item:
+                out.append(Loose(holder, key, item))
+        elif kind is dict or kind is list:
+            _walk(item, rule if type(rule) is dict else _NO_RULES, skip, out)
+        elif kind is int or kind is float:
+            out.append(Loose(holder, key, _number_text(item)))
 
 
 class ValueGuard:
