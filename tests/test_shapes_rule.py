@@ -509,3 +509,17 @@ def test_a_tool_name_is_the_one_value_of_a_tool_call_to_scan() -> None:
         frame = CHAT.frame(obj)
         assert frame is not None
         assert [v.text for v in loose_values(obj, allow=CHAT.allow, frame=frame)] == ["lookup"]
+
+
+def test_log_probabilities_nested_in_responses_events_are_removed() -> None:
+    """They repeat the raw tokens one by one, which a per-value scan cannot put together."""
+    logprobs = [{"token": "jane", "logprob": -0.1}]
+    part = {"type": "output_text", "text": "x", "logprobs": logprobs}
+    item = {"type": "message", "content": [dict(part)]}
+    completed = {"type": "response.completed", "response": {"object": "response"}}
+    completed["response"]["output"] = [item]
+    part_done = {"type": "response.content_part.done", "part": dict(part)}
+    item_done = {"type": "response.output_item.done", "item": {"content": [dict(part)]}}
+    for event in (completed, part_done, item_done):
+        RESPONSES.scrub(event)
+        assert "jane" not in json.dumps(event)

@@ -410,12 +410,20 @@ class _ResponsesShape(Shape):
         return clone
 
     def scrub(self, obj: Any) -> None:
-        if isinstance(obj, dict) and obj.get("logprobs"):
-            obj["logprobs"] = []
-        for _, item in _dicts(obj.get("output") if isinstance(obj, dict) else None):
-            for _, part in _dicts(item.get("content")):
-                if part.get("logprobs"):
-                    part["logprobs"] = []
+        # Log-probabilities of the event, of its part, item or response, and of the parts
+        # of their output items.
+        if not isinstance(obj, dict):
+            return
+        response, item = obj.get("response"), obj.get("item")
+        outputs = [response.get("output")] if isinstance(response, dict) else []
+        outputs.append(obj.get("output"))
+        items = [i for output in outputs for _, i in _dicts(output)]
+        items += [item] if isinstance(item, dict) else []
+        parts = [p for i in items for _, p in _dicts(i.get("content"))]
+        parts += [obj["part"]] if isinstance(obj.get("part"), dict) else []
+        for holder in [obj, *parts]:
+            if holder.get("logprobs"):
+                holder["logprobs"] = []
 
 
 def _list_delta(delta: Any, channel: Channel) -> Iterator[Piece]:

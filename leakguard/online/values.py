@@ -198,6 +198,8 @@ _RESPONSE: Allow = {
     "incomplete_details": {"reason": WORD},
     "text": {"format": {"type": WORD}, "verbosity": WORD},
     "reasoning": {"effort": WORD, "summary": WORD},
+    # The request's tool definitions, echoed: their types; names and texts are scanned.
+    "tools": {"*": {"type": WORD, "parameters": {"type": WORD}}},
 }
 
 # Whole bodies are response objects; stream events wrap them, items and parts.
@@ -425,5 +427,13 @@ SCHEMA_KEYS = frozenset(
         "response",
         "store",
         "background",
+        "parameters",
+        "properties",
+        "description",
+        "required",
+        "strict",
+        "additionalProperties",
+        "items",
+        "enum",
     ]
 ).union(*(_keys(a) for a in (CHAT_ALLOW, COMPLETIONS_ALLOW, RESPONSES_ALLOW, OLLAMA_ALLOW)))
