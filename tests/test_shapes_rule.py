@@ -18,7 +18,7 @@ from asgi_kit import chat_body, chat_chunk, sse, sse_datas
 from leakguard.config import parse_config
 from leakguard.guard import Guard
 from leakguard.online.shapes import CHAT, OLLAMA, RESPONSES, Shape, detect_shape
-from leakguard.online.values import loose_values
+from leakguard.online.values import LOOP_WALK_CHARS, loose_values
 from leakguard.proxy import build_app
 from leakguard.testing import serve_in_thread, tokens
 
@@ -516,10 +516,36 @@ def test_log_probabilities_nested_in_responses_events_are_removed() -> None:
     logprobs = [{"token": "jane", "logprob": -0.1}]
     part = {"type": "output_text", "text": "x", "logprobs": logprobs}
     item = {"type": "message", "content": [dict(part)]}
-    completed = {"type": "response.completed", "response": {"object": "response"}}
-    completed["response"]["output"] = [item]
+    response: dict[str, Any] = {"object": "response", "output": [item]}
+    completed = {"type": "response.completed", "response": response}
     part_done = {"type": "response.content_part.done", "part": dict(part)}
     item_done = {"type": "response.output_item.done", "item": {"content": [dict(part)]}}
     for event in (completed, part_done, item_done):
         RESPONSES.scrub(event)
         assert "jane" not in json.dumps(event)
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_large_object_is_walked_off_the_event_loop_and_scanned_alike(
+    proxy: str, canned: Canned, streamed: bool
+) -> None:
+    """Objects over LOOP_WALK_CHARS are walked in the scan thread: same outcome."""
+    extra = {"x_rows": [{"n": i, "note": f"row {i}"} for i in range(2000)] + [EMAIL, CARD]}
+    if streamed:
+        first = chat_chunk(0, role="assistant", content="") | extra
+        frames = [sse(first), *chat_frames([{"content": t} for t in tokens(TEXT)])]
+        assert len(frames[0]) > LOOP_WALK_CHARS
+        canned.set(pieces(frames, 4096), ctype="text/event-stream")
+        objs = sse_objects(clean(fetch(proxy).content))
+        assert "".join(o["choices"][0]["delta"].get("content") or "" for o in objs) == REDACTED
+        rows = objs[0]["x_rows"]
+    else:
+        body = json.dumps(chat_body(TEXT) | extra).encode()
+        assert len(body) > LOOP_WALK_CHARS
+        canned.set(body, ctype="application/json")
+        reply = fetch(proxy)
+        out = json.loads(clean(reply.content))
+        assert out["choices"][0]["message"]["content"] == REDACTED
+        rows = out["x_rows"]
+    assert rows[-2:] == ["<EMAIL_ADDRESS>", "<CREDIT_CARD>"]
+    assert rows[1999] == {"n": 1999, "note": "row 1999"}

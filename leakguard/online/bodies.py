@@ -137,7 +137,7 @@ class JSONBody(Body):
                 break
         if not r.rg.blocked:  # every other value and key (leakguard.online.values)
             shape.scrub(obj)
-            await self.values.guard(obj, shape=shape, frame=frame)
+            await self.values.guard(obj, shape=shape, frame=frame, size=len(raw))
         if r.rg.blocked:
             await r.block_response()
             return
@@ -232,7 +232,7 @@ class ObjectStream(StreamBody):
             return []
         return [self.encode_object(self.shape.synthesize(template, channel, rest))]
 
-    async def on_object(self, obj: Any, encode: Encode) -> None:
+    async def on_object(self, obj: Any, encode: Encode, *, size: int) -> None:
         r = self.r
         if self.shape is None:
             self.shape = r.detect(obj)
@@ -251,7 +251,7 @@ class ObjectStream(StreamBody):
         # Every value and key outside the pieces first, so that the templates of
         # synthesized objects carry only scanned values.
         shape.scrub(obj)
-        await self.values.guard(obj, shape=shape, frame=frame)
+        await self.values.guard(obj, shape=shape, frame=frame, size=size)
         if r.rg.blocked:
             await r.block_stream()
             return
@@ -344,7 +344,8 @@ class SSEBody(ObjectStream):
             text = await r.scans.stream(("sse", event.event or "message"), event.data)
             r.out.append(encode_sse(_with_data(event, text)))
             return
-        await self.on_object(loads(event.data), lambda o: encode_sse(_with_data(event, o)))
+        encode = lambda o: encode_sse(_with_data(event, o))  # noqa: E731
+        await self.on_object(loads(event.data), encode, size=len(event.data))
 
     async def _fields(self, event: SSEEvent) -> SSEEvent:
         """Comments, ids and event names are scanned, each distinct value once per
@@ -389,12 +390,12 @@ class NDJSONBody(ObjectStream):
 
     async def feed(self, data: bytes) -> None:
         for line in self.decoder.feed(data):
-            await self.on_object(loads(line), self.encode_object)
+            await self.on_object(loads(line), self.encode_object, size=len(line))
 
     async def end(self) -> None:
         lines = self.decoder.flush()
         for line in lines[:-1] if self.r.broke_off else lines:  # a cut-off last line: dropped
-            await self.on_object(loads(line), self.encode_object)
+            await self.on_object(loads(line), self.encode_object, size=len(line))
         await self.finish(truncated=False)
 
     def encode_object(self, obj: Any) -> bytes:

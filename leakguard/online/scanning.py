@@ -79,6 +79,11 @@ class Scans:
         blocked = [""] * len(texts)
         return await self._run(("values",), call, lambda _channel: texts, blocked=blocked)
 
+    async def off_loop(self, call: Callable[[], T], *, unscanned: T) -> T:
+        """Run ``call`` (a walk over a large object and its scans) like one scan: off the
+        event loop, bounded by ``online.scan_timeout_s``; ``unscanned`` on a time-out."""
+        return await self._run(("values",), call, lambda _channel: unscanned, blocked=unscanned)
+
     async def _run(
         self,
         channel: Channel,

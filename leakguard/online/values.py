@@ -304,6 +304,11 @@ def _walk(
             out.append(Loose(holder, key, _number_text(item)))
 
 
+# Objects larger than this (in characters of JSON) are walked in the scan's worker thread
+# rather than on the event loop: a 1 MB frame of numbers is ~500,000 values to walk.
+LOOP_WALK_CHARS = 16 * 1024
+
+
 class ValueGuard:
     """Scans one response's loose values, each distinct text once (bounded memory)."""
 
@@ -313,22 +318,47 @@ class ValueGuard:
         self.scans = scans
         self.seen: dict[str, str] = {}
 
-    async def guard(self, obj: Any, *, shape: Shape, frame: Frame) -> None:
-        """Scan the loose values of ``obj`` and write what the policy made of them back."""
+    async def guard(self, obj: Any, *, shape: Shape, frame: Frame, size: int = 0) -> None:
+        """Scan the loose values of ``obj`` (``size``: its JSON length) and write what the
+        policy made of them back."""
         if not shape.scans_rest:
             return
-        loose = loose_values(obj, allow=shape.allow, frame=frame)
-        if not loose:
-            return
+        if size > LOOP_WALK_CHARS:
+
+            def walk_and_scan() -> tuple[list[Loose], dict[str, str]]:
+                loose = loose_values(obj, allow=shape.allow, frame=frame)
+                done, new = self._known(loose)
+                done.update(zip(new, self.scans.rg.scan_values(new), strict=True))
+                return loose, done
+
+            # A time-out blocks, or (on_failure: pass) leaves the object as it is.
+            nothing: tuple[list[Loose], dict[str, str]] = ([], {})
+            loose, done = await self.scans.off_loop(walk_and_scan, unscanned=nothing)
+            self._remember(done)
+        else:
+            loose = loose_values(obj, allow=shape.allow, frame=frame)
+            if not loose:
+                return
+            done, new = self._known(loose)
+            if new:
+                scanned = dict(zip(new, await self.scans.values(new), strict=True))
+                self._remember(scanned)
+                done.update(scanned)
+        self._write_back(loose, done, frame)
+
+    def _known(self, loose: list[Loose]) -> tuple[dict[str, str], list[str]]:
+        """What the distinct texts were made into before, and the texts not seen yet."""
         texts = dict.fromkeys(v.text for v in loose)
         done = {t: self.seen[t] for t in texts if t in self.seen}
-        new = [t for t in texts if t not in done]
-        if new:
-            scanned = dict(zip(new, await self.scans.values(new), strict=True))
-            if len(self.seen) + len(new) > self.max_cached:
-                self.seen.clear()
+        return done, [t for t in texts if t not in done]
+
+    def _remember(self, scanned: dict[str, str]) -> None:
+        if len(self.seen) + len(scanned) > self.max_cached:
+            self.seen.clear()
+        if len(scanned) <= self.max_cached:
             self.seen.update(scanned)
-            done.update(scanned)
+
+    def _write_back(self, loose: list[Loose], done: dict[str, str], frame: Frame) -> None:
         renamed: dict[int, tuple[dict[str, Any], dict[str, str]]] = {}
         for value in loose:
             text = done[value.text]
