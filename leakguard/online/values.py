@@ -12,9 +12,10 @@ response takes the unscannable action):
   are never personal data);
 - the only values kept unscanned are at the paths of the shape's allow-list (ids, object
   types, the model name, timestamps, indices, finish reasons, roles, usage counts), and
-  only when they look like what the path holds: an id of letters, digits and ``_.:-``
-  that starts with a letter, a lower-case word, a count below 10^12. A value that does
-  not look the part is scanned like any other.
+  only when they look like what the path holds: an id (words of letters joined by
+  ``_.:-``, then one run of letters and digits, or a UUID), a lower-case word without
+  digits, a count below 10^12. A value that does not look the part is scanned like any
+  other.
 
 A finding in a value redacts it in place (a number becomes the placeholder string, a key
 is renamed) or blocks, as the policy says. The walk is one pass over the decoded object
@@ -75,18 +76,21 @@ _NOISE = re.compile(r"(?=[0-9]*[A-Za-z])[A-Za-z0-9]{1,64}")
 
 
 def _matches(pattern: re.Pattern[str]) -> Keep:
-    """A test by a pattern, remembered per value (streams repeat their ids and names)."""
-    known: dict[str, bool] = {}
+    """A test by a pattern. Values that pass are remembered (streams repeat their ids and
+    names); those that fail are not, so no value that is scanned stays in memory here."""
+    known: set[str] = set()
 
     def keep(value: Any) -> bool:
         if type(value) is not str:
             return False
-        hit = known.get(value)
-        if hit is None:
-            if len(known) >= 4096:
-                known.clear()
-            hit = known[value] = pattern.fullmatch(value) is not None
-        return hit
+        if value in known:
+            return True
+        if pattern.fullmatch(value) is None:
+            return False
+        if len(known) >= 4096:
+            known.clear()
+        known.add(value)
+        return True
 
     return keep
 
