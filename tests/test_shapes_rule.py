@@ -549,3 +549,20 @@ def test_a_large_object_is_walked_off_the_event_loop_and_scanned_alike(
         rows = out["x_rows"]
     assert rows[-2:] == ["<EMAIL_ADDRESS>", "<CREDIT_CARD>"]
     assert rows[1999] == {"n": 1999, "note": "row 1999"}
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"object": "chat.completion", "result": f"SSN {SSN}"},
+        {"object": "chat.completion.chunk", "choices": {"0": "x"}},
+        {"object": "text_completion", "text": EMAIL},
+        {"done": True, "result": f"SSN {SSN}"},
+        {"done": "yes", "message": {"content": "x"}},
+        {"error": {"code": 500}},
+        {"error": 42, "detail": EMAIL},
+    ],
+)
+def test_one_key_does_not_make_a_shape(obj: dict[str, Any]) -> None:
+    """Item 5: each shape needs its required fields, not one telltale key."""
+    assert detect_shape(obj, path="/v1/chat/completions") is None
