@@ -3,12 +3,15 @@ finding every form of tests/deobfuscate_kit.py over the whole obfuscated span.""
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from deobfuscate_kit import FORMS, NEGATIVES, Form
 
+from leakguard.config import parse_config
 from leakguard.findings import Finding
 from leakguard.guard import Guard
 from leakguard.pii.deobfuscate import Deobfuscated, deobfuscate
@@ -164,3 +167,33 @@ def test_prose_that_looks_obfuscated_gains_no_finding(
 
 def test_the_switch_turns_the_view_off(plain: Guard) -> None:
     assert plain.scan("jane [at] example [dot] com").findings == ()
+
+
+def test_sanitize_removes_every_obfuscated_form_with_one_pseudonym_per_value(
+    tmp_path: Path,
+) -> None:
+    """The sanitizer's batch detector sees the normalised view too, and an obfuscated
+    address gets the pseudonym of the address as plainly written."""
+    from leakguard.sanitize.run import sanitize_corpus
+
+    key = b"test-pseudonym-key"
+    config = parse_config({"sanitize": {"pseudonym_key": key.decode(), "batch_size": 8}})
+    forms = [f for f in FORMS if "\n" not in f.template]
+    lines = [json.dumps({"text": f.text}) for f in forms]
+    lines += [
+        json.dumps({"text": t})
+        for t in ("Mail jane@example.com now.", "Mail jane [at] example [dot] com now.")
+    ]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "forms.jsonl").write_text("\n".join(lines) + "\n")
+    sanitize_corpus([tmp_path / "in"], tmp_path / "out", config=config, key=key, workers=1)
+    out = (tmp_path / "out" / "data" / "in" / "forms.jsonl").read_text().splitlines()
+    texts = [json.loads(line)["text"] for line in out]
+    assert len(texts) == len(forms) + 2
+    for form, text in zip(forms, texts, strict=False):
+        start, end = form.span
+        assert text.startswith(form.text[:start]), form
+        assert text.endswith(form.text[end:]), form
+        assert form.value not in text
+    assert texts[-1] == texts[-2]
+    assert texts[-1].startswith("Mail <EMAIL_ADDRESS_")

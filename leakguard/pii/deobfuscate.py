@@ -49,10 +49,10 @@ from dataclasses import dataclass
 
 from leakguard.findings import Finding
 
-__all__ = ["Deobfuscated", "Edit", "deobfuscate"]
+__all__ = ["OBFUSCATION_KEY", "Deobfuscated", "Edit", "deobfuscate"]
 
-# Keys of Finding.details set on a finding found through a rewrite.
-DETAILS_KEY = "obfuscation"
+# The key of Finding.details that names the forms a finding was found through.
+OBFUSCATION_KEY = "obfuscation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +118,7 @@ class Deobfuscated:
             moved = f.moved(start, end)
             forms = self.forms(start, end)
             if forms:
-                details = {**f.details, DETAILS_KEY: "+".join(forms)}
+                details = {**f.details, OBFUSCATION_KEY: "+".join(forms)}
                 moved = Finding(
                     moved.detector,
                     moved.label,
