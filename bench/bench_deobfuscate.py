@@ -13,12 +13,14 @@ process (the real spaCy model and Presidio):
 3. speed on clean text: median ms per ``Guard.scan`` of bench_scan.py's assistant answers
    (no obfuscation in them), runs interleaved, and ``deobfuscate`` alone per call.
 
-    .venv/bin/python bench/bench_deobfuscate.py [--chunks 600] [--words 200] [--repeats 30]
+    .venv/bin/python bench/bench_deobfuscate.py [--chunks 1500] [--words 200] [--per-doc 3]
+        [--repeats 30] [--skip recall prose speed]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 import statistics
 import sys
@@ -27,10 +29,9 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))  # this checkout's leakguard
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's leakguard
 
 from deobfuscate_kit import FORMS, Form
 from realtext import chunks, package_docs
@@ -73,10 +74,12 @@ def _shape(value: str) -> str:
     return re.sub(r"[^\W\d_]+", word, re.sub(r"\d", "9", value))[:60]
 
 
-def prose(on: Guard, off: Guard, *, limit: int, words: int) -> None:
+def prose(on: Guard, off: Guard, *, limit: int, words: int, per_doc: int) -> None:
     texts: list[str] = []
-    for _, doc in package_docs():
-        texts.extend(chunks(doc, words))
+    docs = 0
+    for _, doc in package_docs():  # a few chunks of each document: many packages' prose
+        texts.extend(itertools.islice(chunks(doc, words), per_doc))
+        docs += 1
         if len(texts) >= limit:
             break
     texts = texts[:limit]
@@ -95,12 +98,22 @@ def prose(on: Guard, off: Guard, *, limit: int, words: int) -> None:
                 form = str(f.details.get(OBFUSCATION_KEY, "-"))
                 added[(f.label, form, _shape(text[f.start : f.end]))] += 1
     per = 1000 / max(n_words, 1)
-    print(f"\n2. real prose: {len(texts)} chunks, {n_words:,} words (/usr/share/doc)")
-    print(f"   findings per 1,000 words: off {count_off * per:.3f}, on {count_on * per:.3f}")
+    print(f"\n2. real prose: {len(texts)} chunks of {docs} documents (/usr/share/doc)")
     print(
-        f"   added by the view: {sum(added.values())} ({sum(added.values()) * per:.3f} per 1,000 words); lost: {lost}"
+        f"   {n_words:,} words; findings per 1,000 words: off {count_off * per:.3f},"
+        f" on {count_on * per:.3f}"
     )
-    for (label, form, shape), n in added.most_common(20):
+    rewritten = Counter({k: n for k, n in added.items() if k[1] != "-"})
+    beside = Counter({k: n for k, n in added.items() if k[1] == "-"})
+    print(
+        f"   added over a rewritten value: {rewritten.total()} ({rewritten.total() * per:.3f} per"
+        f" 1,000 words), by label: {dict(Counter(k[0] for k in rewritten.elements()))}"
+    )
+    print(
+        f"   added elsewhere (the NER read the rewritten text): {beside.total()}"
+        f" ({beside.total() * per:.3f} per 1,000 words); lost: {lost}"
+    )
+    for (label, form, shape), n in rewritten.most_common(12) + beside.most_common(8):
         print(f"     {n:>3} x {label:<14} {form:<22} {shape!r}")
 
 
@@ -132,8 +145,9 @@ def speed(on: Guard, off: Guard, *, repeats: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--chunks", type=int, default=600)
+    parser.add_argument("--chunks", type=int, default=1500)
     parser.add_argument("--words", type=int, default=200)
+    parser.add_argument("--per-doc", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--skip", nargs="*", default=[], choices=["recall", "prose", "speed"])
     args = parser.parse_args()
@@ -142,7 +156,7 @@ def main() -> None:
     if "recall" not in args.skip:
         recall(on, off)
     if "prose" not in args.skip:
-        prose(on, off, limit=args.chunks, words=args.words)
+        prose(on, off, limit=args.chunks, words=args.words, per_doc=args.per_doc)
     if "speed" not in args.skip:
         speed(on, off, repeats=args.repeats)
 

@@ -28,6 +28,7 @@ WORDS = ["the", "order", "at", "dot", "shipped", "caf\u00e9", "\u65e5\u672c", "o
 # Every one-line form of the table that fits in the default hold-back (a longer value can
 # be cut in a stream: see the README, "Obfuscated values").
 VALUES = sorted({f.value for f in FORMS if "\n" not in f.template and len(f.value) < HOLD_BACK - 8})
+LONGEST = max(map(len, VALUES))
 SEPARATORS = [" ", " ", "\n", ", ", ". "]
 
 texts = st.lists(st.sampled_from(WORDS + VALUES), min_size=1, max_size=24).flatmap(
@@ -66,14 +67,15 @@ def test_any_split_of_obfuscated_values_gives_the_one_shot_redaction(
     assert out == expected.text
     for f in expected.findings:
         if f.replacement is not None:
-            assert text[f.start : f.end] not in out
+            assert text[f.start : f.end] not in out or text[f.start : f.end] in expected.text
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(texts, st.integers(32, 64), st.integers(1, 40))
+@given(texts, st.integers(LONGEST, 64), st.integers(1, 40))
 def test_one_character_chunks_and_small_hold_backs_still_give_the_one_shot_redaction(
     patterns: Guard, text: str, hold: int, batch: int
 ) -> None:
+    """Hold-backs down to the longest value (a longer value may be cut: by design)."""
     online = OnlineConfig(hold_back_chars=hold, context_chars=hold, scan_batch_chars=batch)
     assert stream_through(patterns, list(text), online) == patterns.scan(text).text
 
@@ -115,8 +117,9 @@ def test_any_byte_split_of_an_sse_body_with_obfuscated_values_gives_the_one_shot
     expected = patterns.scan(text)
     assert chat_text(out) == expected.text
     for f in expected.findings:
-        if f.replacement is not None:
-            assert text[f.start : f.end].encode() not in out
+        value = text[f.start : f.end]
+        if f.replacement is not None and value not in expected.text:  # (not found elsewhere)
+            assert value.encode() not in out
 
 
 def test_the_default_model_guard_streams_a_zero_width_value_in_one_byte_chunks(

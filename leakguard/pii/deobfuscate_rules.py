@@ -5,11 +5,13 @@ earlier rule's is dropped."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["PASSES", "RawEdit"]
 
@@ -158,12 +160,17 @@ def _inner(m: re.Match[str]) -> list[RawEdit]:
     return [(m.start(), m.end(), m.group()[1:-1], "defang")]
 
 
-_ENTITY_NEEDLES = (
-    "&#", "&commat;", "&period;", "%40", ".]", ".)", ".}", ".>", "dot]", "dot)", "dot}",
-    "dot>", "DOT]", "DOT)", "DOT}", "DOT>", "xxp", "XXp", "**p", "[:]", "[://]",
+# Each starts with a literal, so that the search skips ahead at C speed (a pattern that
+# starts with a class or an alternation tries every position).
+_ENTITY_GATES = tuple(
+    re.compile(p)
+    for p in (
+        r"&(?:#|commat;|period;)", r"%40", r"\[(?:\.|dot|DOT)\]", r"\((?:\.|dot|DOT)\)",
+        r"\{(?:\.|dot|DOT)\}", r"<(?:\.|dot|DOT)>", r"xxp", r"XXp", r"\*\*p", r"\[:",
+    )
 )  # fmt: skip
 _ENTITIES = _Pass(
-    _any_of(*_ENTITY_NEEDLES),
+    lambda text: any(g.search(text) for g in _ENTITY_GATES),
     _rules(
         _Rule(re.compile(r"&#0*64;|&#[xX]0*40;|&commat;"), _whole("@", "entities")),
         _Rule(re.compile(r"&#0*46;|&#[xX]0*2[eE];|&period;"), _whole(".", "entities")),
@@ -197,22 +204,20 @@ _DOT_IN_DOMAIN = re.compile(_DOT)
 # A local part that is not a plain word: letters with a digit or one of ._+- .
 _LOCAL_LIKE = re.compile(r"[A-Za-z].*[._+\-0-9]|[._+\-0-9].*[A-Za-z]")
 _LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
-# Where the "at" of an address may be: searched with str.find (C speed), not a regex.
-_AT_NEEDLES = tuple(
-    ["@", " at ", " AT ", "\tat ", "[@]", "(@)"]
-    + [
-        f"{o}{s}{w}{s}{c}"
-        for o, c in ("[]", "()", "{}", "<>")
-        for w in ("at", "AT", "At")
-        for s in ("", " ")
-    ]
-)
+# Where the "at" of an address may be: each pattern starts with a literal (see above).
+_AT_GATES = tuple(
+    re.compile(p)
+    for p in (
+        r"@", r" (?:at|AT) ", r"\t(?:at|AT)[ \t]", r"\[ ?(?:at|AT|At|@) ?\]",
+        r"\( ?(?:at|AT|At|@) ?\)", r"\{ ?(?:at|AT|At|@) ?\}", r"< ?(?:at|AT|At|@) ?>",
+    )
+)  # fmt: skip
 
 
 def _email_edits(text: str) -> list[RawEdit]:
     """Addresses found from each place an "at" may be: the local part before it is found
     by walking back over its characters, then the address pattern is matched there."""
-    candidates = sorted({i for needle in _AT_NEEDLES for i in _finds(text, needle)})
+    candidates = sorted({m.start() for gate in _AT_GATES for m in gate.finditer(text)})
     edits: list[RawEdit] = []
     done = 0
     for at in candidates:
@@ -233,15 +238,6 @@ def _email_edits(text: str) -> list[RawEdit]:
     return edits
 
 
-def _finds(text: str, needle: str) -> list[int]:
-    out = []
-    i = text.find(needle)
-    while i >= 0:
-        out.append(i)
-        i = text.find(needle, i + 1)
-    return out
-
-
 def _email(m: re.Match[str]) -> list[RawEdit]:
     """The "at" and every "dot" of an address as ``@`` and ``.``. A bare word "at" counts
     only with a spelled "dot" in the domain or an e-mail-like local part."""
@@ -257,11 +253,27 @@ def _email(m: re.Match[str]) -> list[RawEdit]:
             spelled = spelled or dot.group().strip() != "."
     if at in ("at", "AT") and not (spelled or _LOCAL_LIKE.search(m.group("local"))):
         return []  # "look at example.com": prose, not an address
+    edits = [(a, b, repl) for a, b, repl in edits if m.string[a:b] != repl]
+    if not edits or not _public_suffix(_DOT_IN_DOMAIN.sub(".", m.group("domain"))):
+        return []  # "GB82... at j.doe": no such domain (and "j.doe" may start an address)
     form = "email_spaces" if spaced_only else "at_dot"
-    return [(a, b, repl, form) for a, b, repl in edits if m.string[a:b] != repl]
+    return [(a, b, repl, form) for a, b, repl in edits]
 
 
-_EMAILS = _Pass(_any_of(*_AT_NEEDLES), _email_edits)
+@functools.cache
+def _suffix_extractor() -> Callable[[str], Any]:
+    import tldextract  # its bundled public-suffix snapshot: never fetched, no cache directory
+
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+def _public_suffix(domain: str) -> bool:
+    """Whether ``domain`` ends in a public suffix and has a name before it (as the e-mail
+    recognizer checks in the end: the rewrite is only made where it can be an address)."""
+    return bool(_suffix_extractor()(domain).fqdn)
+
+
+_EMAILS = _Pass(lambda text: any(g.search(text) for g in _AT_GATES), _email_edits)
 
 
 # --- layout: numbers and keys written in pieces ----------------------------------------
@@ -278,7 +290,7 @@ def _dotted_card(m: re.Match[str]) -> list[RawEdit]:
     sep = m.group(1) or m.group(2)
     start = m.start()
     return [
-        (start + i, start + i + 1, " ", "dotted_card") for i, c in enumerate(m.group()) if c == sep
+        (start + i, start + i + 1, "-", "dotted_card") for i, c in enumerate(m.group()) if c == sep
     ]
 
 
@@ -292,7 +304,7 @@ _CELL_DIGITS = re.compile(r"\d+")
 
 
 def _table_card(m: re.Match[str]) -> list[RawEdit]:
-    """The digit cells of a row joined by single spaces, when they hold 13 to 19 digits
+    """The digit cells of a row joined by dashes, when they hold 13 to 19 digits
     and the row is alone: a table of numbers has rows of numbers around it, and those are
     left as they are."""
     text = m.string
@@ -303,7 +315,7 @@ def _table_card(m: re.Match[str]) -> list[RawEdit]:
         text, m.end(), above=False
     ):
         return []
-    return [(a.end(), b.start(), " ", "table_card") for a, b in itertools.pairwise(cells)]
+    return [(a.end(), b.start(), "-", "table_card") for a, b in itertools.pairwise(cells)]
 
 
 def _number_row_near(text: str, pos: int, *, above: bool) -> bool:
@@ -336,13 +348,13 @@ _SPACED_KEY = re.compile(
 _SPACED_DIGITS = re.compile(r"\d(?: \d){12,18}(?! ?\d)")
 
 
-def _joined(form: str) -> Rewrite:
-    """The separators inside the match removed, unless the match continues a word or a
-    number (a run of digits must not be the tail of a longer one)."""
+def _joined(form: str, *, number: bool) -> Rewrite:
+    """The separators inside the match removed, unless the match continues a word (or, for
+    a ``number``, is the tail of a longer run of spaced digits)."""
 
     def rewrite(m: re.Match[str]) -> list[RawEdit]:
         start, before = m.start(), m.string[max(0, m.start() - 2) : m.start()]
-        if before[-1:].isalnum() or (before[-1:] == " " and before[:1].isdigit()):
+        if before[-1:].isalnum() or (number and before[-1:] == " " and before[:1].isdigit()):
             return []
         return [
             (start + i, start + i + 1, "", form) for i, c in enumerate(m.group()) if c in " \t.-"
@@ -358,18 +370,14 @@ _DIGIT_WORDS = {
 _WORD = "(?:" + "|".join(_DIGIT_WORDS) + ")"
 _DIGIT_WORD_RUN = re.compile(rf"(?i)\b{_WORD}(?:(?:[ \t]*[,-][ \t]*|[ \t]+){_WORD}){{6,18}}\b")
 _ONE_WORD = re.compile(_WORD, re.IGNORECASE)
-_COUNTED_WORDS = tuple(f" {w}" for w in _DIGIT_WORDS if w != "oh")
+# Two digit words in a row (in lower case, as inside a run), after a space: the literal
+# first, so the search is fast.
+_DIGIT_WORD_GATE = re.compile(rf" (?=[zotfsen]){_WORD}[ \t,-]+{_WORD}\b")
 
 
 def _digit_words(m: re.Match[str]) -> list[RawEdit]:
     digits = "".join(_DIGIT_WORDS[w.group().lower()] for w in _ONE_WORD.finditer(m.group()))
     return [(m.start(), m.end(), digits, "digit_words")]
-
-
-def _many_digit_words(text: str) -> bool:
-    """A run of seven digit words has five inside it, each after a space: fewer such
-    words in the whole text, and there is no run (C-speed counts, no regex)."""
-    return sum(text.count(w) for w in _COUNTED_WORDS) >= 5
 
 
 _DIGIT_GATE = re.compile(r" \d \d \d ")
@@ -388,11 +396,14 @@ PASSES = (
     _Pass(lambda text: "|" in text, _rules(_Rule(_TABLE_ROW, _table_card))),
     _Pass(
         lambda text: _KEY_GATE.search(text) is not None,
-        _rules(_Rule(_SPACED_KEY, _joined("spaced_key"))),
+        _rules(_Rule(_SPACED_KEY, _joined("spaced_key", number=False))),
     ),
     _Pass(
         lambda text: _DIGIT_GATE.search(text) is not None,
-        _rules(_Rule(_SPACED_DIGITS, _joined("spaced_digits"))),
+        _rules(_Rule(_SPACED_DIGITS, _joined("spaced_digits", number=True))),
     ),
-    _Pass(_many_digit_words, _rules(_Rule(_DIGIT_WORD_RUN, _digit_words))),
+    _Pass(
+        lambda text: _DIGIT_WORD_GATE.search(text) is not None,
+        _rules(_Rule(_DIGIT_WORD_RUN, _digit_words)),
+    ),
 )
