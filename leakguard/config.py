@@ -148,6 +148,10 @@ class PIIConfig(_Section):
     # leakguard's own recognizers (street addresses, phones of any region, secrets), which
     # replace Presidio's phone recognizer; false = Presidio's predefined recognizers only.
     builtin_recognizers: bool = True
+    # Undo obfuscations ("jane [at] example [dot] com", zero-width characters, full-width
+    # digits...) before detection; findings cover the obfuscated original
+    # (leakguard.pii.deobfuscate).
+    deobfuscate: bool = True
 
     @field_validator("allow_patterns")
     @classmethod
