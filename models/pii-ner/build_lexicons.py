@@ -4,6 +4,10 @@
 * ``names_given`` / ``names_family``: every given and family name in Faker's person
   providers, all locales (Latin-script and others), case-folded. Faker is an optional
   dependency of leakguard, so the lists are built once here and shipped.
+* ``names_english``: words written in lower case mid-sentence at least twice in the real
+  text the NER trains on (``real_sentences.py``: info manuals, Perl POD, licences, man
+  sections 3/5/7) and in the dev half of the clean-prose evaluation: an English or
+  technical word, so a capitalised one ("Install", "Perl") is no name on its own evidence.
 * ``names_common``: English words that are also names ("will", "grace", "mark", "page"):
   the given or family names that occur lower-case, mid-sentence, at least 3 times in the
   *dev* half of the Debian docs and man pages on this machine
@@ -80,6 +84,10 @@ def main() -> None:
     write("given", given)
     write("family", family)
     write("common", common_words(given | family))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from real_sentences import lower_words
+
+    write("english", lower_words())
 
 
 if __name__ == "__main__":
