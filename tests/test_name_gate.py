@@ -62,6 +62,11 @@ def test_lexicon_finds_names_with_evidence_and_leaves_prose(text: str, names: li
         ),
         ("can you ask ingrid about the invoice", ["ingrid"]),  # chat in lower case
         ("we met ilse and piet at the conference", ["ilse", "piet"]),
+        ("Sorry to hear that, Ravi. Could you resend it?", ["Ravi"]),  # vocative
+        ("<user>Camila</user>", ["Camila"]),  # a markup or table cell
+        ("| Camila | infra |", ["Camila"]),
+        ("Shoutout to Eun-ji for the quick fix!", ["Eun-ji"]),  # hyphenated given name
+        ("Use the built-in Read-only mode.", []),
         ("Install Python, Perl and Git.", []),  # a list of tools
         ("Install Visual Studio Code, then ask the team.", []),
         ("Ask for help, then mark the issue as done.", []),  # lower case, no chat cue
@@ -76,6 +81,8 @@ def test_titles_hyphenated_and_unknown_names_pass_the_gate(value: str) -> None:
     assert name_like(value)
 
 
-@pytest.mark.parametrize("value", ["MS Crypto API", "Settings", "Notification Center", "API"])
+@pytest.mark.parametrize(
+    "value", ["MS Crypto API", "Settings", "Notification Center", "API", "Crypto API", "Pune"]
+)
 def test_english_words_and_acronyms_unknown_to_the_lexicons_are_not_names(value: str) -> None:
     assert not name_like(value)

@@ -124,7 +124,7 @@ def name_like(value: str) -> bool:
     # No lexicon knows it, and no English or technical text on this machine writes any of
     # its words in lower case ("Tevita", "Rangi Parata", "Hyun-woo"): the NER's reading of
     # the context decides.
-    return not value.isupper() and all(w in _PARTICLES or _unknown_word(w) for w in words)
+    return all(w in _PARTICLES or (_unknown_word(w) and not w.isupper()) for w in words)
 
 
 # Endings of English words (and of few names): "Inspector", "Notification", "Settings".
@@ -139,7 +139,7 @@ def _unknown_word(word: str) -> bool:
     parts = re.split(r"['’-]", folded)
     if len(word) < 3 or _ENGLISH_ENDING.search(folded):
         return False
-    return not any(p in _english() or p in _ordinary() for p in parts)
+    return not any(p in _english() or p in _ordinary() or p in _lexicon("places") for p in parts)
 
 
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
@@ -191,6 +191,11 @@ def _word_kind(word: str) -> str:
         return "given"
     if folded in _lexicon("family"):
         return "family"
+    parts = folded.split("-")
+    # "Seo-yeon", "Hyun-woo": a hyphenated given name whose parts are no English words.
+    hyphenated = len(parts) == 2 and all(2 <= len(p) <= 5 and p.isalpha() for p in parts)
+    if hyphenated and not any(p in _english() or p in _ordinary() for p in parts):
+        return "given"
     return "other"
 
 
@@ -232,7 +237,17 @@ def _run_name(text: str, start: int, words: list[str]) -> tuple[int, int] | None
     before = text[max(0, start - 24) : start]
     if _AFTER_ONE.match(text, end) or _BEFORE_ONE.search(before):
         return start, end
+    if _VOCATIVE_BEFORE.search(before) and _VOCATIVE_AFTER.match(text, end):
+        return start, end  # "Sorry to hear that, Ravi."
+    if _CELL_BEFORE.search(before) and _CELL_AFTER.match(text, end):
+        return start, end  # "<user>Camila</user>", "| Camila |", "Camila,42,infra"
     return None
+
+
+_VOCATIVE_BEFORE = re.compile(r"\w,[ \t]+$")
+_VOCATIVE_AFTER = re.compile(r"[ \t]*(?:[.!?]|$)", re.M)
+_CELL_BEFORE = re.compile(r"(?:^|[>|\t]|(?<![ \t]),)[ \t]*$", re.M)
+_CELL_AFTER = re.compile(r"[ \t]*(?:</|[|\t]|,(?![ \t])|$)", re.M)
 
 
 def _width(text: str, start: int, words: list[str]) -> int:
