@@ -82,7 +82,8 @@ def test_titles_hyphenated_and_unknown_names_pass_the_gate(value: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["MS Crypto API", "Settings", "Notification Center", "API", "Crypto API", "Pune"]
+    "value",
+    ["MS Crypto API", "Settings", "Notification Center", "API", "Crypto API", "Pune", "Copyright"],
 )
 def test_english_words_and_acronyms_unknown_to_the_lexicons_are_not_names(value: str) -> None:
     assert not name_like(value)

@@ -134,10 +134,17 @@ _ENGLISH_ENDING = re.compile(
 )
 
 
+# Words of credit lines: the prose behind ``names_english`` drops such lines, so its
+# vocabulary never holds them.
+_CREDIT_WORDS = frozenset(
+    ["copyright", "copyrights", "thanks", "thx", "author", "authors", "maintainer", "credits"]
+)
+
+
 def _unknown_word(word: str) -> bool:
     folded = word.casefold()
     parts = re.split(r"['’-]", folded)
-    if len(word) < 3 or _ENGLISH_ENDING.search(folded):
+    if len(word) < 3 or _ENGLISH_ENDING.search(folded) or folded in _CREDIT_WORDS:
         return False
     return not any(p in _english() or p in _ordinary() or p in _lexicon("places") for p in parts)
 
