@@ -343,6 +343,9 @@ class AuditConfig(_Section):
     sync_interval_s: float = Field(default=1.0, gt=0, le=60)
     # Records waiting for the background writer; when full, emit refuses (caller fails closed).
     queue_size: int = Field(default=10_000, ge=1)
+    # How long a guarded response waits for its record to be written (sync_every: record)
+    # before it takes online.on_failure; a write already under way is waited for.
+    write_timeout_s: float = Field(default=5.0, gt=0, le=300)
     # Keep the redacted context snippet of each finding (its neighbours as placeholders too).
     context: bool = True
     # Header whose value identifies the tenant/user; stored only as a keyed fingerprint.
