@@ -221,3 +221,29 @@ def test_progress_lines_off_a_terminal_and_silence_with_quiet(
     assert capsys.readouterr().err == ""
     assert main([*_probe_argv(trained, tmp_path / "c"), "--temperature", "0"]) == EXIT_ERROR
     assert "--temperature must be a positive number, got 0.0" in capsys.readouterr().err
+
+
+def test_a_hugging_face_model_is_probed_greedy_and_sampled(trained: Path, tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    argv = ["dp", "init-hf", str(tmp_path / "lm"), "--corpus", str(trained / "c.jsonl")]
+    assert main([*argv, "--vocab-size", "300"]) == EXIT_OK
+
+    def probe() -> dict[str, object]:
+        return run_probe(
+            tmp_path / "lm",
+            corpus=trained / "c.jsonl",
+            control=trained / "control.jsonl",
+            settings=ProbeSettings(prefixes=6, batch_size=4, sample=True, seed=3),
+            pii=False,
+        )
+
+    result = probe()
+    assert result["model_kind"] == "hf"
+    files = result["model_files"]
+    assert isinstance(files, list)
+    assert "model.safetensors" in {Path(f["path"]).name for f in files}
+    assert all(len(f["sha256"]) == 64 for f in files)
+    sampled = result["sampled"]
+    assert isinstance(sampled, dict)
+    assert sampled["groups"]["training"]["prompts"] == 6
+    assert probe() == result  # seeded: the sampled continuations repeat

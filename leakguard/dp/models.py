@@ -144,7 +144,7 @@ class TinyLM(nn.Module):
 class Decoder:
     """Greedy or sampled decoding without recomputing the prompt: the first call runs the
     right-padded prompts once, each later call one new token per row. Logits equal
-    :meth:`TinyLM.forward`'s at the same positions (``tests/test_dp_probe.py`` checks)."""
+    :meth:`TinyLM.forward`'s at the same positions (``tests/test_dp_probe_resume.py`` checks)."""
 
     def __init__(self, model: TinyLM) -> None:
         self.model = model
