@@ -5,7 +5,8 @@ With a work directory (``dp probe --out DIR``), each finished batch's scores go 
 a fingerprint of everything that decides them (``state.json``: the settings, the hashes of
 the model files, corpus, control and index, the PII switch and the device). A run started
 again with the same inputs skips the batches it finds and gives the same result; one with
-other inputs is refused rather than mixed.
+other inputs is refused rather than mixed (a generator passed from Python is not in the
+fingerprint: it is the caller's to keep the same).
 """
 
 from __future__ import annotations
@@ -135,47 +136,8 @@ def run_probe(
         "device": device,
     }
     store = _BatchStore(work_dir, state) if work_dir is not None else None
-    if generator is None:
-        from leakguard.dp.probe.generate import load_generator
-
-        generator, kind = load_generator(target, device=device)
-    index_flags = _index_flags(index, settings) if index is not None else None
-    pii_values = _pii_values() if pii else None
-    passes: list[tuple[str, Sampling | None]] = [("", None)]
-    if settings.sample:
-        passes.append((_SAMPLED, Sampling(settings.temperature, settings.seed)))
-    plan = [
-        (prefix + name, start, sampling)
-        for prefix, sampling in passes
-        for name in GROUPS
-        for start in range(0, len(groups[name]), settings.batch_size)
-    ]
-    total = sum(len(groups[name]) for name in GROUPS) * len(passes)
-    scores: dict[str, list[PromptScore]] = {
-        prefix + name: [] for prefix, _ in passes for name in GROUPS
-    }
-    done = resumed = 0
-    for key, start, sampling in plan:
-        batch = groups[key.removeprefix(_SAMPLED)][start : start + settings.batch_size]
-        found = store.read(key, start) if store is not None else None
-        if found is None:
-            sample = None
-            if sampling is not None:
-                sample = Sampling(sampling.temperature, _batch_seed(sampling.seed, key, start))
-            texts = (
-                generator([p.prefix for p in batch], max_words=settings.suffix_words, sample=sample)
-                if sample is not None
-                else generator([p.prefix for p in batch], max_words=settings.suffix_words)
-            )
-            found = score_batch(batch, texts, index_flags=index_flags, pii_values=pii_values)
-            if store is not None:
-                store.write(key, start, found)
-        else:
-            resumed += len(batch)
-        scores[key] += found
-        done += len(batch)
-        if progress is not None:
-            progress(done, total, resumed)
+    scorer = _Scorer(target, generator, settings, device=device, index=index, pii=pii)
+    scores, resumed = _run_batches(groups, settings, scorer, store, progress)
     result: dict[str, Any] = {
         "version": RESULT_VERSION,
         "model": str(target),
@@ -196,6 +158,90 @@ def run_probe(
         sampled = {name: scores[_SAMPLED + name] for name in GROUPS}
         result["sampled"] = {"temperature": settings.temperature, **_measures(sampled, pii=pii)}
     return result
+
+
+class _Scorer:
+    """Generates and scores a batch; loads the model, the index and the PII pipeline on the
+    first batch it is given (a probe whose batches are all done loads nothing)."""
+
+    def __init__(
+        self,
+        target: Path,
+        generator: Generator | None,
+        settings: ProbeSettings,
+        *,
+        device: str,
+        index: Path | None,
+        pii: bool,
+    ) -> None:
+        self.target, self.generator, self.settings = target, generator, settings
+        self.device, self.index, self.pii = device, index, pii
+        self.loaded = False
+        self.index_flags: IndexFlags | None = None
+        self.pii_values: PIIValues | None = None
+
+    def __call__(self, batch: Sequence[Prompt], sample: Sampling | None) -> list[PromptScore]:
+        if not self.loaded:
+            if self.generator is None:
+                from leakguard.dp.probe.generate import load_generator
+
+                self.generator, _ = load_generator(self.target, device=self.device)
+            if self.index is not None:
+                self.index_flags = _index_flags(self.index, self.settings)
+            self.pii_values = _pii_values() if self.pii else None
+            self.loaded = True
+        assert self.generator is not None
+        prefixes = [p.prefix for p in batch]
+        words = self.settings.suffix_words
+        texts = (
+            self.generator(prefixes, max_words=words, sample=sample)
+            if sample is not None  # a generator given from Python may know greedy only
+            else self.generator(prefixes, max_words=words)
+        )
+        return score_batch(batch, texts, index_flags=self.index_flags, pii_values=self.pii_values)
+
+
+def _run_batches(
+    groups: dict[str, list[Prompt]],
+    settings: ProbeSettings,
+    scorer: _Scorer,
+    store: _BatchStore | None,
+    progress: Progress | None,
+) -> tuple[dict[str, list[PromptScore]], int]:
+    """Scores per group (``sampled-<group>`` for the sampled pass), and how many prompts
+    were read back from an earlier run instead of generated."""
+    passes: list[tuple[str, Sampling | None]] = [("", None)]
+    if settings.sample:
+        passes.append((_SAMPLED, Sampling(settings.temperature, settings.seed)))
+    plan = [
+        (prefix + name, start, sampling)
+        for prefix, sampling in passes
+        for name in GROUPS
+        for start in range(0, len(groups[name]), settings.batch_size)
+    ]
+    total = sum(len(groups[name]) for name in GROUPS) * len(passes)
+    scores: dict[str, list[PromptScore]] = {
+        prefix + name: [] for prefix, _ in passes for name in GROUPS
+    }
+    done = resumed = 0
+    for key, start, sampling in plan:
+        batch = groups[key.removeprefix(_SAMPLED)][start : start + settings.batch_size]
+        found = store.read(key, start) if store is not None else None
+        if found is None:
+            sample = None
+            if sampling is not None:
+                # Seeded per batch: a batch redone after a kill samples the same.
+                sample = Sampling(sampling.temperature, _batch_seed(sampling.seed, key, start))
+            found = scorer(batch, sample)
+            if store is not None:
+                store.write(key, start, found)
+        else:
+            resumed += len(batch)
+        scores[key] += found
+        done += len(batch)
+        if progress is not None:
+            progress(done, total, resumed)
+    return scores, resumed
 
 
 def _measures(scores: dict[str, list[PromptScore]], *, pii: bool) -> dict[str, Any]:
