@@ -64,11 +64,14 @@ def _day(text: str, option: str) -> date:
         raise ConfigError(f"{option} {text!r} is not a date: give it as YYYY-MM-DD (UTC)") from None
 
 
-def parse_period(first: str, last: str) -> Period:
-    """``--from`` and ``--to`` as dates; both days are included."""
-    start, end = _day(first, "--from"), _day(last, "--to")
+def parse_period(first: str, last: str, *, names: tuple[str, str] = ("--from", "--to")) -> Period:
+    """``--from`` and ``--to`` as dates; both days are included. ``names``: what the two
+    are called where they were typed (options, or a form's fields), for the messages."""
+    start, end = _day(first, names[0]), _day(last, names[1])
     if end < start:
-        raise ConfigError(f"--to {last} is before --from {first}: the period would be empty")
+        raise ConfigError(
+            f"{names[1]} {last} is before {names[0]} {first}: the period would be empty"
+        )
     begin = datetime(start.year, start.month, start.day, tzinfo=UTC)
     stop = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)
     return Period(start.isoformat(), end.isoformat(), _ts(begin), _ts(stop))
