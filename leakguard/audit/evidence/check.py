@@ -85,6 +85,16 @@ def _inputs(manifest: dict[str, Any], problems: list[str], notes: list[str]) -> 
                 f"input {row['role']} {row['path']} changed since the package was built "
                 f"(sha256 {row['sha256'][:16]}… then)"
             )
+    for row in manifest.get("probe_inputs", []):
+        if row.get("sha256_now") is None:
+            continue  # not there when the package was built (shown so in the package)
+        path = Path(row["path"])
+        if not path.is_file():
+            problems.append(f"{row['role']} {row['path']} of a probe is no longer there")
+        elif sha256_file(path) != row["sha256_now"]:
+            problems.append(
+                f"{row['role']} {row['path']} of a probe changed since the package was built"
+            )
     return len(rows)
 
 

@@ -77,8 +77,10 @@ def parse_period(first: str, last: str, *, names: tuple[str, str] = ("--from", "
     return Period(start.isoformat(), end.isoformat(), _ts(begin), _ts(stop))
 
 
-def _object(required: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "required": sorted(required), "properties": required}
+def _object(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An object with ``required`` keys; ``optional`` ones were added within the version."""
+    properties = required | (optional or {})
+    return {"type": "object", "required": sorted(required), "properties": properties}
 
 
 _FLAG = _object(
@@ -161,7 +163,8 @@ SCHEMA: dict[str, Any] = {
                     "indexes": {"type": "array"},
                     "served_indexes": {"type": "array"},
                     "links": {"type": "array"},
-                }
+                },
+                {"probes": {"type": "array"}},  # 'leakguard dp probe' results found
             ),
             "review": _object(
                 {
