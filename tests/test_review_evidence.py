@@ -318,3 +318,40 @@ def test_a_reviewer_clicks_through_to_the_package_in_a_real_browser(
     assert browser.find_element(By.ID, "chain-verified").text == "yes"
     assert browser.find_element(By.ID, "anchor").text == anchor
     assert EMAIL not in browser.page_source
+
+
+def test_a_build_that_fails_shows_its_reason_on_the_page(tmp_path: Path) -> None:
+    """An input the server was started with that cannot be read (a config with an unknown
+    key) fails the build: the state page says why; the downloads are refused (409)."""
+    from starlette.testclient import TestClient
+
+    from leakguard.audit.chain import AuditKey
+    from leakguard.audit.evidence.jobs import EvidenceSources
+    from leakguard.audit.review import create_app
+
+    db = tmp_path / "audit.db"
+    config = parse_config({"audit": {"sink": "sqlite", "path": str(db), "fingerprint_key": KEY}})
+    seed_database(db, config)
+    broken = tmp_path / "guard.yaml"
+    broken.write_text("pii: {no_such_setting: 1}\n", encoding="utf-8")
+    sources = EvidenceSources(audit_log=db, configs=(broken,))
+    app = create_app(
+        db, config=config, key=AuditKey(KEY.encode()), password=PASSWORD, evidence=sources
+    )
+    day = datetime.now(UTC).date().isoformat()
+    with TestClient(app) as client:
+        client.post("/login", data={"reviewer": "Rita", "password": PASSWORD})
+        token = re.search(r'name="csrf" value="([0-9a-f]+)"', client.get("/evidence").text)
+        assert token is not None
+        fields = {"csrf": token[1], "from": day, "to": day, "use:config-0": "1"}
+        response = client.post("/evidence", data=fields, follow_redirects=False)
+        location = response.headers["location"]
+        deadline = time.monotonic() + 120
+        while "evidence-building" in (page := client.get(location).text):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        failed = re.search(r'id="evidence-failed">([^<]+)<', page)
+        assert failed is not None, page
+        assert "no_such_setting" in failed[1]
+        assert str(broken) in failed[1]
+        assert client.get(f"{location}/package.zip").status_code == 409
