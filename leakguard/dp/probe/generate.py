@@ -117,7 +117,7 @@ def _builtin_generator(path: Path, device: str) -> Generator:
     model, saved = load_model(path)
     if saved["task"] != "causal_lm" or not isinstance(model, TinyLM):
         raise ConfigError(f"{str(path)!r} is a classifier: the probe needs a causal LM")
-    where = resolve_device(device)
+    where = resolve_device(device, setting="--device")
     model.to(where)
     max_length = int(saved["max_length"])
 
@@ -184,7 +184,7 @@ def _hf_generator(path: Path, device: str) -> Generator:
             model = AutoPeftModelForCausalLM.from_pretrained(path, local_files_only=True)
         else:
             model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
-    where = resolve_device(device)
+    where = resolve_device(device, setting="--device")
     model.to(where).eval()
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
