@@ -148,6 +148,10 @@ class PIIConfig(_Section):
     # leakguard's own recognizers (street addresses, phones of any region, secrets), which
     # replace Presidio's phone recognizer; false = Presidio's predefined recognizers only.
     builtin_recognizers: bool = True
+    # Undo obfuscations ("jane [at] example [dot] com", zero-width characters, full-width
+    # digits...) before detection; findings cover the obfuscated original
+    # (leakguard.pii.deobfuscate).
+    deobfuscate: bool = True
 
     @field_validator("allow_patterns")
     @classmethod
@@ -339,6 +343,9 @@ class AuditConfig(_Section):
     sync_interval_s: float = Field(default=1.0, gt=0, le=60)
     # Records waiting for the background writer; when full, emit refuses (caller fails closed).
     queue_size: int = Field(default=10_000, ge=1)
+    # How long a guarded response waits for its record to be written (sync_every: record)
+    # before it takes online.on_failure; a write already under way is waited for.
+    write_timeout_s: float = Field(default=5.0, gt=0, le=300)
     # Keep the redacted context snippet of each finding (its neighbours as placeholders too).
     context: bool = True
     # Header whose value identifies the tenant/user; stored only as a keyed fingerprint.
