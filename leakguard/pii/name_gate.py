@@ -1,20 +1,25 @@
 # ruff: noqa: RUF001
-"""Is a PERSON span from the NER shaped like a person's name? A lexicon gate.
+"""Is a PERSON span from the NER shaped like a person's name? A lexicon gate, and a
+lexicon name finder for names the NER missed (:func:`lexicon_names`).
 
-The shipped NER learned names from generated text; on ordinary prose it also tags
-capitalised terms ("New Features", "Inspector", "PRESENTNOTIFY", "documentation updates").
-A span is kept when at least one of its words is evidence of a name:
+On ordinary prose an NER also tags capitalised terms ("New Features", "Inspector",
+"PRESENTNOTIFY", "documentation updates"). A span is kept when one of its words is
+evidence of a name:
 
 * a given or family name from the lexicons (``leakguard/data/names_*.txt.gz``: Faker's
   person names over all its locales, built by ``models/pii-ner/build_lexicons.py``), unless
   it is also an ordinary English word ("Will", "Page": ``names_common`` and spaCy's stop
-  words) written in lower case or at the start of the span alone;
+  words) and no other word of the span is a name or unknown ("Job Control");
 * a capitalised word with a letter outside ASCII ("Siobhán", "Ekström");
+* a title before a capitalised word ("Mr. Abernathy");
+* failing those, every word unknown to every vocabulary: no lexicon name, not written in
+  lower case in real English or technical prose (``names_english``), no place word
+  (``names_places``), no English ending ("Tevita", "Rangi Parata");
 
-and none of its words looks like code: a capital inside a word other than after Mc, Mac,
-O', D' or a hyphen ("DevTools", "PresentIdleNotify"). An all lower-case span needs every
-word in the lexicons ("ravi shankar"). Names found by a cue ("Name: X", "Dear X,") do not
-pass through here: the cue is the evidence.
+and none of its words looks like code (a capital inside a word other than after Mc, Mac,
+O', D' or a hyphen: "DevTools") or is a short acronym no lexicon knows ("Cyrus SASL"). An
+all lower-case span needs every word in the lexicons ("ravi shankar"). Names found by a cue
+("Name: X", "Dear X,") do not pass through here: the cue is the evidence.
 """
 
 from __future__ import annotations
@@ -193,8 +198,8 @@ _AFTER_ONE = re.compile(
     r"(?:'s|’s)\b|[ \t]+(?:said|says|asked|asks|wrote|writes|told|tells|replied|thinks|agreed"
     r"|called|fixed|found|joined|pushed|merged|reviewed|approved|signed|will|was|has|had"
     r"|and|is|did|does|can|could|would|should|ever|already|here|took|gave|made|went|came|got"
-    r"|left|sent|wrote|ran|broke|brought|bought|built|drove|kept|lost|won|saw|met|paid|put"
-    r"|spoke|thought|knew|says|wants|needs|likes|loves|hates|owes|runs|knows|thinks)\b"
+    r"|left|sent|ran|broke|brought|bought|built|drove|kept|lost|won|saw|met|paid|put"
+    r"|spoke|thought|knew|wants|needs|likes|loves|hates|owes|runs|knows)\b"
     r"|[ \t]+(?:[a-z]{3,}(?:ed|es)|[a-z]{2,}[^s\W]s)\b"
     r"|[ \t]*[:,][ \t]*(?:lgtm|\+1|thanks|done|ok)\b"
 )
@@ -301,8 +306,9 @@ _ITEM_RE = re.compile(_ITEM)
 
 
 def _list_items(text: str, names: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The other items of a list of three or more capitalised items (or two after a
-    label's colon) of which one is a found name; no item may hold an ordinary word."""
+    """The items of a list of three or more capitalised items (or two after a label's
+    colon) of which one is a found name or two hold a lexicon name; no item may hold an
+    ordinary or English word or an all-caps word."""
     found = []
     for match in _LIST.finditer(text):
         items = [m.span() for m in _ITEM_RE.finditer(text, match.start(), match.end())]
