@@ -87,6 +87,10 @@ class LeakGuardMiddleware:
         self.metrics = metrics if metrics is not None else Metrics()
         if self._owns_sink:
             self.metrics.add_collector(sink.prometheus)  # type: ignore[union-attr]
+        for detector in self.guard.detectors:  # which PII path runs (leakguard.pii.selfcheck)
+            report = getattr(detector, "path_report", None)
+            if report is not None:
+                self.metrics.add_collector(report.prometheus)
         self._route_guards = [self._route_guard(i) for i in range(len(self.online.routes))]
         self._route_header_names = frozenset(
             r.header.lower().encode() for r in self.online.routes if r.header is not None
