@@ -35,6 +35,7 @@ __all__ = [
     "recorded_request_id",
     "recorded_route",
     "throwaway_key",
+    "warm_up",
 ]
 
 _MAX_PART = 64
@@ -131,3 +132,9 @@ def throwaway_key() -> AuditKey:
     """A key for fingerprints that only need to match within this process (log lines
     when no audit key is configured): nobody, not even the operator, can invert them."""
     return AuditKey(secrets.token_bytes(32))
+
+
+def warm_up() -> None:
+    """Load the name lexicons now (about a second, once per process), not on the event
+    loop at the first request whose path or id has a word in it."""
+    lexicon_name(["warm"])

@@ -17,13 +17,14 @@ What happens when records cannot be written (documented in the README):
   write of it failed; while the sink is failing the record is still queued (room
   permitting), already marked as taking the failure action, so the response is blocked
   and its record is written when storage comes back.
+* **Shutdown** — :meth:`close` writes everything queued, seals the stream and syncs. If the
+  writer cannot finish within ``timeout``, what is left is counted as ``lost`` and logged.
 
 With ``sync_every: record`` each record is written and synced in one step that either
 succeeds or leaves the storage as it was (a JSON Lines file is cut back to its last whole
 record, a transaction rolled back), so a retried record can be amended and the chain only
-ever holds what was written.
-* **Shutdown** — :meth:`close` writes everything queued, seals the stream and syncs. If the
-  writer cannot finish within ``timeout``, what is left is counted as ``lost`` and logged.
+ever holds what was written. Records queued together share one write and one sync
+(a group commit).
 
 Several threads may share one sink (one writer orders them). Several *processes* may share
 one directory or one database: each sink instance writes its own stream (its own chain and
@@ -163,7 +164,7 @@ class AuditSink:
         """Queue any PII-free record (verdicts use this)."""
         return self._put((record, None), healthy_only=True)
 
-    def _put(self, item: tuple[Record, Receipt | None], *, healthy_only: bool) -> bool:
+    def _put(self, item: _Queued, *, healthy_only: bool) -> bool:
         with self._gate:  # nothing is queued behind the stop marker
             if self._closed or (healthy_only and not self._healthy):
                 accepted = False
