@@ -29,7 +29,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-__all__ = ["has_acronym", "lexicon_names", "name_like"]
+__all__ = ["has_acronym", "lexicon_name", "lexicon_names", "name_like"]
 
 _DATA = Path(__file__).resolve().parent.parent / "data"
 _WORD = re.compile(r"[^\W\d_]+")
@@ -345,3 +345,17 @@ def _lower_names(text: str) -> list[tuple[int, int]]:
         for m in _LOWER_CUE.finditer(text)
         if _word_kind(m[1]) == "given" and len(m[1]) >= 3
     ]
+
+
+def lexicon_name(words: list[str]) -> bool:
+    """Whether ``words`` (one value cut at its separators: ``jane-doe``) are all given or
+    family names of the lexicons and not all ordinary words ("jane doe", "Jane"; not
+    "will", "chat"). The lexicons alone decide, no context: for short identifiers such as
+    path segments (:mod:`leakguard.audit.fields`), where :func:`name_like` has no NER
+    reading to lean on."""
+    ordinary = _ordinary()
+    return (
+        bool(words)
+        and all(_is_name_word(w) for w in words)
+        and any(w.casefold() not in ordinary for w in words)
+    )
