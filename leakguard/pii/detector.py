@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from leakguard.config import PATTERN_ONLY, PIIConfig
 from leakguard.findings import Finding
+from leakguard.pii.deobfuscate import deobfuscate
 from leakguard.pii.name_gate import lexicon_names, name_like
 from leakguard.pii.recognizers import KIND_KEY
 from leakguard.pii.recognizers.names import extend_name, plausible_name
@@ -63,13 +64,18 @@ class PIIDetector:
         return self._analyzer
 
     def detect(self, text: str) -> list[Finding]:
+        """Findings on ``text``; with ``deobfuscate`` on, found in its normalised view and
+        moved back onto ``text`` (:mod:`leakguard.pii.deobfuscate`)."""
+        view = deobfuscate(text) if self.config.deobfuscate else None
+        seen = view.text if view is not None else text
         results = self._analyzer.analyze(
-            text=text,
+            text=seen,
             language=self.config.language,
             entities=self._entities,
             score_threshold=self._floor,
         )
-        return self.to_findings(text, results)
+        found = self.to_findings(seen, results)
+        return view.restore(found) if view is not None else found
 
     def to_findings(self, text: str, results: Sequence[Any]) -> list[Finding]:
         """Filter Presidio results by threshold and allow lists; convert them to findings.
