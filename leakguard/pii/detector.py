@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leakguard.config import PATTERN_ONLY, PIIConfig
 from leakguard.findings import Finding
@@ -22,6 +22,9 @@ from leakguard.pii.name_gate import lexicon_names, name_like
 from leakguard.pii.recognizers import KIND_KEY
 from leakguard.pii.recognizers.names import extend_name, plausible_name
 from leakguard.pii.recognizers.near_miss import is_near_miss
+
+if TYPE_CHECKING:
+    from leakguard.pii.selfcheck import PathReport
 
 __all__ = ["PIIDetector", "ner_spans", "split_lines"]
 
@@ -39,10 +42,13 @@ class PIIDetector:
 
     def __init__(self, config: PIIConfig, *, analyzer: Any | None = None) -> None:
         self.config = config
+        # Which analyzer path runs (leakguard.pii.selfcheck); None for a given analyzer.
+        self.path_report: PathReport | None = None
         if analyzer is None:
-            from leakguard.pii.analyzer import build_analyzer  # Presidio, spaCy: on first use
+            # Presidio, spaCy: on first use
+            from leakguard.pii.selfcheck import checked_analyzer
 
-            analyzer = build_analyzer(config)
+            analyzer, self.path_report = checked_analyzer(config)
         self._analyzer = analyzer
         self._entities = list(config.entities)
         self._floor = min([config.score_threshold, *config.thresholds.values()])
