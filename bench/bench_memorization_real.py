@@ -267,7 +267,11 @@ def main(argv: list[str] | None = None) -> int:
         if found:
             flagged += 1
             modes = sorted({str(f.details.get("mode")) for f in found})
-            print(f"  false alarm: modes {modes}, longest exact shared run {shared} words")
+            why = [
+                {k: f.details[k] for k in ("words", "covered_words", "runs") if k in f.details}
+                for f in found
+            ]
+            print(f"  false alarm: modes {modes}, longest exact shared run {shared} words; {why}")
     caught = sum(any(f.label == "MEMORIZED" for f in detector.detect(text)) for text, _ in quoting)
     print(
         f"\nfalse alarms: {flagged} of {len(clean)} unrelated 500-word texts flagged "

@@ -148,6 +148,10 @@ class PIIConfig(_Section):
     # leakguard's own recognizers (street addresses, phones of any region, secrets), which
     # replace Presidio's phone recognizer; false = Presidio's predefined recognizers only.
     builtin_recognizers: bool = True
+    # Undo obfuscations ("jane [at] example [dot] com", zero-width characters, full-width
+    # digits...) before detection; findings cover the obfuscated original
+    # (leakguard.pii.deobfuscate).
+    deobfuscate: bool = True
 
     @field_validator("allow_patterns")
     @classmethod
@@ -342,6 +346,9 @@ class AuditConfig(_Section):
     sync_interval_s: float = Field(default=1.0, gt=0, le=60)
     # Records waiting for the background writer; when full, emit refuses (caller fails closed).
     queue_size: int = Field(default=10_000, ge=1)
+    # How long a guarded response waits for its record to be written (sync_every: record)
+    # before it takes online.on_failure; a write already under way is waited for.
+    write_timeout_s: float = Field(default=5.0, gt=0, le=300)
     # Keep the redacted context snippet of each finding (its neighbours as placeholders too).
     context: bool = True
     # Header whose value identifies the tenant/user; stored only as a keyed fingerprint.
@@ -434,8 +441,9 @@ class MemorizationConfig(_Section):
     """Memorization detection against an n-gram index of the training corpus.
 
     Off until ``index`` names a file built by ``leakguard index build``. ``profile`` sets
-    ``ngram`` and ``min_words`` (default: 8 and 40 words, about 50 tokens; strict: 6 and
-    24); keys given explicitly win over the profile.
+    ``ngram``, ``min_words`` and ``coverage`` (default: 8, 30 words and 0.8, so a near-verbatim
+    chain needs 24 words inside hits; strict: 6, 24 and 0.6); keys given explicitly win over
+    the profile.
     """
 
     index: str | None = None
@@ -445,13 +453,13 @@ class MemorizationConfig(_Section):
     profile: Literal["default", "strict"] = "default"
     ngram: int = Field(default=8, ge=2, le=64)
     # A run of consecutive n-gram hits must cover at least this many words.
-    min_words: int = Field(default=40, ge=2)
+    min_words: int = Field(default=30, ge=2)
     # Near-verbatim (light edits): hits chain while at most max_gap n-grams in a row miss
     # (one edited word costs ngram misses); a chain from a run of >= 2 hits to another,
     # spanning >= min_words words with >= coverage * min_words of them in hits, is a finding.
     near_verbatim: bool = True
     max_gap: int = Field(default=32, ge=1, le=10_000)
-    coverage: Score = 0.6
+    coverage: Score = 0.8
     label: Label = "MEMORIZED"
     boilerplate_label: Label = "BOILERPLATE"
 
@@ -473,9 +481,9 @@ class MemorizationConfig(_Section):
         return self
 
 
-_MEMORIZATION_PROFILES: dict[str, dict[str, int]] = {
-    "default": {"ngram": 8, "min_words": 40},
-    "strict": {"ngram": 6, "min_words": 24},
+_MEMORIZATION_PROFILES: dict[str, dict[str, float]] = {
+    "default": {"ngram": 8, "min_words": 30, "coverage": 0.8},
+    "strict": {"ngram": 6, "min_words": 24, "coverage": 0.6},
 }
 
 

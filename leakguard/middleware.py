@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
+from leakguard.audit.chain import AuditKey, resolve_audit_key
+from leakguard.audit.fields import recorded_route, throwaway_key
 from leakguard.config import LeakGuardConfig
 from leakguard.events import EventSink
 from leakguard.guard import Guard
@@ -80,9 +82,15 @@ class LeakGuardMiddleware:
 
             sink = open_sink(self.config)
         self.sink = sink
+        # Fingerprints request ids that hold more than an id, in log lines and records.
+        self.record_key = _record_key(self.config, sink)
         self.metrics = metrics if metrics is not None else Metrics()
         if self._owns_sink:
             self.metrics.add_collector(sink.prometheus)  # type: ignore[union-attr]
+        for detector in self.guard.detectors:  # which PII path runs (leakguard.pii.selfcheck)
+            report = getattr(detector, "path_report", None)
+            if report is not None:
+                self.metrics.add_collector(report.prometheus)
         self._route_guards = [self._route_guard(i) for i in range(len(self.online.routes))]
         self._route_header_names = frozenset(
             r.header.lower().encode() for r in self.online.routes if r.header is not None
@@ -168,7 +176,10 @@ class LeakGuardMiddleware:
             return
         message = await receive()
         if message["type"] == "websocket.connect":
-            logger.warning("WebSocket to %s refused (online.websocket: refuse)", scope["path"])
+            logger.warning(
+                "WebSocket to %s refused (online.websocket: refuse)",
+                recorded_route(scope["path"]),
+            )
             self.metrics.fail_closed.inc("websocket")
             await send({"type": "websocket.close", "code": 1008})
 
@@ -192,3 +203,14 @@ class LeakGuardMiddleware:
         ]
         await send({"type": "http.response.start", "status": 400, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _record_key(config: LeakGuardConfig, sink: EventSink | None) -> AuditKey:
+    """The sink's audit key (so log lines and records agree), the configured one, or a
+    throwaway key (fingerprints then match within this process only)."""
+    key = getattr(sink, "key", None)
+    if isinstance(key, AuditKey):
+        return key
+    if config.audit.fingerprint_key is not None:
+        return resolve_audit_key(config.audit)
+    return throwaway_key()

@@ -106,7 +106,7 @@ def test_serve_command_proxies_a_model_server(tmp_path: Path, workers: int, pin:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 180  # generous: a loaded machine
             while True:
                 try:
                     if httpx.get(base + "/healthz").status_code == 200:

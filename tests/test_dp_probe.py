@@ -14,7 +14,7 @@ pytest.importorskip("opacus")
 
 from leakguard.cli import main
 from leakguard.commands.exit_codes import EXIT_ERROR, EXIT_OK
-from leakguard.dp.probe import ProbeSettings, cut, longest_common_run, run_probe
+from leakguard.dp.probe import ProbeSettings, Sampling, cut, longest_common_run, run_probe
 from leakguard.exceptions import DatasetError
 
 WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike"
@@ -41,7 +41,9 @@ def test_a_model_that_copies_its_training_data_recites_all_of_it(tmp_path: Path)
         assert prompt is not None
         lookup[prompt.prefix] = text[len(prompt.prefix) :]
 
-    def copier(prompts: Sequence[str], *, max_words: int) -> list[str]:
+    def copier(
+        prompts: Sequence[str], *, max_words: int, sample: Sampling | None = None
+    ) -> list[str]:
         return [lookup.get(p, " unknown words only") for p in prompts]
 
     result = run_probe(
@@ -63,7 +65,9 @@ def test_a_model_that_emits_random_text_scores_like_the_control(tmp_path: Path) 
     _corpus(tmp_path / "control.jsonl", 60, seed=2)
     rng = random.Random(0)
 
-    def babbler(prompts: Sequence[str], *, max_words: int) -> list[str]:
+    def babbler(
+        prompts: Sequence[str], *, max_words: int, sample: Sampling | None = None
+    ) -> list[str]:
         return [" ".join(rng.choice(WORDS_LIST) for _ in range(max_words)) for _ in prompts]
 
     result = run_probe(
@@ -94,7 +98,7 @@ def test_bad_inputs_are_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixtu
             control=tmp_path / "control.jsonl",
             settings=ProbeSettings(prefix_words=40),
             pii=False,
-            generator=lambda prompts, *, max_words: ["" for _ in prompts],
+            generator=lambda prompts, *, max_words, sample=None: ["" for _ in prompts],
         )
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n", encoding="utf-8")

@@ -23,6 +23,7 @@ from evidence_kit import (
     evidence_args,
     raw_records,
     sanitize,
+    sanitized_file,
     write_corpus,
 )
 
@@ -282,3 +283,83 @@ def test_bad_input_is_a_precise_error(journey: Journey, tmp_path: Path) -> None:
     )  # fmt: skip
     assert empty.returncode == EXIT_BLOCKED
     assert "no_records" in empty.stderr
+
+
+# -- issue 24, item 4: the extraction probe in the lineage ----------------------------------
+
+
+def probe(model: Path, journey: Journey, out: Path, control: Path) -> Path:
+    """A real 'leakguard dp probe' of ``model`` on the DP run's training data."""
+    write_corpus(control, OTHER_CORPUS)
+    cli(
+        "dp", "probe", str(model), "--corpus", str(sanitized_file(journey.sanitize_run)),
+        "--control", str(control), "--prefixes", "6", "--prefix-words", "3",
+        "--suffix-words", "4", "--no-pii", "--quiet", "--out", str(out),
+    )  # fmt: skip
+    return out
+
+
+def test_a_probe_of_the_dp_runs_model_shows_its_rates_and_its_inputs_hashes(
+    journey: Journey, tmp_path: Path
+) -> None:
+    run = tmp_path / "dp"
+    shutil.copytree(journey.dp_run, run)
+    control = tmp_path / "control.jsonl"
+    result = json.loads(
+        (probe(run, journey, run / "probe", control) / "probe.json").read_text("utf-8")
+    )
+    out = tmp_path / "package"
+    # Found in the --dp-run directory, and given again with --probe: shown once.
+    args = evidence_args(
+        dataclasses.replace(journey, dp_run=run), out, "--probe", str(run / "probe")
+    )
+    assert main(args) == EXIT_OK
+    evidence = load(out)
+    assert evidence["flags"] == []
+    (row,) = evidence["lineage"]["probes"]
+    assert row["role"] == "model of the DP run"
+    assert row["checkpoint"] == str(run)
+    for group in ("training", "control"):
+        for key in ("prompts", "exact_extractions", "exact_extraction_rate"):
+            assert row["groups"][group][key] == result["groups"][group][key]
+    (link,) = [r for r in evidence["lineage"]["links"] if r["link"] == "DP run → probe"]
+    assert link["status"] == "ok"
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    model_sha = {a["sha256"] for a in evidence["lineage"]["dp_runs"][0]["artifacts"]}
+    by_role = {r["role"]: r for r in manifest["probe_inputs"]}
+    assert by_role["probe-model"]["sha256"] in model_sha
+    assert by_role["probe-model"]["sha256_now"] == by_role["probe-model"]["sha256"]
+    assert by_role["probe-corpus"]["path"] == str(sanitized_file(journey.sanitize_run))
+    assert by_role["probe-corpus"]["sha256_now"] is not None
+    assert by_role["probe-control"]["sha256_now"] is not None
+    assert "probe" in {i["role"] for i in manifest["inputs"]}
+    assert 'id="probes"' in (out / "evidence.html").read_text(encoding="utf-8")
+    assert "### Extraction probe" in (out / "EVIDENCE.md").read_text(encoding="utf-8")
+    done = cli("evidence", "verify", str(out), check=False)
+    assert done.returncode == EXIT_OK, done.stderr
+    # A probe input changed after the build: verify says which.
+    control.write_text(control.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    done = cli("evidence", "verify", str(out), check=False)
+    assert done.returncode == EXIT_BLOCKED
+    assert "probe-control" in done.stderr
+
+
+def test_a_probe_of_another_checkpoint_is_a_flagged_finding(
+    journey: Journey, tmp_path: Path
+) -> None:
+    job = tmp_path / "job.yaml"
+    job.write_text(
+        journey.dp_config.read_text(encoding="utf-8").replace("steps: 3,", "steps: 3, seed: 7,"),
+        encoding="utf-8",
+    )
+    other = tmp_path / "other-dp"
+    cli("dp", "train", str(job), "--out", str(other), "--quiet")
+    probed = probe(other, journey, tmp_path / "probe", tmp_path / "control.jsonl")
+    not_a_probe = tmp_path / "notes.json"
+    not_a_probe.write_text('{"model": "x"}', encoding="utf-8")
+    out = tmp_path / "package"
+    args = evidence_args(journey, out, "--probe", str(probed), "--probe", str(not_a_probe))
+    assert main(args) == EXIT_BLOCKED
+    assert {"probe_model_mismatch", "probe_unreadable"} <= codes(out)
+    (row,) = load(out)["lineage"]["probes"]
+    assert row["checkpoint"] is None

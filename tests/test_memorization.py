@@ -83,9 +83,10 @@ def test_verbatim_span_is_found_with_exact_offsets() -> None:
 
 
 def test_run_shorter_than_min_words_is_not_a_finding() -> None:
-    text = " ".join(fresh(20, 3) + DOCUMENTS[0][10:49] + fresh(20, 4))
+    words = MemorizationConfig().min_words
+    text = " ".join(fresh(20, 3) + DOCUMENTS[0][10 : 10 + words - 1] + fresh(20, 4))
     assert detector().detect(text) == []
-    text = " ".join(fresh(20, 3) + DOCUMENTS[0][10:50] + fresh(20, 4))
+    text = " ".join(fresh(20, 3) + DOCUMENTS[0][10 : 10 + words] + fresh(20, 4))
     assert len(detector().detect(text)) == 1
 
 

@@ -45,3 +45,45 @@ def test_prose_terms_the_ner_tags_are_not_names(value: str) -> None:
 )
 def test_lexicon_finds_names_with_evidence_and_leaves_prose(text: str, names: list[str]) -> None:
     assert [text[a:b] for a, b in lexicon_names(text)] == names
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("We need Dorotea's approval before Friday.", ["Dorotea"]),  # possessive 's
+        ("Did Mateus ever get back to you?", ["Mateus"]),  # a question's verb before it
+        ("Why did Henrike leave early?", ["Henrike"]),
+        ("Meeting notes: Esperanza presented, Dmitri took notes.", ["Esperanza", "Dmitri"]),
+        # one known name vouches for the other items of its list
+        ("Reviewers: Ivo, Kalani, Bartholomew.", ["Ivo", "Kalani", "Bartholomew"]),
+        (
+            "Speakers: Brennan, Oyelaran and Ilse Vermeulen.",
+            ["Brennan", "Oyelaran", "Ilse Vermeulen"],
+        ),
+        ("can you ask ingrid about the invoice", ["ingrid"]),  # chat in lower case
+        ("we met ilse and piet at the conference", ["ilse", "piet"]),
+        ("Sorry to hear that, Ravi. Could you resend it?", ["Ravi"]),  # vocative
+        ("<user>Camila</user>", ["Camila"]),  # a markup or table cell
+        ("| Camila | infra |", ["Camila"]),
+        ("Shoutout to Eun-ji for the quick fix!", ["Eun-ji"]),  # hyphenated given name
+        ("Use the built-in Read-only mode.", []),
+        ("Install Python, Perl and Git.", []),  # a list of tools
+        ("Install Visual Studio Code, then ask the team.", []),
+        ("Ask for help, then mark the issue as done.", []),  # lower case, no chat cue
+    ],
+)
+def test_lexicon_finds_names_in_sentence_positions(text: str, names: list[str]) -> None:
+    assert [text[a:b] for a, b in lexicon_names(text)] == names
+
+
+@pytest.mark.parametrize("value", ["Mr. Abernathy", "Hyun-woo", "Seo-yeon Park", "Tevita Fifita"])
+def test_titles_hyphenated_and_unknown_names_pass_the_gate(value: str) -> None:
+    assert name_like(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["MS Crypto API", "Settings", "Notification Center", "API", "Crypto API", "Pune", "Copyright"],
+)
+def test_english_words_and_acronyms_unknown_to_the_lexicons_are_not_names(value: str) -> None:
+    assert not name_like(value)

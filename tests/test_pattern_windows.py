@@ -35,8 +35,10 @@ from leakguard.pii.windows import (
     _DIGIT_RUNS,
     _GATES,
     _SHAPES,
+    GatedRecognizer,
+    NarrowedRecognizer,
+    WindowedRecognizer,
     _Shape,
-    _windowed_class,
     windowed,
 )
 
@@ -63,7 +65,7 @@ def _plain(name: str) -> Any:
 @functools.cache
 def _windowed(name: str) -> Any:
     recognizer = windowed(_plain(name), stock=name if name == "EmailRecognizer" else None)
-    assert type(recognizer).__name__.startswith("Windowed"), "Presidio's patterns changed"
+    assert isinstance(recognizer, WindowedRecognizer), "Presidio's patterns changed"
     return recognizer
 
 
@@ -248,11 +250,11 @@ def test_a_character_class_that_misses_a_character_changes_results() -> None:
     """The comparison can fail: without Presidio's stray "A-Z]" the licence class is wrong."""
     narrow = _Shape(r"\w", "[0-9]", _SHAPES["UsLicenseRecognizer"].digest)
     recognizer = UsLicenseRecognizer()
-    wrong = _windowed_class(UsLicenseRecognizer, narrow)
+    wrong = WindowedRecognizer(recognizer, narrow)
     text = "code A-Z]]123 here"
     name = "Driver License - Alphanumeric (weak)"
     assert _results(recognizer, text) == [("US_DRIVER_LICENSE", 5, 13, 0.3, name)]
-    assert wrong.analyze(recognizer, text, ["US_DRIVER_LICENSE"]) == []
+    assert wrong.analyze(text, ["US_DRIVER_LICENSE"]) == []
 
 
 def test_a_text_without_the_required_character_is_not_searched() -> None:
@@ -260,10 +262,10 @@ def test_a_text_without_the_required_character_is_not_searched() -> None:
         def analyze(self, *args: Any, **kwargs: Any) -> list[Any]:
             raise AssertionError("searched")
 
-    windowed_analyze = _windowed_class(Searching, _SHAPES["UsPassportRecognizer"]).analyze
-    assert windowed_analyze(Searching(), "no numbers in here", ["US_PASSPORT"]) == []
+    windowed_analyze = WindowedRecognizer(Searching(), _SHAPES["UsPassportRecognizer"]).analyze
+    assert windowed_analyze("no numbers in here", ["US_PASSPORT"]) == []
     with pytest.raises(AssertionError, match="searched"):
-        windowed_analyze(Searching(), "one number: 7", ["US_PASSPORT"])
+        windowed_analyze("one number: 7", ["US_PASSPORT"])
 
 
 def _with_flags(recognizer: Any, flags: int) -> Any:
@@ -292,11 +294,11 @@ def test_pattern_only_analyzer_windows_the_nine_recognizers() -> None:
     """Presidio's card and NHS recognizers are replaced by leakguard's (issue 19 item 3,
     issue 25 item 13); with leakguard's recognizers off they are windowed too (below)."""
     analyzer = PIIDetector(PIIConfig(spacy_model="none")).analyzer
-    names = [type(r).__name__ for r in analyzer.registry.recognizers]
+    names = [_narrowed_name(r) for r in analyzer.registry.recognizers]
     assert "LeakGuardCardRecognizer" in names
     assert "LeakGuardNhsRecognizer" in names
     stock = PIIDetector(PIIConfig(spacy_model="none", builtin_recognizers=False)).analyzer
-    stock_names = [type(r).__name__ for r in stock.registry.recognizers]
+    stock_names = [_narrowed_name(r) for r in stock.registry.recognizers]
     assert {"WindowedCreditCardRecognizer", "WindowedNhsRecognizer"} <= set(stock_names)
     assert sorted(n for n in names if n.startswith("Windowed")) == [
         "WindowedCryptoRecognizer",
@@ -312,6 +314,39 @@ def test_pattern_only_analyzer_windows_the_nine_recognizers() -> None:
     # Same names as before: results carry them in their metadata.
     assert "UsLicenseRecognizer" in [r.name for r in analyzer.registry.recognizers]
     assert "GatedIbanRecognizer" in names
+
+
+def _narrowed_name(recognizer: Any) -> str:
+    """ "Windowed"/"Gated" and the held recognizer's class name for a narrowed recognizer,
+    the class name for any other."""
+    if isinstance(recognizer, WindowedRecognizer):
+        return f"Windowed{type(recognizer.inner).__name__}"
+    if isinstance(recognizer, GatedRecognizer):
+        return f"Gated{type(recognizer.inner).__name__}"
+    return type(recognizer).__name__
+
+
+def test_a_narrowed_recognizer_stands_for_the_presidio_one_it_holds() -> None:
+    """Composition: the Presidio recognizer is held, not changed; the wrapper carries its
+    name, entities, language, context words, thresholds and id (results name it)."""
+    plain: Any = UsSsnRecognizer()
+    wrapped: Any = windowed(plain)
+    assert wrapped.inner is plain
+    assert (wrapped.name, wrapped.supported_entities, wrapped.supported_language) == (
+        plain.name,
+        plain.supported_entities,
+        plain.supported_language,
+    )
+    assert (wrapped.context, wrapped.score_thresholds, wrapped.id) == (
+        plain.context,
+        plain.score_thresholds,
+        plain.id,
+    )
+    assert wrapped.country_code() == plain.country_code() == "us"
+    (result,) = wrapped.analyze("ssn 536-22-4712 on file", ["US_SSN"])
+    assert result.recognition_metadata["recognizer_identifier"] == wrapped.id
+    assert type(plain) is UsSsnRecognizer  # unchanged
+    assert isinstance(wrapped, NarrowedRecognizer)
 
 
 _IBAN_TEXTS = st.lists(
@@ -335,7 +370,7 @@ _IBAN_TEXTS = st.lists(
 @given(text=_IBAN_TEXTS)
 def test_gated_iban_recognizer_finds_what_presidio_finds(text: str) -> None:
     gated = windowed(IbanRecognizer())
-    assert type(gated).__name__ == "GatedIbanRecognizer", "Presidio's IBAN pattern changed"
+    assert _narrowed_name(gated) == "GatedIbanRecognizer", "Presidio's IBAN pattern changed"
     assert _results(gated, text) == _results(IbanRecognizer(), text)
     # Presidio's registry compiles it with IGNORECASE too
     caseless = _with_flags(IbanRecognizer(), regex.IGNORECASE | regex.MULTILINE | regex.DOTALL)

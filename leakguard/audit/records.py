@@ -3,7 +3,9 @@
 The record is built in the thread that emits the event, so raw values never wait in a queue:
 every detected value is replaced by a keyed fingerprint (an AuditKey)
 and the context snippet is checked once more so that no detected value survives in it. The
-sinks (:mod:`leakguard.audit.sinks`) then chain and write it.
+strings a client or an upstream chose (route, model, request id, tenant) are kept only in
+the forms :mod:`leakguard.audit.fields` allows. The sinks (:mod:`leakguard.audit.sinks`)
+then chain and write it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import functools
 from pathlib import Path
 
 from leakguard.audit.chain import AuditKey, Record, utc_now
+from leakguard.audit.fields import recorded_model, recorded_request_id, recorded_route
 from leakguard.config import AuditConfig, LeakGuardConfig
 from leakguard.events import ScanEvent
 from leakguard.findings import Finding, OutcomeAction
@@ -127,9 +130,9 @@ def record_from_event(
         "kind": "event",
         "ts": utc_now(),
         "source": event.source,
-        "request_id": event.request_id,
-        "route": event.route,
-        "model": event.model,
+        "request_id": recorded_request_id(event.request_id, key),
+        "route": recorded_route(event.route),
+        "model": recorded_model(event.model),
         "tenant": key.fingerprint("TENANT", event.tenant) if event.tenant else None,
         "action": event.action.value,
         "reason": event.reason,

@@ -37,6 +37,7 @@ from leakguard.audit.db import (
     query_records,
     verdicts_for,
 )
+from leakguard.audit.evidence.jobs import EvidenceJobs, EvidenceSources
 from leakguard.audit.report import VERDICTS, VerdictIndex, allowlist_yaml, export
 from leakguard.audit.sinks import SqliteSink
 from leakguard.config import LeakGuardConfig
@@ -149,12 +150,18 @@ def create_app(
     config: LeakGuardConfig,
     key: AuditKey,
     password: str,
+    evidence: EvidenceSources | None = None,
+    evidence_dir: str | Path | None = None,
 ) -> Any:
-    """The review app for database ``db``. ``password`` is the token or password to log in."""
+    """The review app for database ``db``. ``password`` is the token or password to log in.
+    ``evidence``: what the evidence-package page may build from (default: the log alone);
+    packages go to ``evidence_dir`` (default: a temporary directory, removed at shutdown)."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import PlainTextResponse, RedirectResponse, Response
     from starlette.routing import Route
+
+    from leakguard.audit.evidence.page import PageKit, evidence_routes
 
     templates = _templates()
     signer = _Signer()
@@ -162,6 +169,7 @@ def create_app(
     # account name entered at login, from any address (slows a spread-out attack on one).
     by_address, by_account = _Throttle(10), _Throttle(30)
     db = Path(db)
+    sources = evidence or EvidenceSources(audit_log=db)
     state: dict[str, Any] = {}
     audit = config.audit.model_copy(
         update={"sink": "sqlite", "path": str(db), "sync_every": "record"}
@@ -171,9 +179,11 @@ def create_app(
     async def lifespan(app: Any) -> AsyncIterator[None]:
         state["conn"] = connect(db)
         state["verdicts"] = SqliteSink(audit, key=key, guard_config=None)
+        state["evidence"] = EvidenceJobs(sources, key=key, root=evidence_dir)
         try:
             yield
         finally:
+            state["evidence"].close()
             state["verdicts"].close()
             state["conn"].close()
 
@@ -393,8 +403,13 @@ def create_app(
     async def home(request: Request) -> Response:
         return secure(RedirectResponse("/records", status_code=303))
 
+    kit = PageKit(
+        current=current, refused=refused, render=render, secure=secure, form=form,
+        csrf=signer.csrf, conn=lambda: state["conn"],
+    )  # fmt: skip
     return Starlette(
         routes=[
+            *evidence_routes(kit, lambda: state["evidence"]),
             Route("/", home),
             Route("/login", login, methods=["GET", "POST"]),
             Route("/logout", logout, methods=["POST"]),

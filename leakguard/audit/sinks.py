@@ -11,6 +11,17 @@ What happens when records cannot be written (documented in the README):
 * **Write error** (disk full, database locked) — the writer keeps the record, counts
   ``failed``, and retries with back-off; while it is failing, ``emit`` refuses new events
   (fail closed) instead of queueing records it may never write.
+* **A caller that must know** (the online guard) uses :meth:`AuditSink.emit_tracked`: its
+  :class:`~leakguard.audit.receipts.Receipt` settles once the record is written (with
+  ``sync_every: record``: in the file or committed, synced as ``durability`` says) or a
+  write of it failed; while the sink is failing the record is still queued (room
+  permitting), already marked as taking the failure action, so the response is blocked
+  and its record is written when storage comes back.
+
+With ``sync_every: record`` each record is written and synced in one step that either
+succeeds or leaves the storage as it was (a JSON Lines file is cut back to its last whole
+record, a transaction rolled back), so a retried record can be amended and the chain only
+ever holds what was written.
 * **Shutdown** — :meth:`close` writes everything queued, seals the stream and syncs. If the
   writer cannot finish within ``timeout``, what is left is counted as ``lost`` and logged.
 
@@ -21,6 +32,7 @@ files), so nothing interleaves; ``leakguard audit verify`` checks every stream.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -30,7 +42,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from leakguard.audit.chain import (
     FORMAT,
@@ -42,6 +54,7 @@ from leakguard.audit.chain import (
 )
 from leakguard.audit.db import connect, insert
 from leakguard.audit.live import LiveLock
+from leakguard.audit.receipts import OnFailure, Receipt
 from leakguard.audit.records import record_from_event, wants_record
 from leakguard.config import AuditConfig, LeakGuardConfig
 from leakguard.events import ScanEvent
@@ -120,14 +133,38 @@ class AuditSink:
             return True
         return self.submit(record_from_event(event, key=self.key, config=self._guard_config))
 
+    def emit_tracked(self, event: ScanEvent, *, on_failure: OnFailure) -> Receipt:
+        """Queue the record of ``event`` and return its receipt, which settles once it is
+        written or a write of it failed. ``on_failure`` is what the caller does with its
+        response if the record is not written (``block``, ``pass``, or ``none`` for a
+        response already blocked): the record is amended to say so. While the sink is
+        failing the record is queued anyway (room permitting) with its receipt failed at
+        once. ``receipt.queued`` is False when it was refused (queue full, sink closed)."""
+        self._count("events", action=event.action.value)
+        if not wants_record(event, self.config):
+            self._count("skipped")
+            return Receipt.settled(written=True)
+        receipt = Receipt(on_failure)
+        record = record_from_event(event, key=self.key, config=self._guard_config)
+        if not self._healthy:
+            receipt.fail_now()
+        if not self._put((record, receipt), healthy_only=False):
+            receipt.fail_now()
+            return receipt
+        receipt.queued = True
+        return receipt
+
     def submit(self, record: Record) -> bool:
         """Queue any PII-free record (verdicts use this)."""
+        return self._put((record, None), healthy_only=True)
+
+    def _put(self, item: tuple[Record, Receipt | None], *, healthy_only: bool) -> bool:
         with self._gate:  # nothing is queued behind the stop marker
-            if self._closed or not self._healthy:
+            if self._closed or (healthy_only and not self._healthy):
                 accepted = False
             else:
                 try:
-                    self._queue.put_nowait(record)
+                    self._queue.put_nowait(item)
                     accepted = True
                 except queue.Full:
                     accepted = False
@@ -229,9 +266,10 @@ class AuditSink:
                 item.done.set()
                 continue
             if item is not None:
-                self._write_record(item)  # type: ignore[arg-type]
-                dirty = True
-            due = per_record or not self._healthy or time.monotonic() - last_sync >= interval
+                queued: tuple[Record, Receipt | None] = item  # type: ignore[assignment]
+                self._write_record(*queued)
+                dirty = not per_record  # a record's own write synced it
+            due = not self._healthy or time.monotonic() - last_sync >= interval
             if dirty and due and self._sync_safely():
                 last_sync, dirty = time.monotonic(), False
         self._write_record({"kind": "seal", "reason": "close", "records": self._segment_records})
@@ -242,19 +280,36 @@ class AuditSink:
     def _header(self, segment: int) -> Record:
         return {"kind": "segment", "format": FORMAT, "segment": segment, "key_id": self.key.key_id}
 
-    def _write_record(self, record: Record) -> None:
-        """Write with retries; the chain only advances after a successful write."""
+    def _write_record(self, record: Record, receipt: Receipt | None = None) -> None:
+        """Write with retries; the chain only advances after a successful write. With
+        ``sync_every: record`` a write is also synced, and a failed one undone."""
         backoff = 0.05
         if record.get("kind") in _COUNTED and self._should_rotate():
             self._rotate()
+        record = {**record, "ts": record.get("ts") or utc_now()}
+        per_record = self.config.sync_every == "record"
         while True:
-            linked, line = self._chain.link({**record, "ts": record.get("ts") or utc_now()})
+            if receipt is not None:
+                record = receipt.begin(record)
+            linked, line = self._chain.link(record)
             try:
                 self._write(linked, line)
+                if per_record:
+                    self._sync(fsync=self.config.durability == "fsync")
             except (OSError, sqlite3.Error) as exc:
+                if per_record:
+                    self._undo()
+                if receipt is not None:
+                    receipt.attempt_failed()
                 self._count("failed")
+                if self._healthy:  # once per outage, not once per retry
+                    logger.error(
+                        "audit %s write failed (%s): records are kept and retried; "
+                        "responses fail closed meanwhile",
+                        self.name,
+                        type(exc).__name__,
+                    )
                 self._healthy = False
-                logger.warning("audit %s write failed: %s", self.name, type(exc).__name__)
                 if self._closing.is_set() and time.monotonic() >= self._deadline:
                     if record.get("kind") in _COUNTED:
                         self._count("lost")
@@ -264,7 +319,11 @@ class AuditSink:
                 continue
             self._chain.advance(linked)
             self._segment_records += 1
+            if not self._healthy:
+                logger.warning("audit %s writes again", self.name)
             self._healthy = True
+            if receipt is not None:
+                receipt.attempt_written()
             if linked["kind"] in _COUNTED:
                 self._count("written")
             return
@@ -302,6 +361,11 @@ class AuditSink:
     def _sync(self, *, fsync: bool) -> None:
         raise NotImplementedError
 
+    def _undo(self) -> None:
+        """Drop what was written since the last successful sync (``sync_every: record``:
+        one record), leaving the storage as it was."""
+        raise NotImplementedError
+
     def _close_storage(self) -> None:
         raise NotImplementedError
 
@@ -322,8 +386,12 @@ class JsonlSink(AuditSink):
 
     def _open_segment(self) -> None:
         self.path = self.directory / f"{self.stream}-{self._segment:06d}.jsonl"
-        self._file: IO[bytes] = open(self.path, "xb")  # noqa: SIM115  (closed in _close_storage)
-        self._bytes = 0
+        # Unbuffered and append-only: this sink keeps its own buffer, so it knows which
+        # bytes reached the file (a short write on a full disk is finished, or cut back).
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        self._buffer = bytearray()
+        self._bytes = 0  # in the file and in the buffer
+        self._whole = 0  # the file's size after the last complete sync
         self._opened_at = time.monotonic()
         self._segment_records = 0
 
@@ -335,23 +403,34 @@ class JsonlSink(AuditSink):
     def _rotate(self) -> None:
         self._write_record({"kind": "seal", "reason": "rotate", "records": self._segment_records})
         self._sync_safely()
-        self._file.close()
+        os.close(self._fd)
         self._segment += 1
         self._open_segment()
         self._write_record(self._header(self._segment))
 
     def _write(self, record: Record, line: str) -> None:
         data = (line + "\n").encode()
-        self._file.write(data)
+        self._buffer += data
         self._bytes += len(data)
 
     def _sync(self, *, fsync: bool) -> None:
-        self._file.flush()
+        while self._buffer:  # a short write keeps the rest for the next try
+            written = os.write(self._fd, self._buffer)
+            del self._buffer[:written]
         if fsync:
-            os.fsync(self._file.fileno())
+            os.fsync(self._fd)
+        self._whole = self._bytes
+
+    def _undo(self) -> None:
+        self._buffer.clear()
+        self._bytes = self._whole
+        if os.fstat(self._fd).st_size > self._whole:  # a part of the record got in
+            os.ftruncate(self._fd, self._whole)
 
     def _close_storage(self) -> None:
-        self._file.close()
+        if self._buffer:
+            logger.error("audit jsonl: %d bytes could not be written", len(self._buffer))
+        os.close(self._fd)
 
 
 class SqliteSink(AuditSink):
@@ -384,8 +463,14 @@ class SqliteSink(AuditSink):
                 insert(conn, record, line)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite may have rolled back on its own (e.g. disk full).
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
             raise
+        self._pending.clear()
+
+    def _undo(self) -> None:
         self._pending.clear()
 
     def _close_storage(self) -> None:

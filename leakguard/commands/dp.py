@@ -72,10 +72,32 @@ def add_parser(subparsers: Any) -> None:
     probe.add_argument("--prefixes", type=int, default=200, help="prompts per group")
     probe.add_argument("--prefix-words", type=int, default=6, help="words of each prompt")
     probe.add_argument("--suffix-words", type=int, default=8, help="words compared after it")
-    probe.add_argument("--seed", type=int, default=0, help="seed of the drawn records")
-    probe.add_argument("--device", default="cpu", help="cpu | cuda | auto")
+    probe.add_argument(
+        "--seed", type=int, default=0, help="seed of the drawn records (and of --sample)"
+    )
+    probe.add_argument("--batch-size", type=int, default=64, help="prompts generated together")
+    probe.add_argument(
+        "--sample",
+        action="store_true",
+        help="also one sampled continuation per prompt (seeded), reported beside greedy",
+    )
+    probe.add_argument(
+        "--temperature", type=float, default=1.0, help="softmax temperature of --sample"
+    )
+    probe.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="cpu",
+        help="where the model runs (auto: CUDA if torch sees a GPU); default cpu",
+    )
     probe.add_argument("--no-pii", action="store_true", help="skip the PII-recital count")
-    probe.add_argument("--out", metavar="DIR", default="dp-probe", help="output directory")
+    probe.add_argument(
+        "--out",
+        metavar="DIR",
+        default="dp-probe",
+        help="output directory; finished batches are kept there, so a killed probe run "
+        "again with the same arguments resumes",
+    )
     probe.add_argument("--quiet", action="store_true", help="no progress output")
     probe.set_defaults(handler=run_probe)
 
@@ -116,6 +138,40 @@ class _Progress:
             tenth = 10 * info.step // info.total_steps
             now = time.monotonic()
             if tenth == self.last_tenth and now - self.last_line < self.every_s:
+                return
+            self.last_tenth, self.last_line = tenth, now
+            sys.stderr.write(f"{label}{status}\n")
+        sys.stderr.flush()
+
+
+class _CountProgress:
+    """Progress of a count of prompts on stderr, the way :class:`_Progress` shows steps:
+    a bar on a terminal, elsewhere a line per tenth or every ``every_s`` seconds."""
+
+    def __init__(self, *, quiet: bool, every_s: float = 30.0) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.every_s = every_s
+        self.name: str | None = None
+        self.last_line = -math.inf
+        self.last_tenth = -1
+
+    def __call__(self, done: int, total: int, resumed: int, name: str = "") -> None:
+        if self.quiet:
+            return
+        if name != self.name:
+            self.name, self.last_tenth = name, -1
+        label = f"probe {name} " if name else "probe "
+        status = f"{done}/{total} prompts" + (f" ({resumed} resumed)" if resumed else "")
+        if self.tty:
+            width = 30
+            bar = "#" * (width * done // total) + "." * (width - width * done // total)
+            end = "\n" if done == total else ""
+            sys.stderr.write(f"\r{label}[{bar}] {status}{end}")
+        else:
+            tenth = 10 * done // total
+            now = time.monotonic()
+            if done != total and tenth == self.last_tenth and now - self.last_line < self.every_s:
                 return
             self.last_tenth, self.last_line = tenth, now
             sys.stderr.write(f"{label}{status}\n")
@@ -195,8 +251,14 @@ def run_audit(args: argparse.Namespace) -> int:
     from leakguard.dp.canary_audit import run_audit as audit
 
     progress = _Progress(quiet=args.quiet)
+    counting = _CountProgress(quiet=args.quiet)
     out = Path(args.out)
-    result = audit(config, out_dir=out, progress=lambda name, info: progress(info, name))
+    result = audit(
+        config,
+        out_dir=out,
+        progress=lambda name, info: progress(info, name),
+        probe_progress=lambda name, done, total, resumed: counting(done, total, resumed, name),
+    )
     summary = result.audit
     for side, title in (("dp", "DP"), ("non_dp", "non-DP")):
         part = summary[side]
@@ -205,8 +267,22 @@ def run_audit(args: argparse.Namespace) -> int:
             f"{part['max_exposure']:.2f}; one-run ε ≥ {part['one_run']['epsilon_lower_bound']:.3f} "
             f"(at most {part['one_run']['max_certifiable']:.2f} certifiable)"
         )
+    probe = result.probe
+    if probe:
+        for side, title in (("dp", "DP"), ("non_dp", "non-DP")):
+            print(f"{title} probe: {_probe_line(probe[side])}")
     print(f"{_describe(result.dp.report)}; wrote {out / 'PRIVACY.md'}, {out / 'audit.json'}")
     return EXIT_OK
+
+
+def _probe_line(result: dict[str, Any]) -> str:
+    groups, test = result["groups"], result["comparisons"]["repeated_vs_control"]
+    verdict = {"above": "above", "below": "below", "indistinguishable": "not distinguishable"}
+    return (
+        f"exact extraction {groups['repeated']['exact_extraction_rate']:.1%} on repeated "
+        f"training records, {groups['control']['exact_extraction_rate']:.1%} on the control "
+        f"({verdict[test['verdict']]}, p = {test['p_value']:.2g})"
+    )
 
 
 def run_init_hf(args: argparse.Namespace) -> int:
@@ -233,21 +309,22 @@ def run_init_hf(args: argparse.Namespace) -> int:
 
 def run_probe(args: argparse.Namespace) -> int:
     from leakguard.dp import require_dp
-
-    require_dp("the extraction probe")
-    from leakguard.dp.probe import ProbeSettings, write_probe
-    from leakguard.dp.probe import run_probe as probe
-
-    def progress(done: int, total: int) -> None:
-        if not args.quiet:
-            print(f"probe: {done}/{total} prompts", file=sys.stderr, flush=True)
+    from leakguard.dp.probe import ProbeSettings
 
     settings = ProbeSettings(
         prefixes=args.prefixes,
         prefix_words=args.prefix_words,
         suffix_words=args.suffix_words,
         seed=args.seed,
+        batch_size=args.batch_size,
+        sample=args.sample,
+        temperature=args.temperature,
     )
+    require_dp("the extraction probe")
+    from leakguard.dp.probe import run_probe as probe
+    from leakguard.dp.probe import write_probe
+
+    out = Path(args.out)
     result = probe(
         Path(args.model),
         corpus=Path(args.corpus),
@@ -257,15 +334,23 @@ def run_probe(args: argparse.Namespace) -> int:
         settings=settings,
         device=args.device,
         pii=not args.no_pii,
-        progress=progress,
+        progress=_CountProgress(quiet=args.quiet),
+        work_dir=out,
     )
-    json_path, md_path = write_probe(result, Path(args.out))
-    for name in ("training", "repeated", "control"):
-        g = result["groups"][name]
-        print(
-            f"{name}: exact extraction {g['exact_extraction_rate']:.1%} "
-            f"({g['exact_extractions']}/{g['prompts']}), mean common run "
-            f"{g['near_extraction_mean_run']:.2f} words"
-        )
+    json_path, md_path = write_probe(result, out)
+    if result["resumed_prompts"]:
+        print(f"resumed: {result['resumed_prompts']} prompts were scored by an earlier run")
+    passes = [("", result)]
+    if result["sampled"]:
+        passes.append(("sampled ", result["sampled"]))
+    for how, measures in passes:
+        for name in ("training", "repeated", "control"):
+            g = measures["groups"][name]
+            print(
+                f"{how}{name}: exact extraction {g['exact_extraction_rate']:.1%} "
+                f"({g['exact_extractions']}/{g['prompts']}), mean common run "
+                f"{g['near_extraction_mean_run']:.2f} words"
+            )
+        print(f"{how}repeated vs control: {_probe_line(measures)}")
     print(f"wrote {json_path}, {md_path}")
     return EXIT_OK

@@ -40,6 +40,14 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--dp-run", action="append", default=[], metavar="DIR")
     p.add_argument("--index", action="append", default=[], metavar="PATH")
     p.add_argument(
+        "--probe",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="'leakguard dp probe' results (probe.json or its directory; repeatable); those "
+        "inside a --dp-run are found on their own",
+    )
+    p.add_argument(
         "--config",
         action="append",
         default=[],
@@ -92,6 +100,7 @@ def run_build(args: argparse.Namespace) -> int:
         dp_runs=tuple(map(Path, args.dp_run)),
         indexes=tuple(map(Path, args.index)),
         configs=tuple(map(Path, args.config)),
+        probes=tuple(map(Path, args.probe)),
     )
     result = build_evidence(
         inputs,
@@ -118,6 +127,8 @@ def run_verify(directory: Path, *, allow_open: bool) -> int:
     from leakguard.audit.evidence import verify_evidence
 
     check = verify_evidence(directory, allow_open=allow_open)
+    for note in check.notes:
+        print(f"  note: {note}", file=sys.stderr)
     for problem in check.problems:
         print(f"  {problem}", file=sys.stderr)
     state = "verified" if check.ok else f"NOT verified: {len(check.problems)} problems"

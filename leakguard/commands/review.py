@@ -25,6 +25,32 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--config", metavar="PATH", help="YAML config with the audit section")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     p.add_argument("--port", type=int, default=8765)
+    evidence = p.add_argument_group(
+        "evidence package",
+        "what the page's SOC 2 evidence package may be built from, besides this log (as "
+        "'leakguard evidence' takes them; the browser only picks among these)",
+    )
+    for flag, meta in (
+        ("--sanitize-run", "DIR"),
+        ("--dp-run", "DIR"),
+        ("--index", "PATH"),
+        ("--probe", "PATH"),
+    ):
+        evidence.add_argument(flag, action="append", default=[], metavar=meta)
+    evidence.add_argument(
+        "--evidence-config",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="guard configs deployed in the period and DP job configs ('leakguard evidence "
+        "--config'; repeatable)",
+    )
+    evidence.add_argument(
+        "--evidence-dir",
+        metavar="DIR",
+        help="keep the packages built in DIR (default: a temporary directory, removed when "
+        "the server stops)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -47,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from leakguard.audit.chain import resolve_audit_key
+    from leakguard.audit.evidence.jobs import EvidenceSources
     from leakguard.audit.review import create_app
     from leakguard.config import load_config
 
@@ -56,11 +83,21 @@ def run(args: argparse.Namespace) -> int:
             f"no redaction-log database at {args.db!r}: write one with audit.sink: sqlite, "
             "or import JSON Lines logs with 'leakguard audit import --db PATH DIR'"
         )
+    sources = EvidenceSources(
+        audit_log=Path(args.db),
+        sanitize_runs=tuple(map(Path, args.sanitize_run)),
+        dp_runs=tuple(map(Path, args.dp_run)),
+        indexes=tuple(map(Path, args.index)),
+        configs=tuple(map(Path, args.evidence_config)),
+        probes=tuple(map(Path, args.probe)),
+    )
     app = create_app(
         args.db,
         config=config,
         key=resolve_audit_key(config.audit),
         password=review_password(config),
+        evidence=sources,
+        evidence_dir=args.evidence_dir,
     )
     if not _loopback(args.host):
         print(

@@ -27,18 +27,20 @@ from leakguard.dp.report import write_report
 from leakguard.dp.training import StepInfo
 from leakguard.exceptions import ConfigError, TrainingError
 
-__all__ = ["AuditResult", "plant_canaries", "run_audit", "score_canaries"]
+__all__ = ["AuditResult", "plant_canaries", "probe_both", "run_audit", "score_canaries"]
 
 AUDIT_NAME = "audit.json"
 
 
 @dataclass(frozen=True, slots=True)
 class AuditResult:
-    """Both runs and the audit numbers (as written into the report)."""
+    """Both runs and the audit numbers (as written into the report); ``probe``: both
+    models' extraction probe results (``audit.probe``), or None."""
 
     dp: JobResult
     non_dp: JobResult
     audit: dict[str, Any]
+    probe: dict[str, Any] | None = None
 
 
 def plant_canaries(
@@ -105,8 +107,14 @@ def run_audit(
     *,
     out_dir: Path,
     progress: Callable[[str, StepInfo], None] | None = None,
+    probe_progress: Callable[[str, int, int, int], None] | None = None,
 ) -> AuditResult:
-    """Train DP and non-DP on the data plus canaries; write both models and the audit."""
+    """Train DP and non-DP on the data plus canaries; write both models and the audit.
+
+    With ``audit.probe``, both models are probed with the same prompts (their training
+    data, canaries included, and the control): ``dp/probe.json`` and ``non_dp/probe.json``,
+    and both under ``probe`` in ``privacy_report.json`` and PRIVACY.md. ``probe_progress``
+    gets (model, prompts done, prompts in all, prompts resumed)."""
     if config.task != "causal_lm":
         raise ConfigError("the canary audit needs task: causal_lm (canaries are text secrets)")
     if config.model.kind != "builtin":
@@ -150,10 +158,13 @@ def run_audit(
         "non_dp": score_canaries(non_dp.model, config, secrets, included, delta=delta),
     }
     report = dp.report | {"audit": _summary(audit)}
+    if config.audit.probe is not None:
+        texts = [e.text for e in planted]
+        report["probe"] = probe_both(config, texts, out_dir=out_dir, progress=probe_progress)
     write_report(report, out_dir)
     write_report(report, out_dir / "dp")
     (out_dir / AUDIT_NAME).write_text(json.dumps(audit, indent=2) + "\n", encoding="utf-8")
-    return AuditResult(dp, non_dp, audit)
+    return AuditResult(dp, non_dp, audit, report.get("probe"))
 
 
 def _summary(audit: dict[str, Any]) -> dict[str, Any]:
@@ -165,3 +176,45 @@ def _summary(audit: dict[str, Any]) -> dict[str, Any]:
             for side in ("dp", "non_dp")
         },
     }
+
+
+def probe_both(
+    config: DPConfig,
+    training_texts: Sequence[str],
+    *,
+    out_dir: Path,
+    progress: Callable[[str, int, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """The extraction probe of ``out_dir/dp`` and ``out_dir/non_dp`` (same prompts), each
+    written beside its model; both results, as ``privacy_report.json`` holds them."""
+    from leakguard.dp.probe import ProbeSettings, run_probe, write_probe
+
+    probe = config.audit.probe
+    assert probe is not None
+    settings = ProbeSettings(
+        prefixes=probe.prefixes,
+        prefix_words=probe.prefix_words,
+        suffix_words=probe.suffix_words,
+        seed=probe.seed,
+        batch_size=probe.batch_size,
+    )
+    results: dict[str, Any] = {}
+    for side in ("dp", "non_dp"):
+
+        def report_to(done: int, total: int, resumed: int, side: str = side) -> None:
+            if progress is not None:
+                progress(side, done, total, resumed)
+
+        results[side] = run_probe(
+            out_dir / side,
+            corpus=config.data.path,
+            control=probe.control,
+            field=probe.text_field,
+            settings=settings,
+            device=config.training.device,
+            pii=probe.pii,
+            progress=report_to,
+            training_texts=training_texts,
+        )
+        write_probe(results[side], out_dir / side)
+    return results

@@ -17,6 +17,7 @@ from leakguard.exceptions import ConfigError
 
 __all__ = [
     "AuditConfig",
+    "AuditProbeConfig",
     "DPConfig",
     "DataConfig",
     "HFModelConfig",
@@ -172,6 +173,22 @@ class TrainingConfig(_Section):
         return self
 
 
+class AuditProbeConfig(_Section):
+    """The extraction probe (``leakguard dp probe``) of both audit models: the same seeded
+    prompts from the training data (canaries included) and from ``control``."""
+
+    # Records of the same kind never trained on (relative to the YAML file).
+    control: Path
+    text_field: str = "text"
+    prefixes: int = Field(default=200, ge=1, le=1_000_000)
+    prefix_words: int = Field(default=6, ge=1, le=1000)
+    suffix_words: int = Field(default=8, ge=1, le=1000)
+    seed: int = 0
+    batch_size: int = Field(default=64, ge=1, le=4096)
+    # Count PII values of the true suffixes that the models recite (loads the PII pipeline).
+    pii: bool = True
+
+
 class AuditConfig(_Section):
     """The canary audit: random secrets planted in the training data."""
 
@@ -185,6 +202,8 @@ class AuditConfig(_Section):
     candidates: int = Field(default=4096, ge=16, le=1_000_000)
     # One-run audit confidence (1 - β) and δ for the Steinke-Nasr-Jagielski bound.
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    # Unset: no extraction probe in the audit.
+    probe: AuditProbeConfig | None = None
 
 
 class DPConfig(_Section):
@@ -211,8 +230,8 @@ class DPConfig(_Section):
 def parse_dp_config(
     data: object, *, source: str = "<dp config>", base: Path | None = None
 ) -> DPConfig:
-    """Validate a mapping; relative data and model paths are relative to ``base`` (the
-    YAML's folder)."""
+    """Validate a mapping; relative data, model and probe control paths are relative to
+    ``base`` (the YAML's folder)."""
     config = validate_mapping(DPConfig, data, source=source, what="DP configuration")
     if base is None:
         return config
@@ -221,6 +240,9 @@ def parse_dp_config(
     }
     if isinstance(config.model, HFModelConfig):
         update["model"] = config.model.model_copy(update={"path": base / config.model.path})
+    if config.audit.probe is not None:
+        probe = config.audit.probe.model_copy(update={"control": base / config.audit.probe.control})
+        update["audit"] = config.audit.model_copy(update={"probe": probe})
     return config.model_copy(update=update)
 
 

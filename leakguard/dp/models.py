@@ -19,7 +19,14 @@ from torch import nn
 from leakguard.dp.config import ModelConfig
 from leakguard.dp.data import PAD, VOCAB_SIZE
 
-__all__ = ["LoRALinear", "TinyClassifier", "TinyLM", "apply_trainable", "lora_adapters"]
+__all__ = [
+    "Decoder",
+    "LoRALinear",
+    "TinyClassifier",
+    "TinyLM",
+    "apply_trainable",
+    "lora_adapters",
+]
 
 
 class LoRALinear(nn.Module):
@@ -65,6 +72,34 @@ class _Block(nn.Module):
         out: torch.Tensor = x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
         return out
 
+    def extend(self, x: torch.Tensor, cache: _KV, keep: torch.Tensor | None) -> torch.Tensor:
+        """:meth:`forward` (causal) over new positions ``x`` [B, t, D] that also attend to
+        the keys and values in ``cache`` (appended to it). ``keep`` [B, 1, t, past + t]: which
+        slots each new position may see; None for the first call (plain causal attention)."""
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(d, dim=-1)
+        shape = (b, t, self.heads, d // self.heads)
+        q, k, v = (z.reshape(shape).transpose(1, 2) for z in (q, k, v))
+        if cache.keys is not None and cache.values is not None:
+            k = torch.cat([cache.keys, k], dim=2)
+            v = torch.cat([cache.values, v], dim=2)
+        cache.keys, cache.values = k, v
+        if keep is None:
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            a = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
+        x = x + self.proj(a.transpose(1, 2).reshape(b, t, d))
+        out: torch.Tensor = x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
+        return out
+
+
+class _KV:
+    """One block's keys and values so far [B, heads, T, D/heads] (incremental decoding)."""
+
+    def __init__(self) -> None:
+        self.keys: torch.Tensor | None = None
+        self.values: torch.Tensor | None = None
+
 
 class _Encoder(nn.Module):
     def __init__(self, config: ModelConfig, *, max_length: int, causal: bool) -> None:
@@ -99,6 +134,61 @@ class TinyLM(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         logits: torch.Tensor = self.head(self.encoder(ids))
+        return logits
+
+    def decoder(self) -> Decoder:
+        """Incremental (key/value-cached) decoding of a batch with this model's weights."""
+        return Decoder(self)
+
+
+class Decoder:
+    """Greedy or sampled decoding without recomputing the prompt: the first call runs the
+    right-padded prompts once, each later call one new token per row. Logits equal
+    :meth:`TinyLM.forward`'s at the same positions (``tests/test_dp_probe_resume.py`` checks)."""
+
+    def __init__(self, model: TinyLM) -> None:
+        self.model = model
+        self.caches: list[_KV] = []
+        self.lengths = torch.zeros(0, dtype=torch.long)
+        self.valid = torch.zeros(0, 0, dtype=torch.bool)
+
+    def start(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Logits [B, V] after each row's last real token; ``ids`` [B, T] right-padded."""
+        encoder = self.model.encoder
+        b, t = ids.shape
+        positions = torch.arange(t, device=ids.device).repeat(b, 1)
+        x = encoder.tokens(ids) + encoder.positions(positions)
+        self.caches = [_KV() for _ in encoder.blocks]
+        for block, cache in zip(encoder.blocks, self.caches, strict=True):
+            assert isinstance(block, _Block)
+            x = block.extend(x, cache, None)
+        self.lengths = lengths.clone()
+        # Padding slots of the prompt stay in the cache but are never attended to again.
+        self.valid = torch.arange(t, device=ids.device)[None, :] < lengths[:, None]
+        last = encoder.ln(x[torch.arange(b, device=ids.device), lengths - 1])
+        logits: torch.Tensor = self.model.head(last)
+        return logits
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Go on with only these rows (indices into the current batch), in this order."""
+        for cache in self.caches:
+            assert cache.keys is not None
+            assert cache.values is not None
+            cache.keys, cache.values = cache.keys[rows], cache.values[rows]
+        self.lengths, self.valid = self.lengths[rows], self.valid[rows]
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Feed one token per row [B] (at each row's next position); the next logits [B, V]."""
+        encoder = self.model.encoder
+        b = tokens.shape[0]
+        x = encoder.tokens(tokens[:, None]) + encoder.positions(self.lengths[:, None])
+        self.valid = torch.cat([self.valid, self.valid.new_ones(b, 1)], dim=1)
+        keep = self.valid[:, None, None, :]
+        for block, cache in zip(encoder.blocks, self.caches, strict=True):
+            assert isinstance(block, _Block)
+            x = block.extend(x, cache, keep)
+        self.lengths = self.lengths + 1
+        logits: torch.Tensor = self.model.head(encoder.ln(x[:, 0]))
         return logits
 
 

@@ -16,6 +16,7 @@ from typing import Any
 __all__ = [
     "library_versions",
     "posterior_bound",
+    "probe_sentence",
     "render_privacy_md",
     "unlearned_warning",
     "write_report",
@@ -127,6 +128,9 @@ def render_privacy_md(report: dict[str, Any]) -> str:
     audit = report.get("audit")
     if audit:
         lines += ["", *_audit_md(audit)]
+    probe = report.get("probe")
+    if probe:
+        lines += ["", *_probe_md(probe, eps)]
     return "\n".join(lines) + "\n"
 
 
@@ -275,6 +279,57 @@ def _audit_md(audit: dict[str, Any]) -> list[str]:
             "repeat the canaries more often or train longer before relying on it."
         ),
     ]
+
+
+def _probe_md(probe: dict[str, Any], epsilon: float) -> list[str]:
+    """The audit's extraction probe: both models side by side, and what it says next to ε."""
+    from leakguard.dp.probe.report import probe_md
+
+    dp, plain = probe["dp"], probe["non_dp"]
+    lines = probe_md({"DP model": dp, "non-DP model": plain})
+    return [*lines, "", probe_sentence(dp, plain, epsilon)]
+
+
+def probe_sentence(dp: dict[str, Any], plain: dict[str, Any], epsilon: float) -> str:
+    """One plain sentence: does each model recite repeated training records more often than
+    it completes records it never saw, and what that means next to ε."""
+
+    def said(result: dict[str, Any]) -> str:
+        groups, test = result["groups"], result["comparisons"]["repeated_vs_control"]
+        rates = (
+            f"{groups['repeated']['exact_extraction_rate']:.1%} of repeated training records "
+            f"against {groups['control']['exact_extraction_rate']:.1%} of the control, "
+            f"p = {test['p_value']:.2g}"
+        )
+        if test["verdict"] == "above":
+            return f"recites its training data ({rates})"
+        if test["verdict"] == "below":
+            return f"completes training records less often than unseen ones ({rates})"
+        return f"is not distinguishable from the control ({rates})"
+
+    eps = "no finite ε" if math.isinf(epsilon) else f"ε = {epsilon:.3g}"
+    dp_leaks = dp["comparisons"]["repeated_vs_control"]["verdict"] == "above"
+    plain_leaks = plain["comparisons"]["repeated_vs_control"]["verdict"] == "above"
+    if dp_leaks:
+        meaning = (
+            f"the DP model completes training records more often than unseen ones at {eps}: "
+            "text many users share (a template, a common phrase) is learnt legitimately "
+            "under DP, text one user repeats is not; see which records and PII it recites "
+            "before releasing it"
+        )
+    elif plain_leaks:
+        meaning = (
+            f"training with DP ({eps}) removed the recital this probe can see, which is what "
+            "ε predicts"
+        )
+    else:
+        meaning = (
+            "the non-DP model did not recite either, so this probe could not have seen "
+            "leakage here: it neither confirms nor contradicts ε"
+        )
+    return (
+        f"**In plain words:** the non-DP model {said(plain)}; the DP model {said(dp)}: {meaning}."
+    )
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:

@@ -23,6 +23,7 @@ from leakguard.exceptions import FramingError
 from leakguard.online.framing import NDJSONDecoder, SSEDecoder, SSEEvent, TextDecoder, encode_sse
 from leakguard.online.shapes import ERROR, Frame, Shape, error_body
 from leakguard.online.streaming import Channel
+from leakguard.online.values import ValueGuard
 
 if TYPE_CHECKING:
     from leakguard.online.responder import Responder
@@ -103,6 +104,7 @@ class JSONBody(Body):
         super().__init__(r)
         self.body: list[bytes] = []
         self.size = 0
+        self.values = ValueGuard(r.scans)
 
     async def feed(self, data: bytes) -> None:
         self.body.append(data)
@@ -133,10 +135,12 @@ class JSONBody(Body):
             piece.set(await r.scans.whole(piece.channel, piece.text))
             if r.rg.blocked:
                 break
+        if not r.rg.blocked:  # every other value and key (leakguard.online.values)
+            shape.scrub(obj)
+            await self.values.guard(obj, shape=shape, frame=frame, size=len(raw))
         if r.rg.blocked:
             await r.block_response()
             return
-        shape.scrub(obj)
         await r.finish_plain(dumps(obj))
 
 
@@ -217,6 +221,7 @@ class ObjectStream(StreamBody):
     def __init__(self, r: Responder) -> None:
         super().__init__(r)
         self.templates: dict[Channel, dict[str, Any]] = {}
+        self.values = ValueGuard(r.scans)
 
     def encode_object(self, obj: Any) -> bytes:
         raise NotImplementedError
@@ -227,7 +232,7 @@ class ObjectStream(StreamBody):
             return []
         return [self.encode_object(self.shape.synthesize(template, channel, rest))]
 
-    async def on_object(self, obj: Any, encode: Encode) -> None:
+    async def on_object(self, obj: Any, encode: Encode, *, size: int) -> None:
         r = self.r
         if self.shape is None:
             self.shape = r.detect(obj)
@@ -235,12 +240,21 @@ class ObjectStream(StreamBody):
                 await r.unscannable("unknown_schema", detail="no shape matches the stream")
                 return
             r.rg.keep_text = self.shape.repeats_text
-        frame = self.shape.frame(obj) or ERROR.frame(obj)
+        shape, frame = self.shape, self.shape.frame(obj)
+        if frame is None:  # an error object ends a stream of any shape
+            shape, frame = ERROR, ERROR.frame(obj)
         if frame is None:
             await r.unscannable("malformed", detail="a stream object of another schema")
             return
         r.model = r.model or frame.model
         self.ended_cleanly = self.ended_cleanly or self.shape.is_last(obj)
+        # Every value and key outside the pieces first, so that the templates of
+        # synthesized objects carry only scanned values.
+        shape.scrub(obj)
+        await self.values.guard(obj, shape=shape, frame=frame, size=size)
+        if r.rg.blocked:
+            await r.block_stream()
+            return
         await self.apply(frame, obj, encode)
 
     async def apply(self, frame: Frame, obj: Any, encode: Encode) -> None:
@@ -275,7 +289,6 @@ class ObjectStream(StreamBody):
         if r.rg.blocked:
             await r.block_stream()
             return
-        self.shape.scrub(obj)
         r.out.append(encode(obj))
 
     def _ending(self, frame: Frame) -> list[Channel]:
@@ -331,7 +344,8 @@ class SSEBody(ObjectStream):
             text = await r.scans.stream(("sse", event.event or "message"), event.data)
             r.out.append(encode_sse(_with_data(event, text)))
             return
-        await self.on_object(loads(event.data), lambda o: encode_sse(_with_data(event, o)))
+        encode = lambda o: encode_sse(_with_data(event, o))  # noqa: E731
+        await self.on_object(loads(event.data), encode, size=len(event.data))
 
     async def _fields(self, event: SSEEvent) -> SSEEvent:
         """Comments, ids and event names are scanned, each distinct value once per
@@ -376,12 +390,12 @@ class NDJSONBody(ObjectStream):
 
     async def feed(self, data: bytes) -> None:
         for line in self.decoder.feed(data):
-            await self.on_object(loads(line), self.encode_object)
+            await self.on_object(loads(line), self.encode_object, size=len(line))
 
     async def end(self) -> None:
         lines = self.decoder.flush()
         for line in lines[:-1] if self.r.broke_off else lines:  # a cut-off last line: dropped
-            await self.on_object(loads(line), self.encode_object)
+            await self.on_object(loads(line), self.encode_object, size=len(line))
         await self.finish(truncated=False)
 
     def encode_object(self, obj: Any) -> bytes:

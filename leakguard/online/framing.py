@@ -14,6 +14,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from leakguard.audit.fields import recorded_coding
 from leakguard.exceptions import FramingError
 
 __all__ = [
@@ -256,7 +257,9 @@ class Decompressor:
 
             self._brotli = brotli.Decompressor()
         elif encoding != "deflate":
-            raise FramingError(f"unsupported content-encoding {encoding!r}", kind="encoding")
+            raise FramingError(
+                f"unsupported content-encoding {recorded_coding(encoding)!r}", kind="encoding"
+            )
 
     def feed(self, chunk: bytes) -> list[bytes]:
         try:
@@ -353,6 +356,7 @@ def make_decompressor(content_encoding: str | None) -> Decompressor | None:
         return None
     if len(codings) > 1:
         raise FramingError(
-            f"stacked content-encodings {content_encoding!r} are not supported", kind="encoding"
+            f"stacked content-encodings {recorded_coding(content_encoding)!r} are not supported",
+            kind="encoding",
         )
     return Decompressor(codings[0])

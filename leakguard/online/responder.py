@@ -13,17 +13,16 @@ message, sending, blocking, the audit record::
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from leakguard.events import ScanEvent
+from leakguard.audit.fields import recorded_content_type, recorded_request_id
 from leakguard.exceptions import FramingError
 from leakguard.guard import Guard
-from leakguard.online import bodies
+from leakguard.online import bodies, recording
 from leakguard.online.framing import Decompressor, make_decompressor
 from leakguard.online.headers import guard_headers
 from leakguard.online.metrics import reason_kind
@@ -61,7 +60,10 @@ class Responder:
         self.online = mw.online
         self.policy = guard.config.policy
         self.scope = scope
-        self.request_id = self._request_id()
+        self.request_id = self._request_id()  # echoed to the client, sent upstream
+        # What log lines and the record name it by: the id, or its keyed fingerprint when
+        # the client's id holds more than an id (leakguard.audit.fields).
+        self.log_id = recorded_request_id(self.request_id, mw.record_key)
         # A copy for the app inside, which may want the id (the proxy sends it upstream).
         self.scope = {**scope, "leakguard.request_id": self.request_id}
         self.rg = ResponseGuard(guard, mw.online)
@@ -70,7 +72,7 @@ class Responder:
             online=mw.online,
             metrics=mw.metrics,
             run_scan=mw.run_scan,
-            request_id=self.request_id,
+            request_id=self.log_id,
         )
         self.handler: bodies.Body = bodies.PassBody(self)
         self.kind = "none"  # the body kind, for the metrics
@@ -118,7 +120,7 @@ class Responder:
             # received and scanned, then end the stream well-formed, marked as truncated.
             logger.warning(
                 "response %s broke off: %s; ending it as truncated",
-                self.request_id,
+                self.log_id,
                 type(exc).__name__,
             )
             self.broke_off = True
@@ -133,13 +135,13 @@ class Responder:
             elif message["type"] == "http.response.body":
                 await self.on_body(message.get("body", b""), more=message.get("more_body", False))
             elif message["type"] == "http.response.trailers":
-                logger.info("response %s: trailers dropped (not scanned)", self.request_id)
+                logger.info("response %s: trailers dropped (not scanned)", self.log_id)
             else:
                 await self.send_raw(message)
         except FramingError as exc:
             await self.unscannable(f"{exc.kind}", detail=exc.reason)
         except Exception as exc:  # our own failure: fail closed, never echo text
-            logger.warning("guarding response %s failed: %s", self.request_id, type(exc).__name__)
+            logger.warning("guarding response %s failed: %s", self.log_id, type(exc).__name__)
             await self.fail(f"internal_error:{type(exc).__name__}")
 
     # -- http.response.start: pick the body handler ------------------------------------
@@ -168,7 +170,9 @@ class Responder:
         handler = bodies.for_content_type(ctype)
         if handler is None:
             self.kind = "unscannable"
-            await self.unscannable("content_type", detail=f"content-type {ctype or 'missing'!r}")
+            await self.unscannable(
+                "content_type", detail=f"content-type {recorded_content_type(ctype)!r}"
+            )
             return
         self.handler = handler(self)
         self.kind = self.handler.kind
@@ -246,7 +250,7 @@ class Responder:
         """A body we cannot scan: block (default) or pass it on, as configured."""
         logger.warning(
             "response %s cannot be scanned (%s: %s); on_unscannable=%s",
-            self.request_id,
+            self.log_id,
             reason,
             detail,
             self.online.on_unscannable,
@@ -313,71 +317,10 @@ class Responder:
 
     # -- the audit record ----------------------------------------------------------------------
     async def audit(self, *, final: bool = False) -> bool:
-        """Count the response and emit its ScanEvent. False when the sink refused it and
-        the response was blocked for that (``online.on_failure: block``)."""
+        """Count the response and record it (:mod:`leakguard.online.recording`). False
+        when it was blocked because its record was refused or could not be written
+        (``online.on_failure: block``)."""
         if self.audited:
             return True
         self.audited = True
-        rg, metrics = self.rg, self.mw.metrics
-        metrics.responses.inc(self.kind, rg.action.value)
-        metrics.scan_seconds.observe(rg.scan_seconds)
-        for evidence in rg.evidence:
-            f = evidence.finding
-            for label in f.labels:  # each label of a merged span, with what was done to it
-                metrics.findings.inc(label, f.action.value if f.action else "none")
-        if rg.blocked:
-            metrics.blocks.inc(reason_kind(rg.reason))
-            # One line per block; no text, no client-controlled value (path, ids, model).
-            labels = sorted({label for e in rg.evidence for label in e.finding.labels})
-            logger.info(
-                "blocked a %s response: %s (findings: %s)",
-                self.kind,
-                rg.reason,
-                ", ".join(labels) or "none",
-            )
-        if self.mw.sink is None:
-            return True
-        try:
-            accepted = self.mw.sink.emit(_event(self))
-        except Exception as exc:
-            logger.warning("audit sink failed: %s", type(exc).__name__)
-            accepted = False
-        if accepted:
-            return True
-        metrics.sink_refusals.inc()
-        if final or self.online.on_failure == "pass":
-            return True
-        metrics.fail_closed.inc("audit_refused")
-        rg.block("audit_refused")
-        rg.fully_scanned = False
-        await self.block_stream(kind="leakguard_fail_closed")
-        return False
-
-
-def _event(r: Responder) -> ScanEvent:
-    """The response's audit record (findings as evidence, never their text)."""
-    rg = r.rg
-    header = r.mw.config.audit.tenant_header
-    return ScanEvent(
-        source=r.mw.source,
-        request_id=r.request_id,
-        action=rg.action,
-        evidence=tuple(rg.evidence),
-        policy_version=rg.guard.policy_version,
-        fully_scanned=rg.fully_scanned and not r.scans.passed_unscanned,
-        reason=rg.reason or r.reason,
-        route=r.scope["path"],
-        model=r.model or _request_model(r.request_peek),
-        tenant=r.header(header) if header else None,
-        scan_ms=rg.scan_seconds * 1000,
-        text_chars=rg.text_chars,
-    )
-
-
-def _request_model(peek: bytearray) -> str | None:
-    try:
-        data = json.loads(bytes(peek))
-    except ValueError:
-        return None
-    model = data.get("model") if isinstance(data, dict) else None
-    return model if isinstance(model, str) else None
+        return await recording.record_response(self, final=final)

@@ -12,7 +12,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from leakguard.config import OnlineConfig
 from leakguard.online.metrics import Metrics
@@ -24,7 +24,12 @@ __all__ = ["RunScan", "Scans"]
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-RunScan = Callable[[Callable[[], str], float], Awaitable[str]]
+
+
+class RunScan(Protocol):
+    """Runs ``call`` off the event loop within ``timeout`` seconds (the middleware's)."""
+
+    def __call__(self, fn: Callable[[], T], timeout: float, /) -> Awaitable[T]: ...
 
 
 class Scans:
@@ -68,9 +73,25 @@ class Scans:
         call = functools.partial(self.rg.scan_whole, channel, text)
         return await self._run(channel, call, lambda _channel: text)
 
+    async def values(self, texts: list[str]) -> list[str]:
+        """Scan short complete values (outside the channels) in one go, each on its own."""
+        call = functools.partial(self.rg.scan_values, texts)
+        blocked = [""] * len(texts)
+        return await self._run(("values",), call, lambda _channel: texts, blocked=blocked)
+
+    async def off_loop(self, call: Callable[[], T], *, unscanned: T) -> T:
+        """Run ``call`` (a walk over a large object and its scans) like one scan: off the
+        event loop, bounded by ``online.scan_timeout_s``; ``unscanned`` on a time-out."""
+        return await self._run(("values",), call, lambda _channel: unscanned, blocked=unscanned)
+
     async def _run(
-        self, channel: Channel, call: Callable[[], str], unscanned: Callable[[Channel], str]
-    ) -> str:
+        self,
+        channel: Channel,
+        call: Callable[[], T],
+        unscanned: Callable[[Channel], T],
+        *,
+        blocked: T = "",  # type: ignore[assignment]
+    ) -> T:
         """One scan off the event loop, at most ``online.max_concurrent_scans`` at a time,
         each bounded by ``online.scan_timeout_s`` (an abandoned scan finishes in its
         thread, unused). Waiting for a free scan slot does not count: under load,
@@ -86,7 +107,7 @@ class Scans:
         if self.online.on_failure == "block":
             self.metrics.fail_closed.inc("scan_timeout")
             self.rg.block("scan_timeout")
-            return ""
+            return blocked
         self.metrics.passed_unscanned.inc("scan_timeout")
         self.passed_unscanned = True
         return unscanned(channel)

@@ -20,9 +20,17 @@ from __future__ import annotations
 import copy
 from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from leakguard.config import JSONPathRule, path_matches
+from leakguard.online.values import (
+    CHAT_ALLOW,
+    COMPLETIONS_ALLOW,
+    ERROR_ALLOW,
+    OLLAMA_ALLOW,
+    RESPONSES_ALLOW,
+    Allow,
+)
 
 __all__ = [
     "CHAT",
@@ -104,6 +112,10 @@ class Shape:
     """Base: one API's response objects. Subclasses fill in :meth:`frame`."""
 
     name = "shape"
+    # The paths of values kept unscanned (see leakguard.online.values); every other value
+    # and key outside the pieces is scanned as a short whole value.
+    allow: ClassVar[Allow] = {}
+    scans_rest: ClassVar[bool] = True
     # Streams of this shape repeat whole channel texts in later events (``final`` pieces).
     repeats_text = False
 
@@ -141,7 +153,8 @@ class Shape:
                 choice["logprobs"] = None
 
 
-# Chat message fields that are roles or identifiers, never model text.
+# Chat message fields that are not streamed text: roles, ids and names (their values are
+# scanned whole, or kept by the allow-list).
 _CHAT_META = frozenset({"role", "name", "tool_call_id", "id", "type"})
 
 
@@ -149,6 +162,7 @@ class _ChatShape(Shape):
     """``/v1/chat/completions``: ``chat.completion`` bodies and ``chat.completion.chunk``."""
 
     name = "openai.chat"
+    allow = CHAT_ALLOW
     marks_end = True  # data: [DONE]
 
     def frame(self, obj: Any) -> Frame | None:
@@ -171,27 +185,50 @@ class _ChatShape(Shape):
 
     def _message(self, message: dict[str, Any], i: int, kind: Kind) -> Iterator[Piece]:
         # content, refusal, reasoning_content, ...: every string but the role and ids is text,
-        # so a field a server adds is guarded too.
+        # so a field a server adds is guarded too; content may be a list of parts.
         for key, value in message.items():
             if isinstance(value, str) and key not in _CHAT_META:
                 yield Piece((i, key), message, key, kind)
+        yield from _parts(message.get("content"), (i, "content"), kind)
         audio = message.get("audio")
         if isinstance(audio, dict) and _str(audio, "transcript"):
             yield Piece((i, "audio"), audio, "transcript", kind)
         for pos, call in _dicts(message.get("tool_calls")):
+            j = _index(call, pos)
             function = call.get("function")
             if isinstance(function, dict) and _str(function, "arguments"):
-                yield Piece((i, "tool", _index(call, pos)), function, "arguments", kind)
+                yield Piece((i, "tool", j), function, "arguments", kind)
+            custom = call.get("custom")  # a custom (free-form) tool: its input is model text
+            if isinstance(custom, dict) and _str(custom, "input"):
+                yield Piece((i, "custom", j), custom, "input", kind)
+        for pos, detail in _dicts(message.get("reasoning_details")):  # OpenRouter
+            j = _index(detail, pos)
+            for key in ("text", "summary"):
+                if _str(detail, key):
+                    yield Piece((i, "reasoning_details", j, key), detail, key, kind)
         function = message.get("function_call")
         if isinstance(function, dict) and _str(function, "arguments"):
             yield Piece((i, "function_call"), function, "arguments", kind)
 
     def synthesize(self, template: dict[str, Any], channel: Channel, text: str) -> dict[str, Any]:
         i, what = channel[0], channel[1]
+        old = _delta_of(template, i)
         if what == "tool":
             delta: dict[str, Any] = {
                 "tool_calls": [{"index": channel[2], "function": {"arguments": text}}]
             }
+        elif what == "custom":
+            delta = {"tool_calls": [{"index": channel[2], "custom": {"input": text}}]}
+        elif what == "reasoning_details":
+            j, key = channel[2], str(channel[3])
+            kinds = [d.get("type") for _, d in _dicts(old.get(str(what))) if d.get("index", j) == j]
+            detail = {"type": kinds[-1] if kinds else "reasoning.text", key: text, "index": j}
+            delta = {what: [detail]}
+        elif channel[2:] == ("thinking",):  # a thinking part of a content list (Mistral)
+            part = {"type": "thinking", "thinking": [{"type": "text", "text": text}]}
+            delta = {"content": [part]}
+        elif isinstance(old.get(str(what)), list):  # content as a list of parts
+            delta = {str(what): [{"type": "text", "text": text}]}
         elif what == "function_call":
             delta = {"function_call": {"arguments": text}}
         elif what == "audio":
@@ -202,10 +239,34 @@ class _ChatShape(Shape):
         return keep | {"choices": [{"index": i, "delta": delta, "finish_reason": None}]}
 
 
+def _parts(value: Any, channel: Channel, kind: Kind) -> Iterator[Piece]:
+    """The text of a list of content parts (``[{"type": "text", "text": ...}]``): text
+    parts on ``channel``, refusals on the refusal channel, thinking parts on their own."""
+    i = channel[0]
+    for _, part in _dicts(value):
+        if _str(part, "text"):
+            yield Piece(channel, part, "text", kind)
+        if _str(part, "refusal"):
+            yield Piece((i, "refusal"), part, "refusal", kind)
+        for _, sub in _dicts(part.get("thinking")):
+            if _str(sub, "text"):
+                yield Piece((*channel, "thinking"), sub, "text", kind)
+
+
+def _delta_of(obj: dict[str, Any], i: Hashable) -> dict[str, Any]:
+    """The delta of choice ``i`` in a chunk (``{}`` when there is none)."""
+    for pos, choice in _dicts(obj.get("choices")):
+        delta = choice.get("delta")
+        if _index(choice, pos) == i and isinstance(delta, dict):
+            return delta
+    return {}
+
+
 class _CompletionsShape(Shape):
     """``/v1/completions``: ``text_completion`` bodies and streams."""
 
     name = "openai.completions"
+    allow = COMPLETIONS_ALLOW
     marks_end = True  # data: [DONE]
 
     def frame(self, obj: Any) -> Frame | None:
@@ -234,6 +295,9 @@ _RESPONSE_DELTAS = {
     "response.function_call_arguments": ("args", "arguments", None),
     "response.reasoning_summary_text": ("summary", "text", "summary_index"),
     "response.reasoning_text": ("reasoning", "text", "content_index"),
+    "response.custom_tool_call_input": ("input", "input", None),
+    "response.mcp_call_arguments": ("args", "arguments", None),
+    "response.code_interpreter_call_code": ("code", "code", None),
 }
 
 
@@ -247,6 +311,7 @@ class _ResponsesShape(Shape):
     ``response.completed`` events: those become ``final`` pieces."""
 
     name = "openai.responses"
+    allow = RESPONSES_ALLOW
     repeats_text = True
     marks_end = True
 
@@ -269,14 +334,19 @@ class _ResponsesShape(Shape):
         oi = obj.get("output_index", 0)
         base, _, suffix = kind.rpartition(".")
         spec = _RESPONSE_DELTAS.get(base)
-        if spec is None and suffix == "delta" and _str(obj, "delta"):
+        delta = obj.get("delta")
+        if spec is None and suffix == "delta" and isinstance(delta, str | list):
             # A text delta of a kind not listed (e.g. audio transcripts): guarded the same way.
             spec = (base, "", "content_index")
         if spec is not None and suffix in ("delta", "done"):
             what, full_key, index_key = spec
             channel = (oi, what, obj.get(index_key, 0) if index_key else 0)
-            if suffix == "delta" and _str(obj, "delta"):
-                return Frame([Piece(channel, obj, "delta", "delta")])
+            if suffix == "delta":
+                # A string, or a list of strings or text parts, in order; any other delta
+                # is no end and its values are scanned whole (leakguard.online.values).
+                if isinstance(delta, str):
+                    return Frame([Piece(channel, obj, "delta", "delta")])
+                return Frame(list(_list_delta(delta, channel)))
             pieces = [Piece(channel, obj, full_key, "final")] if _str(obj, full_key) else []
             return Frame(pieces, ends=[channel])
         if suffix == "done" and not ({"part", "item", "response"} & obj.keys()):
@@ -306,8 +376,10 @@ class _ResponsesShape(Shape):
         return Frame(out.pieces, out.ends, _model(response))
 
     def _item(self, item: dict[str, Any], oi: int, kind: Kind) -> Iterator[Piece]:
-        if _str(item, "arguments"):
-            yield Piece((oi, "args", 0), item, "arguments", kind)
+        # Function, MCP and custom tool calls, code interpreter code: the streamed fields.
+        for key, what in (("arguments", "args"), ("input", "input"), ("code", "code")):
+            if _str(item, key):
+                yield Piece((oi, what, 0), item, key, kind)
         for ci, part in _dicts(item.get("content")):
             yield from self._part(part, oi, ci, kind, summary=False)
         for si, part in _dicts(item.get("summary")):
@@ -328,35 +400,64 @@ class _ResponsesShape(Shape):
 
     def synthesize(self, template: dict[str, Any], channel: Channel, text: str) -> dict[str, Any]:
         clone = dict(template)
-        clone["delta"] = text
+        old = template.get("delta")
+        if isinstance(old, list):  # keep the form the stream uses
+            parts = any(isinstance(item, dict) for item in old)
+            clone["delta"] = [{"type": "text", "text": text}] if parts else [text]
+        else:
+            clone["delta"] = text
         clone.pop("logprobs", None)
         return clone
 
     def scrub(self, obj: Any) -> None:
-        if isinstance(obj, dict) and obj.get("logprobs"):
-            obj["logprobs"] = []
-        for _, item in _dicts(obj.get("output") if isinstance(obj, dict) else None):
-            for _, part in _dicts(item.get("content")):
-                if part.get("logprobs"):
-                    part["logprobs"] = []
+        # Log-probabilities of the event, of its part, item or response, and of the parts
+        # of their output items.
+        if not isinstance(obj, dict):
+            return
+        response, item = obj.get("response"), obj.get("item")
+        outputs = [response.get("output")] if isinstance(response, dict) else []
+        outputs.append(obj.get("output"))
+        items = [i for output in outputs for _, i in _dicts(output)]
+        items += [item] if isinstance(item, dict) else []
+        parts = [p for i in items for _, p in _dicts(i.get("content"))]
+        parts += [obj["part"]] if isinstance(obj.get("part"), dict) else []
+        for holder in [obj, *parts]:
+            if holder.get("logprobs"):
+                holder["logprobs"] = []
+
+
+def _list_delta(delta: Any, channel: Channel) -> Iterator[Piece]:
+    if not isinstance(delta, list):
+        return
+    for j, item in enumerate(delta):
+        if isinstance(item, str):
+            yield Piece(channel, delta, j, "delta")
+        elif isinstance(item, dict) and _str(item, "text"):
+            yield Piece(channel, item, "text", "delta")
 
 
 class _OllamaShape(Shape):
     """Ollama's ``/api/generate`` and ``/api/chat`` (NDJSON streams and whole bodies)."""
 
     name = "ollama"
+    allow = OLLAMA_ALLOW
     marks_end = True
 
     def is_last(self, obj: Any) -> bool:
         return isinstance(obj, dict) and obj.get("done") is True
 
     def frame(self, obj: Any) -> Frame | None:
-        if not isinstance(obj, dict) or "done" not in obj:
+        # Recognised by its required fields: a boolean ``done`` and the ``response``
+        # (/api/generate) or ``message`` (/api/chat) it streams; not by ``done`` alone.
+        if not isinstance(obj, dict) or not isinstance(obj.get("done"), bool):
+            return None
+        message = obj.get("message")
+        if not isinstance(message, dict) and not _str(obj, "response"):
             return None
         out = Frame(model=_model(obj))
-        if _str(obj, "response"):
-            out.pieces.append(Piece(("response",), obj, "response", "delta"))
-        message = obj.get("message")
+        for key in ("response", "thinking"):  # /api/generate with think: true
+            if _str(obj, key):
+                out.pieces.append(Piece((key,), obj, key, "delta"))
         if isinstance(message, dict):
             for key in ("content", "thinking"):
                 if _str(message, key):
@@ -400,14 +501,15 @@ class _ErrorShape(Shape):
     ``{"error": "..."}``: the message may quote text, so it is guarded too."""
 
     name = "error"
+    allow = ERROR_ALLOW
 
     def frame(self, obj: Any) -> Frame | None:
-        if not isinstance(obj, dict) or "error" not in obj:
-            return None
-        error = obj["error"]
+        # Recognised by its required fields (an ``error`` string, or an ``error`` object
+        # with a ``message`` string); any other field of the body is scanned too.
+        error = obj.get("error") if isinstance(obj, dict) else None
         if isinstance(error, str):
             return Frame([Piece(("error",), obj, "error", "whole")])
-        if isinstance(error, dict):
+        if isinstance(error, dict) and _str(error, "message"):
             return Frame(list(_leaves(error, ("error",))))
         return None
 
@@ -427,6 +529,8 @@ class JSONPathShape(Shape):
     """Other schemas: text at configured dotted paths (``*`` walks a list)."""
 
     name = "json_paths"
+    # The route's configuration says where the text is: only those fields are scanned.
+    scans_rest = False
 
     def __init__(self, fields: Sequence[str]) -> None:
         self.fields = [f.split(".") for f in fields]

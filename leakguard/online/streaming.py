@@ -391,6 +391,17 @@ class ResponseGuard:
         self.text_chars += len(text)
         return self._keep(key, self._account(sg.close))
 
+    def scan_values(self, texts: list[str]) -> list[str]:
+        """Guard short complete values (outside the channels), each as one scan; what
+        they release is not kept as channel text. After a block the rest is ``""``."""
+        out = []
+        for text in texts:
+            sg = StreamGuard(self.guard, self.online, numbering=self.numbering)
+            sg.append(text)
+            self.text_chars += len(text)
+            out.append(self._account(sg.close))
+        return out
+
     def open_channels(self) -> list[Channel]:
         return [k for k, sg in self.channels.items() if not sg.closed]
 

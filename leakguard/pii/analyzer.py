@@ -11,7 +11,11 @@ anchor for evaluations and benchmarks.
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +31,8 @@ from presidio_analyzer import (
     PatternRecognizer,
     RecognizerRegistry,
 )
-from presidio_analyzer.nlp_engine import NerModelConfiguration
+from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import EmailRecognizer, SpacyRecognizer
 
 from leakguard.checksums import luhn_valid, mod97_valid
@@ -40,10 +45,16 @@ from leakguard.pii.regex_gil import hold_gil
 from leakguard.pii.windows import windowed
 
 __all__ = [
+    "LEAN_PARTS",
+    "AnalyzerPlan",
     "CachingRecognizerRegistry",
     "LeanAnalyzerEngine",
     "OfflineEmailRecognizer",
+    "Planned",
+    "assemble",
     "build_analyzer",
+    "plan_analyzer",
+    "stock_analyzer",
     "vanilla_analyzer",
 ]
 
@@ -52,22 +63,39 @@ NER_LABELS = {"ADDRESS": "STREET_ADDRESS"}
 _NER_ENTITIES = ["PERSON", "STREET_ADDRESS", "LOCATION", "NRP", "DATE_TIME", "ORGANIZATION"]
 
 
-def build_nlp_engine(config: PIIConfig) -> Any:
-    """Presidio's default spaCy engine settings (entity mapping, ignored labels), but with the
-    configured pipeline handed over already loaded, so the engine never takes its own
-    download path."""
+def ner_model_configuration() -> NerModelConfiguration:
+    """Presidio's default spaCy engine settings (entity mapping, ignored labels), with the
+    shipped NER's labels mapped too (a fresh object each time)."""
+    return NerModelConfiguration.from_dict(copy.deepcopy(_ner_settings()))
+
+
+@functools.cache
+def _ner_settings() -> dict[str, Any]:
     defaults = Path(presidio_analyzer.__file__).parent / "conf" / "default.yaml"
-    settings = yaml.safe_load(defaults.read_text(encoding="utf-8"))
+    settings = yaml.safe_load(defaults.read_text(encoding="utf-8"))  # ~40 ms: read once
+    ner: dict[str, Any] = settings["ner_model_configuration"]
     # The shipped NER's ADDRESS label (one entity per address line) is a street address.
-    settings["ner_model_configuration"]["model_to_presidio_entity_mapping"].update(NER_LABELS)
+    ner["model_to_presidio_entity_mapping"].update(NER_LABELS)
+    return ner
+
+
+def build_nlp_engine(
+    config: PIIConfig, *, pipeline: Any = None, lean_artifacts: bool = True
+) -> Any:
+    """Presidio's default spaCy engine settings (entity mapping, ignored labels), but with the
+    configured pipeline handed over already loaded (``pipeline``, or loaded here), so the
+    engine never takes its own download path. ``lean_artifacts=False``: Presidio's own
+    artifacts (:attr:`LeanSpacyNlpEngine.lean_artifacts`)."""
     engine = LeanSpacyNlpEngine(
         models=[{"lang_code": config.language, "model_name": config.spacy_model}],
-        ner_model_configuration=NerModelConfiguration.from_dict(
-            settings["ner_model_configuration"]
-        ),
+        ner_model_configuration=ner_model_configuration(),
     )
+    engine.lean_artifacts = lean_artifacts
     exclude = tuple(config.spacy_exclude)
-    pipeline = load_spacy_pipeline(config.spacy_model, language=config.language, exclude=exclude)
+    if pipeline is None:
+        pipeline = load_spacy_pipeline(
+            config.spacy_model, language=config.language, exclude=exclude
+        )
     # Presidio types ``nlp`` after its unloaded state (None); a loaded engine holds a dict.
     engine.nlp = {config.language: pipeline}  # type: ignore[assignment]
     engine.loader = lambda language: load_spacy_pipeline(
@@ -196,33 +224,65 @@ class LeanAnalyzerEngine(AnalyzerEngine):
         )
 
 
-def build_analyzer(config: PIIConfig) -> Any:
-    """A Presidio ``AnalyzerEngine`` for ``config``: offline e-mail check, leakguard's
-    recognizers (unless ``builtin_recognizers`` is off), custom recognizers."""
-    _keep_scanned_text_out_of_presidio_logs()
+# The parts of the analyzer where leakguard's fast path stands in for Presidio's own; each
+# is checked at start-up against stock Presidio (leakguard.pii.selfcheck) and may run stock:
+# windows: pattern recognizers search only where they can match (leakguard.pii.windows);
+# regex_gil: their regex searches keep the GIL (leakguard.pii.regex_gil);
+# registry: the recognizers serving a request are remembered (CachingRecognizerRegistry);
+# analyzer: results are grouped by recognizer in one pass (LeanAnalyzerEngine);
+# context: the context enhancer's cheaper walk (leakguard.pii.context);
+# engine: the lean NLP artifacts (leakguard.pii.engine).
+LEAN_PARTS = ("windows", "regex_gil", "registry", "analyzer", "context", "engine")
 
-    engine = build_nlp_engine(config)
-    registry = CachingRecognizerRegistry(supported_languages=[config.language])
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One recognizer of the analyzer as Presidio (or leakguard, or the config) made it, and
+    what the lean parts may do to it."""
+
+    recognizer: Any
+    windowed: bool = False  # may search only its windows (leakguard.pii.windows)
+    stock_name: str | None = None  # the Presidio class whose patterns it uses, if a subclass
+    held: bool = False  # its regex searches may keep the GIL
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzerPlan:
+    """What an analyzer for ``config`` is made of: the loaded spaCy pipeline and the
+    recognizers, in registry order; :func:`assemble` builds analyzers from it."""
+
+    config: PIIConfig
+    pipeline: Any
+    recognizers: tuple[Planned, ...]
+
+
+def plan_analyzer(config: PIIConfig) -> AnalyzerPlan:
+    """Load the pipeline and make the recognizers for ``config``: Presidio's predefined ones
+    (the offline e-mail check in place of its own), leakguard's (unless
+    ``builtin_recognizers`` is off), deny lists, configured patterns."""
+    _keep_scanned_text_out_of_presidio_logs()
+    exclude = tuple(config.spacy_exclude)
+    pipeline = load_spacy_pipeline(config.spacy_model, language=config.language, exclude=exclude)
+    engine = build_nlp_engine(config, pipeline=pipeline)
+    registry = RecognizerRegistry(supported_languages=[config.language])
     registry.load_predefined_recognizers(languages=[config.language], nlp_engine=engine)
-    # Presidio's e-mail, IP, licence, passport and DEA patterns search only the stretches of
-    # text where they can match (same results, a fraction of the time).
-    # Their regex matches over short texts keep the GIL (leakguard.pii.regex_gil): scans in
-    # threads do not hand it over at every search. Not user-configured patterns below.
-    registry.recognizers = [hold_gil(windowed(r)) for r in registry.recognizers]
-    registry.remove_recognizer("EmailRecognizer")
-    email = _offline_email_recognizer(config.language)
-    registry.add_recognizer(hold_gil(windowed(email, stock="EmailRecognizer")))
-    registry.remove_recognizer("SpacyRecognizer")
-    if config.spacy_model != PATTERN_ONLY:
-        registry.add_recognizer(_spacy_recognizer(config.language))
+    dropped = {"EmailRecognizer", "SpacyRecognizer"}
     if config.builtin_recognizers:
-        registry.remove_recognizer("PhoneRecognizer")  # ours covers every region
-        # ours knows each scheme's IIN ranges and lengths (Presidio's flags numbers none issues)
-        registry.remove_recognizer("CreditCardRecognizer")
-        # ours asks for health-care context (Presidio's labels phone numbers UK_NHS 1.0)
-        registry.remove_recognizer("NhsRecognizer")
-        for recognizer in builtin_recognizers(config.language):
-            registry.add_recognizer(recognizer)
+        # ours covers every region; knows each scheme's IIN ranges and lengths (Presidio's
+        # flags numbers none issues); asks for health-care context (Presidio's labels phone
+        # numbers UK_NHS 1.0)
+        dropped |= {"PhoneRecognizer", "CreditCardRecognizer", "NhsRecognizer"}
+    # Presidio's e-mail, IP, licence, passport and DEA patterns may search only the
+    # stretches of text where they can match, and keep the GIL over short texts; not
+    # leakguard's recognizers (Python's re) nor user-configured patterns (see below).
+    predefined: list[Any] = list(registry.recognizers)
+    planned = [Planned(r, windowed=True, held=True) for r in predefined if r.name not in dropped]
+    email = _offline_email_recognizer(config.language)
+    planned.append(Planned(email, windowed=True, stock_name="EmailRecognizer", held=True))
+    if config.spacy_model != PATTERN_ONLY:
+        planned.append(Planned(_spacy_recognizer(config.language)))
+    if config.builtin_recognizers:
+        planned += [Planned(r) for r in builtin_recognizers(config.language)]
     for label, words in config.deny_lists.items():
         deny = PatternRecognizer(
             supported_entity=label,
@@ -230,15 +290,75 @@ def build_analyzer(config: PIIConfig) -> Any:
             supported_language=config.language,
             deny_list=words,
         )
-        registry.add_recognizer(hold_gil(deny))  # escaped words: no backtracking
-    for spec in config.recognizers:
-        registry.add_recognizer(ConfiguredRecognizer(spec, language=config.language))
-    return LeanAnalyzerEngine(
+        planned.append(Planned(deny, held=True))  # escaped words: no backtracking
+    # A user's pattern may backtrack for long: it lets the GIL go, so that the event loop
+    # can still time the scan out.
+    planned += [
+        Planned(ConfiguredRecognizer(s, language=config.language)) for s in config.recognizers
+    ]
+    return AnalyzerPlan(config=config, pipeline=pipeline, recognizers=tuple(planned))
+
+
+def _recognizer(planned: Planned, lean: frozenset[str]) -> Any:
+    recognizer = planned.recognizer
+    if planned.held and "regex_gil" in lean:
+        recognizer = hold_gil(recognizer)
+    if planned.windowed and "windows" in lean:
+        recognizer = windowed(recognizer, stock=planned.stock_name)
+    return recognizer
+
+
+def assemble(plan: AnalyzerPlan, *, lean: Collection[str] = LEAN_PARTS) -> Any:
+    """A Presidio ``AnalyzerEngine`` from ``plan``, with leakguard's fast path in the parts
+    named in ``lean`` (:data:`LEAN_PARTS`) and Presidio's own in the others. The pipeline
+    and the recognizers as planned are shared, never changed (the lean parts wrap or copy
+    them)."""
+    unknown = set(lean) - set(LEAN_PARTS)
+    if unknown:
+        raise ValueError(f"unknown analyzer parts {sorted(unknown)}; known: {LEAN_PARTS}")
+    parts = frozenset(lean)
+    config = plan.config
+    engine = build_nlp_engine(config, pipeline=plan.pipeline, lean_artifacts="engine" in parts)
+    registry_class = CachingRecognizerRegistry if "registry" in parts else RecognizerRegistry
+    registry = registry_class(
+        recognizers=[_recognizer(p, parts) for p in plan.recognizers],
+        supported_languages=[config.language],
+    )
+    analyzer_class = LeanAnalyzerEngine if "analyzer" in parts else AnalyzerEngine
+    enhancer = LeanContextEnhancer() if "context" in parts else LemmaContextAwareEnhancer()
+    return analyzer_class(
         registry=registry,
         nlp_engine=engine,
         supported_languages=[config.language],
-        context_aware_enhancer=LeanContextEnhancer(),
+        context_aware_enhancer=enhancer,
     )
+
+
+def stock_analyzer(plan: AnalyzerPlan) -> Any:
+    """Stock Presidio on ``plan``: ``AnalyzerEngine`` on Presidio's own ``SpacyNlpEngine``
+    (the same loaded pipeline and entity mapping) with the same recognizers as they were
+    made, nothing of leakguard's engine in the path: what the self-check compares with."""
+    config = plan.config
+    engine = SpacyNlpEngine(
+        models=[{"lang_code": config.language, "model_name": config.spacy_model}],
+        ner_model_configuration=ner_model_configuration(),
+    )
+    engine.nlp = {config.language: plan.pipeline}  # type: ignore[assignment]
+    registry = RecognizerRegistry(
+        recognizers=[p.recognizer for p in plan.recognizers],
+        supported_languages=[config.language],
+    )
+    return AnalyzerEngine(
+        registry=registry, nlp_engine=engine, supported_languages=[config.language]
+    )
+
+
+def build_analyzer(config: PIIConfig, *, lean: Collection[str] = LEAN_PARTS) -> Any:
+    """A Presidio ``AnalyzerEngine`` for ``config``: offline e-mail check, leakguard's
+    recognizers (unless ``builtin_recognizers`` is off), custom recognizers; leakguard's
+    fast path in the parts named in ``lean``. Unchecked: the detector builds its analyzer
+    with :func:`leakguard.pii.selfcheck.checked_analyzer`."""
+    return assemble(plan_analyzer(config), lean=lean)
 
 
 def vanilla_analyzer(model: str, *, language: str = "en") -> Any:

@@ -33,6 +33,7 @@ from typing import Any
 from leakguard.config import PATTERN_ONLY
 from leakguard.findings import Finding
 from leakguard.pii.bounded import make_doc
+from leakguard.pii.deobfuscate import deobfuscate
 from leakguard.pii.detector import PIIDetector
 from leakguard.pii.pipeline import PARSE_FACTORIES
 
@@ -103,7 +104,16 @@ class BatchPIIDetector:
         return not self._fast_path or self._name_run.search(text) is not None
 
     def detect_batch(self, texts: Sequence[str]) -> list[list[Finding]]:
-        """Raw findings (before policy) for each text, in order."""
+        """Raw findings (before policy) for each text, in order; with ``deobfuscate`` on,
+        found in each text's normalised view and moved back onto the text, as
+        :meth:`PIIDetector.detect` does."""
+        if not self.detector.config.deobfuscate:
+            return self._detect_batch(texts)
+        views = [deobfuscate(text) for text in texts]
+        found = self._detect_batch([view.text for view in views])
+        return [view.restore(f) for view, f in zip(views, found, strict=True)]
+
+    def _detect_batch(self, texts: Sequence[str]) -> list[list[Finding]]:
         docs: list[Any] = [None] * len(texts)
         neural = [i for i, text in enumerate(texts) if self.needs_ner(text)]
         piped = self._nlp.pipe(

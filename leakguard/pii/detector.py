@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leakguard.config import PATTERN_ONLY, PIIConfig
 from leakguard.findings import Finding
+from leakguard.pii.deobfuscate import deobfuscate
 from leakguard.pii.name_gate import lexicon_names, name_like
 from leakguard.pii.recognizers import KIND_KEY
 from leakguard.pii.recognizers.names import extend_name, plausible_name
 from leakguard.pii.recognizers.near_miss import is_near_miss
+
+if TYPE_CHECKING:
+    from leakguard.pii.selfcheck import PathReport
 
 __all__ = ["PIIDetector", "ner_spans", "split_lines"]
 
@@ -38,10 +42,13 @@ class PIIDetector:
 
     def __init__(self, config: PIIConfig, *, analyzer: Any | None = None) -> None:
         self.config = config
+        # Which analyzer path runs (leakguard.pii.selfcheck); None for a given analyzer.
+        self.path_report: PathReport | None = None
         if analyzer is None:
-            from leakguard.pii.analyzer import build_analyzer  # Presidio, spaCy: on first use
+            # Presidio, spaCy: on first use
+            from leakguard.pii.selfcheck import checked_analyzer
 
-            analyzer = build_analyzer(config)
+            analyzer, self.path_report = checked_analyzer(config)
         self._analyzer = analyzer
         self._entities = list(config.entities)
         self._floor = min([config.score_threshold, *config.thresholds.values()])
@@ -57,13 +64,18 @@ class PIIDetector:
         return self._analyzer
 
     def detect(self, text: str) -> list[Finding]:
+        """Findings on ``text``; with ``deobfuscate`` on, found in its normalised view and
+        moved back onto ``text`` (:mod:`leakguard.pii.deobfuscate`)."""
+        view = deobfuscate(text) if self.config.deobfuscate else None
+        seen = view.text if view is not None else text
         results = self._analyzer.analyze(
-            text=text,
+            text=seen,
             language=self.config.language,
             entities=self._entities,
             score_threshold=self._floor,
         )
-        return self.to_findings(text, results)
+        found = self.to_findings(seen, results)
+        return view.restore(found) if view is not None else found
 
     def to_findings(self, text: str, results: Sequence[Any]) -> list[Finding]:
         """Filter Presidio results by threshold and allow lists; convert them to findings.

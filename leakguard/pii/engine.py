@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
+import json
 import logging
 import re
 import threading
@@ -21,7 +22,7 @@ from typing import Any
 
 # Presidio is loaded with transformers hidden (leakguard.pii.recognizers.base) first.
 import leakguard.pii.recognizers.base  # noqa: F401  # isort: skip
-from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
+from presidio_analyzer.nlp_engine import SpacyNlpEngine
 from spacy.attrs import IDX, IS_PUNCT, IS_STOP, LEMMA, LENGTH, NORM
 
 from leakguard.pii.bounded import make_doc
@@ -101,7 +102,15 @@ def _walk_for_words(
     return any(word in walked for word in words)
 
 
-class LeanArtifacts(NlpArtifacts):
+class LeanArtifacts:
+    """What Presidio's recognizers and context enhancer read of ``NlpArtifacts``
+    (``entities``, ``scores``, ``tokens``, ``tokens_indices``, ``lemmas``, ``keywords``,
+    ``nlp_engine``, ``to_json``), computed when first read. Its own class, not a subclass
+    that skips ``NlpArtifacts.__init__`` (which computes the keywords eagerly): should a
+    Presidio upgrade read something else, the start-up self-check
+    (:mod:`leakguard.pii.selfcheck`) finds the difference and Presidio's own artifacts are
+    used instead."""
+
     def __init__(
         self,
         *,
@@ -115,7 +124,6 @@ class LeanArtifacts(NlpArtifacts):
         fill: Callable[[Any], None] | None = None,
         make: Callable[[], Any] | None = None,
     ) -> None:
-        # Not calling NlpArtifacts.__init__: it computes the keywords eagerly.
         # ``fill`` runs the components that set the lemmas, which were left out of the
         # pipeline run: only context words need them, so they run on first access.
         # ``make`` (instead of a ``doc``) tokenizes the text when the tokens are first
@@ -162,7 +170,7 @@ class LeanArtifacts(NlpArtifacts):
             self._read(make())
 
     # Presidio types ``tokens`` as a Doc; a list of the token texts serves its readers.
-    @property  # type: ignore[override]
+    @property
     def tokens(self) -> list[str]:
         self._made()
         return self._tokens
@@ -274,6 +282,20 @@ class LeanArtifacts(NlpArtifacts):
     def keywords(self, value: list[str]) -> None:
         self._keywords = value
 
+    def to_json(self) -> str:
+        """What Presidio's ``NlpArtifacts.to_json`` gives (its decision-process trace, which
+        leakguard never turns on: it holds the text)."""
+        return json.dumps(
+            {
+                "entities": [entity.text for entity in self.entities],
+                "tokens": self.tokens,
+                "lemmas": self.lemmas,
+                "tokens_indices": self.tokens_indices,
+                "keywords": self.keywords,
+                "scores": [float(score) for score in self.scores],
+            }
+        )
+
 
 class LeanSpacyNlpEngine(SpacyNlpEngine):
     """Presidio's spaCy engine with cheaper artifacts; the same results.
@@ -309,6 +331,11 @@ class LeanSpacyNlpEngine(SpacyNlpEngine):
     # Lemmas per language whose keyword parts are remembered; past this the memory
     # (words from scanned text, like spaCy's vocabulary) is dropped and refilled.
     keyword_memory = 20_000
+    # False: Presidio's own artifacts (``NlpArtifacts``, made by its ``SpacyNlpEngine``
+    # code from the whole pipeline's doc) instead of :class:`LeanArtifacts`: the stock path
+    # the start-up self-check falls back to (:mod:`leakguard.pii.selfcheck`). The bounded
+    # tokenizing and the vocabulary bound stay.
+    lean_artifacts = True
 
     def _lemmas_are_norms(self, language: str) -> bool:
         return _pipeline_shape(self.get_nlp(language))[0]
@@ -317,6 +344,12 @@ class LeanSpacyNlpEngine(SpacyNlpEngine):
         if not self.nlp:
             raise ValueError("NLP engine is not loaded")
         nlp = self.get_nlp(language)
+        if not self.lean_artifacts:
+            doc = nlp(make_doc(nlp, text))
+            stock = super()._doc_to_nlp_artifact(doc, language)
+            if self.over_budget(nlp):
+                self._renew(language, nlp)
+            return stock
         norms, tokens_only = _pipeline_shape(nlp)
         if tokens_only:
             # Pattern-only: the tokens are the whole analysis; made when first read.
@@ -358,20 +391,22 @@ class LeanSpacyNlpEngine(SpacyNlpEngine):
         """Load a fresh pipeline for ``language``, swap it in and return it."""
         assert self.loader is not None
         fresh = self.loader(language)
-        self._limits[fresh] = len(fresh.vocab.strings) + self.vocab_budget
+        self._sizes[fresh] = len(fresh.vocab.strings)
         self.nlp[language] = fresh  # type: ignore[index]
         return fresh
 
     @functools.cached_property
-    def _limits(self) -> weakref.WeakKeyDictionary[Any, int]:
-        # Per loaded pipeline: the vocabulary size at which it is replaced.
+    def _sizes(self) -> weakref.WeakKeyDictionary[Any, int]:
+        # Per loaded pipeline: its vocabulary's size when this engine first saw it.
         return weakref.WeakKeyDictionary()
 
     def _limit(self, nlp: Any) -> int:
-        limit = self._limits.get(nlp)
-        if limit is None:
-            limit = self._limits[nlp] = len(nlp.vocab.strings) + self.vocab_budget
-        return limit
+        """The vocabulary size at which ``nlp`` is replaced (``vocab_budget`` is read now,
+        so a budget set after the first scans still counts)."""
+        size = self._sizes.get(nlp)
+        if size is None:
+            size = self._sizes[nlp] = len(nlp.vocab.strings)
+        return size + self.vocab_budget
 
     @functools.cached_property
     def _renewing(self) -> threading.Lock:
@@ -394,6 +429,8 @@ class LeanSpacyNlpEngine(SpacyNlpEngine):
         threading.Thread(target=run, name="leakguard-spacy-reload", daemon=True).start()
 
     def _doc_to_nlp_artifact(self, doc: Any, language: str) -> Any:
+        if not self.lean_artifacts:
+            return super()._doc_to_nlp_artifact(doc, language)
         return self._artifacts(doc, doc.text, language, self._lemmas_are_norms(language))
 
     def _artifacts(
@@ -404,6 +441,10 @@ class LeanSpacyNlpEngine(SpacyNlpEngine):
         norms: bool,
         fill: Callable[[Any], None] | None = None,
     ) -> Any:
+        if not self.lean_artifacts:
+            if fill is not None:
+                fill(doc)  # Presidio's artifacts read every lemma up front
+            return super()._doc_to_nlp_artifact(doc, language)
         # ``text`` is what the doc was made of: ``Doc.text`` would rebuild it token by token.
         entities = self._get_entities(doc)
         scores = self._get_scores_for_entities(doc)

@@ -96,9 +96,9 @@ def _ordinary() -> frozenset[str]:
     return _lexicon("common") | frozenset(STOP_WORDS)
 
 
-def _is_name_word(word: str) -> bool:
-    folded = word.casefold()
-    return folded in _lexicon("given") or folded in _lexicon("family")
+@cache
+def _english() -> frozenset[str]:
+    return _lexicon("english")
 
 
 def name_like(value: str) -> bool:
@@ -106,20 +106,58 @@ def name_like(value: str) -> bool:
     pieces = value.split()
     if any(_CODE_CAPS.search(p.strip("'’.,")) for p in pieces):
         return False
-    words = _WORD.findall(value)
+    words = _NAME_WORD.findall(value)
     if not words:
         return False
     if value.islower():
         return all(_is_name_word(w) or w in _PARTICLES or w in _TITLES for w in words)
-    if any(w.islower() and w not in _PARTICLES for w in words):
+    if any(w[0].islower() and w not in _PARTICLES for w in words):
         return False  # "documentation updates", "Present development"
+    if len(words) > 1 and words[0].casefold() in _TITLES and not words[0].isupper():
+        return True  # "Mr. Abernathy": the title is the evidence
     ordinary = _ordinary()
     for word in words:
         if not word.isascii() and word[0].isupper():
             return True
         if _is_name_word(word) and (len(words) > 1 or word.casefold() not in ordinary):
             return True
-    return False
+    # No lexicon knows it, and no English or technical text on this machine writes any of
+    # its words in lower case ("Tevita", "Rangi Parata", "Hyun-woo"): the NER's reading of
+    # the context decides.
+    return all(w in _PARTICLES or (_unknown_word(w) and not w.isupper()) for w in words)
+
+
+# Endings of English words (and of few names): "Inspector", "Notification", "Settings".
+_ENGLISH_ENDING = re.compile(
+    r"(?:tion|sion|ing|ings|ness|ment|ments|able|ible|ity|ism|ist|ize|ise|ance|ence|ship|ous"
+    r"|ics|ory|ary|ive|ure|er|ers|or|ors|ed|ly|al|ful|less|ware|s)$"
+)
+
+
+# Words of credit lines: the prose behind ``names_english`` drops such lines, so its
+# vocabulary never holds them.
+_CREDIT_WORDS = frozenset(
+    ["copyright", "copyrights", "thanks", "thx", "author", "authors", "maintainer", "credits"]
+)
+
+
+def _unknown_word(word: str) -> bool:
+    folded = word.casefold()
+    parts = re.split(r"['’-]", folded)
+    if len(word) < 3 or _ENGLISH_ENDING.search(folded) or folded in _CREDIT_WORDS:
+        return False
+    return not any(p in _english() or p in _ordinary() or p in _lexicon("places") for p in parts)
+
+
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+
+
+def _is_name_word(word: str) -> bool:
+    folded = word.casefold()
+    if folded in _lexicon("given") or folded in _lexicon("family"):
+        return True
+    parts = re.split(r"['’-]", folded)  # "Seo-yeon", "O'Sullivan"
+    return len(parts) > 1 and any(p in _lexicon("given") or p in _lexicon("family") for p in parts)
 
 
 # --- names the NER missed, found by the lexicons -----------------------------------------
@@ -133,7 +171,9 @@ _RUN = re.compile(
 _AFTER_ONE = re.compile(
     r"(?:'s|’s)\b|[ \t]+(?:said|says|asked|asks|wrote|writes|told|tells|replied|thinks|agreed"
     r"|called|fixed|found|joined|pushed|merged|reviewed|approved|signed|will|was|has|had"
-    r"|and|is|did|does|can|could|would|should|ever|already|here)\b"
+    r"|and|is|did|does|can|could|would|should|ever|already|here|took|gave|made|went|came|got"
+    r"|left|sent|wrote|ran|broke|brought|bought|built|drove|kept|lost|won|saw|met|paid|put"
+    r"|spoke|thought|knew|says|wants|needs|likes|loves|hates|owes|runs|knows|thinks)\b"
     r"|[ \t]+(?:[a-z]{3,}(?:ed|es)|[a-z]{2,}[^s\W]s)\b"
     r"|[ \t]*[:,][ \t]*(?:lgtm|\+1|thanks|done|ok)\b"
 )
@@ -144,6 +184,12 @@ _BEFORE_ONE = re.compile(
 )
 
 
+def _plain_word(word: str) -> bool:
+    """An ordinary word, or an English or technical word that is no name ("Install")."""
+    kind = _word_kind(word)
+    return kind == "ordinary" or (kind == "other" and word.casefold() in _english())
+
+
 def _word_kind(word: str) -> str:
     folded = word.casefold()
     if folded in _ordinary():
@@ -152,28 +198,117 @@ def _word_kind(word: str) -> str:
         return "given"
     if folded in _lexicon("family"):
         return "family"
+    parts = folded.split("-")
+    # "Seo-yeon", "Hyun-woo": a hyphenated given name whose parts are no English words.
+    hyphenated = len(parts) == 2 and all(2 <= len(p) <= 5 and p.isalpha() for p in parts)
+    if hyphenated and not any(p in _english() or p in _ordinary() for p in parts):
+        return "given"
     return "other"
 
 
 def lexicon_names(text: str) -> list[tuple[int, int]]:
-    """Spans of capitalised names in ``text`` that the lexicons vouch for: a given name
-    followed by one or two capitalised words that are not ordinary English words ("Thanks
-    to Jane Doe"), two family names, or a lone given name with a cue beside it ("said
-    Priya", "Ahmed's proposal", "Tariq found")."""
+    """Spans of names in ``text`` that the lexicons vouch for: a given name followed by one
+    or two capitalised words that are not ordinary English words ("Thanks to Jane Doe"),
+    two family names, a lone given name with a cue beside it ("said Priya", "Ahmed's
+    proposal", "Tariq found", "Did Mateus ever"), the other items of a list that holds such
+    a name ("Reviewers: Ivo, Kalani, Bartholomew"), and a lower-case given name after a
+    chat cue ("ask mehmet", "lol dana")."""
     spans = []
     for match in _RUN.finditer(text):
-        words = match[0].split()
-        kinds = [_word_kind(w) for w in words]
-        # A given name then capitalised words that are no ordinary words ("Helmut Grohne":
-        # the family-name lexicon cannot hold every surname), or two family names.
-        several = len(words) > 1 and "ordinary" not in kinds and not match[0].isupper()
-        if several and (kinds[0] == "given" or kinds[0] == kinds[-1] == "family"):
-            spans.append((match.start(), match.end()))
+        start, words = match.start(), match[0].split()
+        if words[-1].endswith(("'s", "’s")):  # "Ahmed's": the name without its 's
+            words[-1] = words[-1][:-2]
+        # A capitalised ordinary word opens the run ("Did Mateus", "Our intern"): the name,
+        # if any, starts after it.
+        while len(words) > 1 and _plain_word(words[0]):
+            start = text.index(words[1], start + len(words[0]))
+            words = words[1:]
+        span = _run_name(text, start, words)
+        if span is not None:
+            spans.append(span)
+    spans += _list_items(text, spans) + _lower_names(text)
+    return sorted(set(spans))
+
+
+def _run_name(text: str, start: int, words: list[str]) -> tuple[int, int] | None:
+    kinds = [_word_kind(w) for w in words]
+    value = " ".join(words)
+    # A given name then capitalised words that are no ordinary words ("Helmut Grohne":
+    # the family-name lexicon cannot hold every surname), or two family names.
+    several = len(words) > 1 and "ordinary" not in kinds and not value.isupper()
+    if several and (kinds[0] == "given" or kinds[0] == kinds[-1] == "family"):
+        return start, start + _width(text, start, words)
+    if kinds[0] != "given" or words[0].isupper():
+        return None
+    end = start + len(words[0])
+    before = text[max(0, start - 24) : start]
+    if _AFTER_ONE.match(text, end) or _BEFORE_ONE.search(before):
+        return start, end
+    if _VOCATIVE_BEFORE.search(before) and _VOCATIVE_AFTER.match(text, end):
+        return start, end  # "Sorry to hear that, Ravi."
+    if _CELL_BEFORE.search(before) and _CELL_AFTER.match(text, end):
+        return start, end  # "<user>Camila</user>", "| Camila |", "Camila,42,infra"
+    return None
+
+
+_VOCATIVE_BEFORE = re.compile(r"\w,[ \t]+$")
+_VOCATIVE_AFTER = re.compile(r"[ \t]*(?:[.!?]|$)", re.M)
+_CELL_BEFORE = re.compile(r"(?:^|[>|\t]|(?<![ \t]),)[ \t]*$", re.M)
+_CELL_AFTER = re.compile(r"[ \t]*(?:</|[|\t]|,(?![ \t])|$)", re.M)
+
+
+def _width(text: str, start: int, words: list[str]) -> int:
+    """Characters from ``start`` that hold ``words`` (separated by blanks in ``text``)."""
+    at = start
+    for word in words:
+        at = text.index(word, at) + len(word)
+    return at - start
+
+
+# A list after a label or between commas: "Founders: A, B and C", "A, B, C".
+_ITEM = rf"{_CAP}(?:[ \t]+{_CAP}){{0,2}}"
+_LIST = re.compile(
+    rf"(?<![\w'’-]){_ITEM}(?:[ \t]*,[ \t]*{_ITEM})*(?:,?[ \t]+(?:and|&)[ \t]+{_ITEM})?"
+)
+_ITEM_RE = re.compile(_ITEM)
+
+
+def _list_items(text: str, names: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The other items of a list of three or more capitalised items (or two after a
+    label's colon) of which one is a found name; no item may hold an ordinary word."""
+    found = []
+    for match in _LIST.finditer(text):
+        items = [m.span() for m in _ITEM_RE.finditer(text, match.start(), match.end())]
+        labelled = text[: match.start()].rstrip(" \t").endswith(":")
+        if len(items) < (2 if labelled else 3):
             continue
-        if kinds[0] != "given" or words[0].isupper():
+        values = [text[a:b] for a, b in items]
+        known = sum(any(_word_kind(w) in ("given", "family") for w in v.split()) for v in values)
+        has_name = any(a <= n0 and n1 <= b for a, b in items for n0, n1 in names)
+        if not has_name and known < 2:
             continue
-        end = match.start() + len(words[0])
-        before = text[max(0, match.start() - 24) : match.start()]
-        if _AFTER_ONE.match(text, end) or _BEFORE_ONE.search(before):
-            spans.append((match.start(), end))
-    return spans
+        if any(_plain_word(w) or w.isupper() for v in values for w in v.split()):
+            continue
+        found += items
+    return found
+
+
+_LOWER_CUE = re.compile(
+    r"(?:^|(?<=[\s(]))(?:ask|asked|tell|told|ping|thanks|thank you|met|lol|omg|btw|cc|hi|hey"
+    r"|with|and|from|by|to|@)[ \t]+([a-zà-ÿ][a-zà-ÿ'-]{2,})(?![\w@./-])"
+)
+
+
+_CAPITAL_AFTER_START = re.compile(r"(?!\bI\b|\bI['’])[A-ZÀ-Þ]")  # "I" and "I'm" aside
+
+
+def _lower_names(text: str) -> list[tuple[int, int]]:
+    """A lower-case given name right after a chat cue ("ask mehmet"), in a text that has
+    no capital after its first letter: chat written in lower case."""
+    if _CAPITAL_AFTER_START.search(text, 1):
+        return []
+    return [
+        m.span(1)
+        for m in _LOWER_CUE.finditer(text)
+        if _word_kind(m[1]) == "given" and len(m[1]) >= 3
+    ]

@@ -16,7 +16,7 @@ answer): over a large body one search can take long enough to stall the event lo
 there the GIL is let go as before. Only Presidio's own recognizers (and deny lists, which
 are escaped words) are changed: a user-configured pattern may backtrack for seconds, and
 while it does the scan time-out must still be able to fire on the event loop.
-:func:`hold_gil` gives a recognizer that behaviour without changing what it finds:
+:func:`hold_gil` gives a copy of a recognizer that behaviour without changing what it finds:
 
 * a pattern recognizer gets its own copies of its ``Pattern`` objects (Presidio's
   predefined recognizers share them, class-wide, with every other analyzer in the
@@ -120,26 +120,32 @@ _HELD_REGEX = _HeldRegexModule("leakguard.pii.regex_gil.regex")
 
 
 def hold_gil(recognizer: Any) -> Any:
-    """``recognizer``, changed in place so that its regex matching keeps the GIL.
+    """A copy of ``recognizer`` whose regex matching keeps the GIL (``recognizer`` itself
+    is left as it is: the start-up self-check, :mod:`leakguard.pii.selfcheck`, runs it as
+    Presidio made it).
 
     Only Presidio recognizers (their classes) and pattern recognizers (their ``patterns``)
-    are touched; leakguard's own recognizers use Python's ``re``, which never releases it.
+    are changed; leakguard's own recognizers use Python's ``re``, which never releases it.
+    A class whose methods call the ``regex`` module itself (Presidio's IBAN recognizer) is
+    the one place where a copy of a Presidio function runs: the copy gets a subclass of its
+    class that holds those copies, as no wrapper can reach inside a method.
     """
+    twin = copy.copy(recognizer)
     patterns = getattr(recognizer, "patterns", None)
     flags = getattr(recognizer, "global_regex_flags", None)
     if patterns and isinstance(flags, int):
         held = []
         for pattern in patterns:
-            twin = copy.copy(pattern)
-            twin.compiled_regex = HeldPattern(regex.compile(pattern.regex, flags=flags))
-            twin.compiled_with_flags = flags
-            held.append(twin)
-        recognizer.patterns = held
+            copied = copy.copy(pattern)
+            copied.compiled_regex = HeldPattern(regex.compile(pattern.regex, flags=flags))
+            copied.compiled_with_flags = flags
+            held.append(copied)
+        twin.patterns = held
     cls = type(recognizer)
     held_cls = _held_class(cls)
     if held_cls is not cls:
-        recognizer.__class__ = held_cls
-    return recognizer
+        twin.__class__ = held_cls  # checked at start-up against Presidio's own results
+    return twin
 
 
 _CLASSES: dict[type[Any], type[Any]] = {}

@@ -6,10 +6,11 @@ a short, rarer regex R made of C-characters: an e-mail address needs an ``@``, a
 address a digit and a '.' (IPv4) or a ``::`` or a ``:`` between hex digits (IPv6), a
 licence, passport or DEA number a digit, a bitcoin address a '1' or '3' and 25 letters or
 digits after it.
-:func:`windowed` gives such a recognizer an ``analyze`` that finds the *windows* (the
-maximal runs of C-characters holding an R-match) with two linear scans, runs Presidio's own
-``analyze`` over the windows joined by single spaces, and shifts the results back to
-offsets in the full text.
+:func:`windowed` wraps such a recognizer in one (:class:`WindowedRecognizer`, composition:
+the Presidio recognizer is held, never changed) whose ``analyze`` finds the *windows* (the
+maximal runs of C-characters holding an R-match) with two linear scans, runs the Presidio
+recognizer's own ``analyze`` over the windows joined by single spaces, and shifts the
+results back to offsets in the full text.
 
 Why the results are exactly the same: every match lies inside one window (it consists of
 C-characters and holds an R-match). The characters just outside a window are not in C,
@@ -52,7 +53,6 @@ search would time out may be searched to the end here.
 from __future__ import annotations
 
 import bisect
-import copy
 import functools
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
@@ -61,9 +61,19 @@ from typing import Any
 
 import regex
 
+# Presidio is loaded with transformers hidden (leakguard.pii.recognizers.base) first.
+import leakguard.pii.recognizers.base  # noqa: F401  # isort: skip
+from presidio_analyzer import EntityRecognizer
+
 from leakguard.pii.regex_gil import concurrent_for
 
-__all__ = ["patterns_digest", "windowed"]
+__all__ = [
+    "GatedRecognizer",
+    "NarrowedRecognizer",
+    "WindowedRecognizer",
+    "patterns_digest",
+    "windowed",
+]
 
 # The flags Presidio compiles pattern regexes with (PatternRecognizer.global_regex_flags).
 _FLAGS = regex.IGNORECASE | regex.MULTILINE | regex.DOTALL
@@ -162,27 +172,28 @@ def patterns_digest(recognizer: Any) -> str:
 
 
 def windowed(recognizer: Any, *, stock: str | None = None) -> Any:
-    """``recognizer``, or a copy of it that searches only the windows where it can match
-    (or, for the ones in ``_GATES``, only texts where it can match).
+    """``recognizer``, or a :class:`NarrowedRecognizer` holding it that searches only the
+    windows where it can match (or, for the ones in ``_GATES``, only texts where it can
+    match).
 
     ``stock`` names the Presidio class whose patterns the recognizer uses, for a subclass
     that only changes validation (leakguard's offline e-mail check); by default the
     recognizer must be an instance of Presidio's own class. Anything else (a deny list,
     user-configured patterns, other flags, patterns that are not the ones the classes were
-    derived from) is returned unchanged.
+    derived from, a class with its own context step) is returned unchanged.
     """
     name = stock
     if name is None:
         if not type(recognizer).__module__.startswith("presidio_analyzer."):
             return recognizer
         name = type(recognizer).__name__
+    if type(recognizer).enhance_using_context is not EntityRecognizer.enhance_using_context:
+        return recognizer  # the wrapper would have to hand results back for that step
     gate = _GATES.get(name)
     if gate is not None:
         if getattr(recognizer, "deny_list", None) or patterns_digest(recognizer) != gate.digest:
             return recognizer
-        twin = copy.copy(recognizer)
-        twin.__class__ = _gated_class(type(recognizer), gate)
-        return twin
+        return GatedRecognizer(recognizer, gate)
     shape = _SHAPES.get(name)
     if (
         shape is None
@@ -191,13 +202,9 @@ def windowed(recognizer: Any, *, stock: str | None = None) -> Any:
         or patterns_digest(recognizer) != shape.digest
     ):
         return recognizer
-    twin = copy.copy(recognizer)
-    # Same state (name, id, patterns, context), one method more: a class of its own.
-    twin.__class__ = _windowed_class(type(recognizer), shape)
-    return twin
+    return WindowedRecognizer(recognizer, shape)
 
 
-_CLASSES: dict[tuple[type[Any], _Shape | _Gate], type[Any]] = {}
 # Where a recognizer searches ``text``: spans of it, or None for all of it. The last
 # argument is a dict for the windows found in this text (see ``_found``), or None.
 _Narrowing = Callable[
@@ -205,49 +212,84 @@ _Narrowing = Callable[
 ]
 
 
-def _windowed_class(base: type[Any], shape: _Shape) -> type[Any]:
-    return _narrowed_class(base, shape)
+class NarrowedRecognizer(EntityRecognizer):
+    """A Presidio pattern recognizer (``inner``) that searches only part of each text.
 
+    It runs the recognizer's own ``analyze`` over the parts its :data:`_Narrowing` picks,
+    joined by ``joiner``, and moves the results back to offsets in the full text. It stands
+    for the recognizer in the registry: same name, entities, language, context words and
+    score thresholds, and the same ``id``, which the results carry in their metadata (the
+    inner recognizer puts it there) and by which Presidio finds their recognizer again.
+    """
 
-def _gated_class(base: type[Any], gate: _Gate) -> type[Any]:
-    return _narrowed_class(base, gate)
+    def __init__(self, inner: Any, narrow: _Narrowing, joiner: str) -> None:
+        self.inner = inner
+        self._narrow = narrow
+        self._joiner = joiner
+        super().__init__(
+            supported_entities=list(inner.supported_entities),
+            name=inner.name,
+            supported_language=inner.supported_language,
+            version=inner.version,
+            context=list(inner.context),
+            country_code=inner.country_code(),
+            score_thresholds=inner.score_thresholds,
+        )
 
+    @property
+    def id(self) -> str:
+        return str(self.inner.id)
 
-def _narrowed_class(base: type[Any], spec: _Shape | _Gate) -> type[Any]:
-    """``base`` with an ``analyze`` that searches only the windows of a :class:`_Shape`, or
-    of a :class:`_Gate` (``_GATES``)."""
-    cls = _CLASSES.get((base, spec))
-    if cls is not None:
-        return cls
-    narrow = _windowing(spec) if isinstance(spec, _Shape) else _gate(spec)
-    joiner = " " if isinstance(spec, _Shape) and not spec.margin else "\n"
+    @property
+    def patterns(self) -> list[Any]:
+        """The inner recognizer's patterns (read-only here)."""
+        return list(self.inner.patterns)
+
+    def load(self) -> None:
+        pass  # the inner recognizer was loaded when it was made
 
     def analyze(
-        self: Any,
+        self,
         text: str,
         entities: list[str],
         nlp_artifacts: Any = None,
         regex_flags: int | None = None,
     ) -> list[Any]:
+        inner = self.inner
         # Presidio's engine hands every recognizer the same artifacts for a text; leakguard's
         # carry a dict in which recognizers with the same windows (the five of the digit
         # runs) find them computed once.
-        spans = narrow(self, text, regex_flags, getattr(nlp_artifacts, "windows", None))
+        spans = self._narrow(inner, text, regex_flags, getattr(nlp_artifacts, "windows", None))
         if spans is None:
-            return base.analyze(self, text, entities, nlp_artifacts, regex_flags)  # type: ignore[no-any-return]
+            return inner.analyze(  # type: ignore[no-any-return]
+                text=text, entities=entities, nlp_artifacts=nlp_artifacts, regex_flags=regex_flags
+            )
         if not spans:
             return []
         # The NLP artifacts describe the full text; pattern recognizers do not read them.
-        results = base.analyze(
-            self, joiner.join(text[a:b] for a, b in spans), entities, None, regex_flags
-        )
-        return _shift(results, spans)
+        joined = self._joiner.join(text[a:b] for a, b in spans)
+        found = inner.analyze(text=joined, entities=entities, regex_flags=regex_flags)
+        return _shift(found, spans)
 
-    prefix = "Windowed" if isinstance(spec, _Shape) else "Gated"
-    cls = _CLASSES[base, spec] = type(
-        f"{prefix}{base.__name__}", (base,), {"analyze": analyze, "__doc__": base.__doc__}
-    )
-    return cls
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.inner!r})"
+
+
+class WindowedRecognizer(NarrowedRecognizer):
+    """Searches only the windows of a :class:`_Shape` (runs of its characters holding a
+    match of its required regex)."""
+
+    def __init__(self, inner: Any, shape: _Shape) -> None:
+        super().__init__(inner, _windowing(shape), " " if not shape.margin else "\n")
+        self.shape = shape
+
+
+class GatedRecognizer(NarrowedRecognizer):
+    """Searches only the spots around a :class:`_Gate`'s matches (``_GATES``)."""
+
+    def __init__(self, inner: Any, gate: _Gate) -> None:
+        super().__init__(inner, _gate(gate), "\n")
+        self.gate = gate
 
 
 def _windowing(shape: _Shape) -> _Narrowing:

@@ -36,6 +36,7 @@ from leakguard.corpus import Format, Record, Shard, read_shard
 from leakguard.events import context_snippet
 from leakguard.exceptions import ConfigError
 from leakguard.findings import Action, Finding, Outcome
+from leakguard.pii.deobfuscate import OBFUSCATION_KEY, deobfuscate
 from leakguard.policy import Numbering, Policy
 from leakguard.sanitize.pseudonyms import Pseudonymizer, build_pseudonymizer, key_check
 from leakguard.sanitize.report import write_json_atomically
@@ -88,6 +89,8 @@ class CorpusPolicy(Policy):
 
     def replacement(self, finding: Finding, value: str, numbering: Numbering) -> str | None:
         if finding.action is Action.REDACT:
+            if OBFUSCATION_KEY in finding.details:  # one pseudonym however it was written
+                value = deobfuscate(value).text
             return self._pseudonymize(finding.label, value)
         return super().replacement(finding, value, numbering)
 

@@ -4,6 +4,13 @@
 * ``names_given`` / ``names_family``: every given and family name in Faker's person
   providers, all locales (Latin-script and others), case-folded. Faker is an optional
   dependency of leakguard, so the lists are built once here and shipped.
+* ``names_english``: words written in lower case mid-sentence at least twice in the real
+  text the NER trains on (``real_sentences.py``: info manuals, Perl POD, licences, man
+  sections 3/5/7) and in the dev half of the clean-prose evaluation: an English or
+  technical word, so a capitalised one ("Install", "Perl") is no name on its own evidence.
+* ``names_places``: the words of city, country, state and province names in Faker's
+  address providers, all locales: a word no name lexicon knows but that names a place
+  ("Pune", "Hanoi") is no person on the NER's word alone.
 * ``names_common``: English words that are also names ("will", "grace", "mark", "page"):
   the given or family names that occur lower-case, mid-sentence, at least 3 times in the
   *dev* half of the Debian docs and man pages on this machine
@@ -58,6 +65,32 @@ def faker_names() -> tuple[set[str], set[str]]:
     return given, family
 
 
+_PLACE_ATTRS = (
+    "cities", "city_names", "real_city_names", "metropolitan_cities", "towns", "countries",
+    "states", "provinces", "regions",
+)  # fmt: skip
+
+
+def faker_places() -> set[str]:
+    """Every word of the city, country, state and province names in Faker's address
+    providers, all locales, case-folded."""
+    import faker.config
+    from faker import Faker
+
+    places: set[str] = set()
+    for locale in sorted(faker.config.AVAILABLE_LOCALES):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            provider = Faker(locale).provider("faker.providers.address")
+        for attr in _PLACE_ATTRS:
+            values = getattr(provider, attr, None) or ()
+            for value in values.keys() if isinstance(values, dict) else values:
+                for word in re.findall(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", str(value)):
+                    if len(word) > 2:
+                        places.add(word.casefold())
+    return places
+
+
 def common_words(names: set[str]) -> set[str]:
     from leakguard.evaluation.real_text import clean_prose
 
@@ -80,6 +113,11 @@ def main() -> None:
     write("given", given)
     write("family", family)
     write("common", common_words(given | family))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from real_sentences import lower_words
+
+    write("english", lower_words())
+    write("places", faker_places())
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "pii-ner")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--train", type=int, default=20000)
-    parser.add_argument("--max-steps", type=int, default=6000)
+    parser.add_argument("--train", type=int, default=30000)
+    parser.add_argument("--max-steps", type=int, default=8000)
     parser.add_argument("--target", type=Path, default=HERE / "model", help="where the model goes")
     args = parser.parse_args()
     data = args.work / "data"

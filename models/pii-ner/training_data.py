@@ -16,7 +16,14 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
+import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from positions import Names, Positions
 
 from leakguard.evaluation.devset import TUNE_LOCALES, Values, render
 from leakguard.evaluation.scoring import LabelledText, Span
@@ -222,10 +229,75 @@ def _document(values: Values, rng: random.Random) -> LabelledText:
     return LabelledText(cased, item.spans) if len(cased) == len(item.text) else item
 
 
-def build(count: int, *, seed: int) -> list[LabelledText]:
+# "You can set it" -> "Priya can set it": a real sentence, a name in a real subject slot.
+_YOU = re.compile(
+    r"\b(?:[Yy]ou|[Tt]he user)(?= (?:can|should|must|may|will|might|could|would|need to|have to)\b)"
+)
+
+
+def _named(sentence: str, names: Names) -> LabelledText:
+    """``sentence`` with "you" / "the user" before a modal verb replaced by names."""
+    parts, spans, at, offset = [], [], 0, 0
+    for match in _YOU.finditer(sentence):
+        name = names.person("any")
+        parts.append(sentence[at : match.start()])
+        offset += match.start() - at
+        spans.append(Span(offset, offset + len(name), "PERSON"))
+        parts.append(name)
+        offset += len(name)
+        at = match.end()
+    parts.append(sentence[at:])
+    return LabelledText("".join(parts), tuple(spans))
+
+
+@dataclass(frozen=True)
+class RealText:
+    """Real sentences (negatives), the capitalised terms in them, and silver lines."""
+
+    sentences: list[str]
+    terms: list[str]
+    silver: list[LabelledText]
+
+
+def real_text(*, sentences: int, silver: int) -> RealText:
+    from real_sentences import sentences as real_sentences
+    from real_sentences import silver_lines
+
+    found = real_sentences(max_sentences=sentences)
+    terms = sorted({m[0] for s in found for m in re.finditer(r"(?<=[a-z,;] )[A-Z][a-z]{2,}\b", s)})
+    return RealText(found, terms, silver_lines(max_lines=silver))
+
+
+def build(count: int, *, seed: int, real: RealText | None = None) -> list[LabelledText]:
+    """``count`` documents: the record frames above (40%), names in sentence positions
+    (``positions.py``, 32%), real sentences as negatives (18%), real sentences with names
+    in a subject slot (5%) and silver changelog lines (5%). Without ``real``, only the
+    first two kinds."""
     rng = random.Random(seed)
     values = Values(TUNE_LOCALES, seed=seed, romanized=("ja_JP",))
-    return [_document(values, rng) for _ in range(count)]
+    names = Names(seed=seed)
+    positions = Positions(names, seed=seed, terms=real.terms if real else [])
+    out = []
+    named = [s for s in real.sentences if _YOU.search(s)] if real else []
+    for _ in range(count):
+        roll = rng.random()
+        if real is None:
+            roll *= 0.72
+        if roll < 0.40:
+            out.append(_document(values, rng))
+        elif roll < 0.72:
+            out.append(positions.document())
+        elif roll < 0.90:
+            start = rng.randrange(len(real.sentences))  # type: ignore[union-attr]
+            chosen = real.sentences[start : start + rng.randint(1, 3)]  # type: ignore[union-attr]
+            out.append(LabelledText(rng.choice((" ", "\n")).join(chosen), ()))
+        elif roll < 0.95 and named:
+            out.append(_named(rng.choice(named), names))
+        elif real is not None and real.silver:
+            out.append(rng.choice(real.silver))
+        else:
+            out.append(positions.document())
+    return out
 
 
 def to_docbin(items: list[LabelledText], path: Path) -> None:
@@ -252,10 +324,22 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=20000)
     parser.add_argument("--dev", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--real", type=int, default=40000, help="real sentences (0: none)")
+    parser.add_argument("--silver", type=int, default=1500, help="silver changelog lines")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    to_docbin(build(args.train, seed=args.seed), args.out / "train.spacy")
-    to_docbin(build(args.dev, seed=args.seed + 1), args.out / "dev.spacy")
+    real = real_text(sentences=args.real, silver=args.silver) if args.real else None
+    # Model selection sees every tenth real sentence and silver line; training the rest.
+    train_real = dev_real = real
+    if real is not None:
+        train_real = RealText(
+            [s for i, s in enumerate(real.sentences) if i % 10],
+            real.terms,
+            [s for i, s in enumerate(real.silver) if i % 10],
+        )
+        dev_real = RealText(real.sentences[::10], real.terms, real.silver[::10])
+    to_docbin(build(args.train, seed=args.seed, real=train_real), args.out / "train.spacy")
+    to_docbin(build(args.dev, seed=args.seed + 1, real=dev_real), args.out / "dev.spacy")
 
 
 if __name__ == "__main__":

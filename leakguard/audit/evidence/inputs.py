@@ -29,6 +29,7 @@ class EvidenceInputs:
     dp_runs: tuple[Path, ...] = ()
     indexes: tuple[Path, ...] = ()
     configs: tuple[Path, ...] = ()
+    probes: tuple[Path, ...] = ()  # 'leakguard dp probe' results (probe.json or its folder)
 
     def __post_init__(self) -> None:
         if not self.audit_logs:
@@ -45,6 +46,7 @@ class EvidenceInputs:
             ("--dp-run", self.dp_runs),
             ("--index", self.indexes),
             ("--config", self.configs),
+            ("--probe", self.probes),
         ]
 
     def to_dict(self) -> dict[str, list[str]]:

@@ -20,7 +20,7 @@ from typing import Any
 from leakguard.audit.evidence.logpass import Usage
 from leakguard.audit.evidence.schema import Flag
 
-__all__ = ["EPSILON_RTOL", "lineage_section", "sha256_file"]
+__all__ = ["EPSILON_RTOL", "Links", "lineage_section", "sha256_file"]
 
 EPSILON_RTOL = 1e-6  # the accountant is deterministic: a recomputed ε agrees to rounding
 _CHUNK = 1 << 20
@@ -68,7 +68,9 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-class _Links:
+class Links:
+    """The checked links of the lineage: rows for the report, flags for what fails."""
+
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
         self.flags: list[Flag] = []
@@ -81,7 +83,7 @@ class _Links:
             self.flags.append(Flag("warning", "lineage", code or "link_unverified", detail))
 
 
-def _sanitize(run: Path, links: _Links) -> dict[str, Any] | None:
+def _sanitize(run: Path, links: Links) -> dict[str, Any] | None:
     report, manifest = _read_json(run / "report.json"), _read_json(run / "manifest.json")
     if report is None or manifest is None:
         links.add(
@@ -155,7 +157,7 @@ def _close(a: float | None, b: float | None) -> bool:
     return math.isclose(a, b, rel_tol=EPSILON_RTOL, abs_tol=1e-9)
 
 
-def _dp(run: Path, dp_configs: dict[str, tuple[str, Any]], links: _Links) -> dict[str, Any] | None:
+def _dp(run: Path, dp_configs: dict[str, tuple[str, Any]], links: Links) -> dict[str, Any] | None:
     report = _read_json(run / "privacy_report.json")
     if report is None:
         links.add(
@@ -247,7 +249,7 @@ def _dp(run: Path, dp_configs: dict[str, tuple[str, Any]], links: _Links) -> dic
     return section
 
 
-def _index(path: Path, links: _Links) -> dict[str, Any] | None:
+def _index(path: Path, links: Links) -> dict[str, Any] | None:
     from leakguard.exceptions import LeakGuardError
     from leakguard.memorization.bloom import BloomFilter
 
@@ -281,7 +283,7 @@ def _join(
     dp: list[dict[str, Any]],
     indexes: list[dict[str, Any]],
     served: dict[str, Usage],
-    links: _Links,
+    links: Links,
 ) -> None:
     outputs = {r["sha256"] for s in sanitize for r in s["outputs"] if r["sha256"]}
     outputs |= {s["outputs_sha256"] for s in sanitize if s["outputs_sha256"]}
@@ -381,7 +383,7 @@ def lineage_section(
     dp_configs: dict[str, tuple[str, Any]],
     served: dict[str, Usage],
 ) -> tuple[dict[str, Any], list[Flag]]:
-    links = _Links()
+    links = Links()
     sanitize = [s for s in (_sanitize(r, links) for r in sanitize_runs) if s is not None]
     dp = [d for d in (_dp(r, dp_configs, links) for r in dp_runs) if d is not None]
     index = [i for i in (_index(p, links) for p in indexes) if i is not None]

@@ -20,6 +20,7 @@ from leakguard.audit.evidence.integrity import integrity_section, load_anchor
 from leakguard.audit.evidence.lineage import lineage_section, sha256_file
 from leakguard.audit.evidence.logpass import tally_log
 from leakguard.audit.evidence.operation import operation_section, review_section
+from leakguard.audit.evidence.probes import probe_section
 from leakguard.audit.evidence.render_html import render_html
 from leakguard.audit.evidence.render_md import render_markdown
 from leakguard.audit.evidence.sampling import METHOD, Sampler
@@ -124,6 +125,11 @@ def build_evidence(
         served=tally.indexes,
     )
     flags += more
+    lineage["probes"], probe_links, more = probe_section(
+        inputs.dp_runs, inputs.probes, lineage["dp_runs"]
+    )
+    lineage["links"] += probe_links
+    flags += more
     if tally.records == 0:
         flags.append(
             Flag(
@@ -177,6 +183,11 @@ def _write(out: Path, inputs: EvidenceInputs, evidence: dict[str, Any]) -> None:
         "period": evidence["period"],
         "anchor": evidence["integrity"]["anchor"]["digest"],
         "inputs": manifest_inputs(inputs),
+        "probe_inputs": [
+            {"probe": probe["source"], **row}
+            for probe in evidence["lineage"]["probes"]
+            for row in probe["inputs"]
+        ],
         "outputs": [
             {"path": name, "bytes": (out / name).stat().st_size, "sha256": sha256_file(out / name)}
             for name in OUTPUTS

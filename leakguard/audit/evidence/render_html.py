@@ -11,10 +11,13 @@ from typing import Any
 
 from leakguard.audit.evidence.charts import COLOURS, day_chart, label_chart
 from leakguard.audit.evidence.tables import (
+    PROBE_HEADER,
+    PROBE_NOTE,
     allow_list_rows,
     change_rows,
     criteria_rows,
     day_rows,
+    probe_rows,
     sample_rows,
     stream_rows,
     verdict_rows,
@@ -268,6 +271,12 @@ def _lineage(section: dict[str, Any]) -> str:
             ]
         )
     parts.append(_table(["artifact", "where", "facts"], rows))
+    if section.get("probes"):
+        table = _table(PROBE_HEADER, probe_rows(section["probes"]))
+        parts.append(
+            f"<h3>Extraction probe</h3><p>{_e(PROBE_NOTE)}</p>"
+            + table.replace("<table>", '<table id="probes">', 1)
+        )
     links = "".join(
         f"<tr><td>{_e(r['link'])}</td><td>{_status(r['status'])}</td><td>{_e(r['detail'])}</td></tr>"
         for r in section["links"]

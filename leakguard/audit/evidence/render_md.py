@@ -6,10 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from leakguard.audit.evidence.tables import (
+    PROBE_HEADER,
+    PROBE_NOTE,
     allow_list_rows,
     change_rows,
     criteria_rows,
     day_rows,
+    probe_rows,
     sample_rows,
     stream_rows,
     verdict_rows,
@@ -203,6 +206,9 @@ def _lineage(section: dict[str, Any]) -> list[str]:
             f"- Index `{index['path']}`: checksum `{index['checksum']}` "
             f"({'verified' if index['checksum_verified'] else 'DAMAGED'})"
         )
+    if section.get("probes"):
+        lines += ["", "### Extraction probe", "", PROBE_NOTE, ""]
+        lines += _table(PROBE_HEADER, probe_rows(section["probes"]))
     lines += ["", "### Links", ""]
     lines += _table(
         ["link", "status", "detail"],

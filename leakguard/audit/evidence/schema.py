@@ -64,18 +64,23 @@ def _day(text: str, option: str) -> date:
         raise ConfigError(f"{option} {text!r} is not a date: give it as YYYY-MM-DD (UTC)") from None
 
 
-def parse_period(first: str, last: str) -> Period:
-    """``--from`` and ``--to`` as dates; both days are included."""
-    start, end = _day(first, "--from"), _day(last, "--to")
+def parse_period(first: str, last: str, *, names: tuple[str, str] = ("--from", "--to")) -> Period:
+    """``--from`` and ``--to`` as dates; both days are included. ``names``: what the two
+    are called where they were typed (options, or a form's fields), for the messages."""
+    start, end = _day(first, names[0]), _day(last, names[1])
     if end < start:
-        raise ConfigError(f"--to {last} is before --from {first}: the period would be empty")
+        raise ConfigError(
+            f"{names[1]} {last} is before {names[0]} {first}: the period would be empty"
+        )
     begin = datetime(start.year, start.month, start.day, tzinfo=UTC)
     stop = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)
     return Period(start.isoformat(), end.isoformat(), _ts(begin), _ts(stop))
 
 
-def _object(required: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "required": sorted(required), "properties": required}
+def _object(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An object with ``required`` keys; ``optional`` ones were added within the version."""
+    properties = required | (optional or {})
+    return {"type": "object", "required": sorted(required), "properties": properties}
 
 
 _FLAG = _object(
@@ -158,7 +163,8 @@ SCHEMA: dict[str, Any] = {
                     "indexes": {"type": "array"},
                     "served_indexes": {"type": "array"},
                     "links": {"type": "array"},
-                }
+                },
+                {"probes": {"type": "array"}},  # 'leakguard dp probe' results found
             ),
             "review": _object(
                 {

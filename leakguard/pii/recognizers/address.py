@@ -377,6 +377,12 @@ def _postcode_below(text: str, line_end: int, *, within: int) -> bool:
     return False
 
 
+# Floor and door after a Spanish, Portuguese or Italian street: "3º B", "2º izq.", "1ª".
+_FLOOR_DOOR = re.compile(
+    r"(?i)^\d{1,2}[ºª°](?:[ \t-]*(?:[a-z]|izq|izda|dcha|der|dto|esq|dir))?\.?$"
+)
+
+
 def _segments_end(text: str, end: int, line_end: int) -> tuple[int, bool]:
     """Extend over ", unit, city, ST 12345, country" on the street's line."""
     has_postcode = False
@@ -397,6 +403,7 @@ def _segments_end(text: str, end: int, line_end: int) -> tuple[int, bool]:
             return m.end() + prefix.end(), True
         elif not (
             _UNIT.match(segment)
+            or _FLOOR_DOOR.match(segment)
             or _DIRECTION.match(segment)
             or segment.casefold().rstrip(".") in _COUNTRIES
             or (_SEGMENT_CITY.match(segment) and "," in text[pos : m.end()])
