@@ -284,6 +284,9 @@ class OnlineConfig(_Section):
     # response takes on_unscannable. WebSocket routes: refused, or passed unscanned.
     max_channels: int = Field(default=256, ge=1, le=65536)
     websocket: Literal["refuse", "pass"] = "refuse"
+    # A response header with a finding: its value redacted, or the header dropped (block
+    # actions block the response either way; structural headers are not scanned).
+    header_findings: Literal["redact", "drop"] = "redact"
 
     def route_for(
         self,

@@ -26,6 +26,7 @@ from leakguard.events import EventSink
 from leakguard.exceptions import ConfigError
 from leakguard.guard import Guard
 from leakguard.middleware import LeakGuardMiddleware
+from leakguard.online.headers import connection_specific
 from leakguard.online.metrics import Metrics
 from leakguard.online.shapes import error_body
 from leakguard.online.upstream_http import UpstreamTransport
@@ -172,7 +173,7 @@ class Forwarder:
             )
             return
         try:
-            out = [(k, v) for k, v in response.headers.raw if k.lower() not in _RESPONSE_DROPPED]
+            out = _response_headers(response.headers.raw)
             length = response.headers.get("content-length")
             if length is not None:
                 out.append((b"content-length", length.encode()))
@@ -199,6 +200,26 @@ class Forwarder:
         what = "did not answer in time" if status == 504 else "could not be reached"
         body = error_body(f"The upstream model server {what}.", kind=kind, code=str(status))
         await JSONResponse(body, status_code=status)(scope, receive, send)
+
+
+def _response_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The upstream's headers for the client: without the hop-by-hop ones and those its
+    ``Connection`` names (RFC 9110 §7.6.1). A transfer coding other than ``chunked``
+    (``Transfer-Encoding: gzip, chunked``) still compresses the body the transport hands
+    over: it goes on as the last content coding, to be decoded (and scanned) like one."""
+    dropped, _ = connection_specific(raw)
+    dropped = dropped | _RESPONSE_DROPPED
+    out = [(k, v) for k, v in raw if k.lower() not in dropped]
+    codings = [
+        c.strip()
+        for k, v in raw
+        if k.lower() == b"transfer-encoding"
+        for c in v.lower().split(b",")
+        if c.strip() not in (b"", b"chunked", b"identity")
+    ]
+    if codings:
+        out.append((b"content-encoding", b", ".join(codings)))
+    return out
 
 
 def build_app(

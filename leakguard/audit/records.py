@@ -120,6 +120,9 @@ def record_from_event(
         rule = f.details.get("kind")  # which rule found it (a SECRET's kind, "ner")
         if isinstance(rule, str):
             item["rule"] = rule
+        header = f.details.get("header")  # found in this response header (its name)
+        if isinstance(header, str):
+            item["header"] = header
         if with_context and evidence.context:
             item["context"] = _scrub(evidence.context, values)
         findings.append(item)

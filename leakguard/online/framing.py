@@ -30,6 +30,7 @@ __all__ = [
 # Largest piece one ``Decompressor.feed`` step inflates to: a tiny compressed chunk cannot
 # balloon into one huge allocation (the callers' own bounds then apply piece by piece).
 INFLATE_PIECE = 64 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class TextDecoder:
@@ -246,8 +247,10 @@ class Decompressor:
         self._zlib: Any = None
         self._brotli: Any = None
         self._head = b""
+        self._member_head = b""  # the start of what may be a next gzip member
         self._fed = 0
-        if encoding in ("gzip", "x-gzip"):
+        self._zlib_gzip = encoding in ("gzip", "x-gzip")
+        if self._zlib_gzip:
             self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
         elif encoding == "br":
             import brotli
@@ -285,13 +288,35 @@ class Decompressor:
     def _inflate_zlib(self, data: bytes) -> list[bytes]:
         pieces = []
         while data:
+            if self._zlib.eof:  # bytes after the end of a stream: the next gzip member
+                data = self._next_member(data)
+                if not data:
+                    break
             piece = self._zlib.decompress(data, INFLATE_PIECE)
             if piece:
                 pieces.append(piece)
-            data = self._zlib.unconsumed_tail
+            data = self._zlib.unused_data if self._zlib.eof else self._zlib.unconsumed_tail
         return pieces
 
+    def _next_member(self, data: bytes) -> bytes:
+        """A gzip body may hold several members, one after the other (RFC 1952 §2.2):
+        what follows a member must be the next one; anything else is trailing data."""
+        at = self._fed - len(data)  # where ``data`` starts in the encoded body
+        if self._zlib_gzip:
+            head = self._member_head + data
+            if len(head) < len(_GZIP_MAGIC):
+                self._member_head = head
+                return b""
+            self._member_head = b""
+            if head.startswith(_GZIP_MAGIC):
+                self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                return head
+            at -= len(head) - len(data)
+        raise _trailing(self.encoding, at)
+
     def _inflate_brotli(self, data: bytes) -> list[bytes]:
+        if self._brotli.is_finished():
+            raise _trailing(self.encoding, self._fed - len(data))
         pieces = [self._brotli.process(data, output_buffer_limit=INFLATE_PIECE)]
         while not self._brotli.can_accept_more_data():
             pieces.append(self._brotli.process(b"", output_buffer_limit=INFLATE_PIECE))
@@ -306,10 +331,18 @@ class Decompressor:
             if not self._brotli.is_finished():
                 raise FramingError(f"{self.encoding} body is truncated", kind="encoding")
             return []
+        if self._member_head:
+            raise _trailing(self.encoding, self._fed - len(self._member_head))
         tail: bytes = self._zlib.flush()
         if not self._zlib.eof:
             raise FramingError(f"{self.encoding} body is truncated", kind="encoding")
         return [tail] if tail else []
+
+
+def _trailing(encoding: str, at: int) -> FramingError:
+    return FramingError(
+        f"trailing data after the end of the {encoding} body, at byte {at}", kind="encoding"
+    )
 
 
 def make_decompressor(content_encoding: str | None) -> Decompressor | None:

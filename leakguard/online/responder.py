@@ -24,6 +24,7 @@ from leakguard.exceptions import FramingError
 from leakguard.guard import Guard
 from leakguard.online import bodies, recording
 from leakguard.online.framing import Decompressor, make_decompressor
+from leakguard.online.headers import guard_headers
 from leakguard.online.metrics import reason_kind
 from leakguard.online.scanning import Scans
 from leakguard.online.shapes import LEAVES, Shape, detect_shape, error_body
@@ -145,12 +146,15 @@ class Responder:
 
     # -- http.response.start: pick the body handler ------------------------------------
     async def on_start(self, message: Message) -> None:
-        self.start = message
-        if message.get("trailers"):
-            # Trailers would arrive after the body was decided: not forwarded (and the
-            # server is not told to wait for them).
-            self.start = message = {k: v for k, v in message.items() if k != "trailers"}
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in message["headers"]}
+        # Trailers would arrive after the body was decided: not forwarded (and the server
+        # is not told to wait for them). The headers are scanned whatever the status.
+        start = {k: v for k, v in message.items() if k != "trailers"}
+        start["headers"] = await guard_headers(self, message.get("headers", []))
+        self.start = message = start
+        if self.rg.blocked:
+            await self.block_response()
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in message["headers"]}
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         status = int(message["status"])
         if self.scope.get("method") == "HEAD" or status in (204, 304) or status < 200:
@@ -161,9 +165,7 @@ class Responder:
             await self.unscannable("partial", detail="206 partial content")
             return
         # Several Content-Encoding lines are one stacked list (RFC 9110 §8.4), in order.
-        codings = [
-            v.decode("latin-1") for k, v in message["headers"] if k.lower() == b"content-encoding"
-        ]
+        codings = [v.decode("latin-1") for k, v in message["headers"] if k == b"content-encoding"]
         self.inflate = make_decompressor(", ".join(codings) if codings else None)
         handler = bodies.for_content_type(ctype)
         if handler is None:

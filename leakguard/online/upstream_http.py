@@ -22,12 +22,14 @@ talks to one origin over HTTP/1.1, so this module does just that:
   sides allow keep-alive; an abandoned, failed or cancelled response closes it.
 
 On the wire: request bodies with a ``Content-Length`` go as they are, others chunked;
-interim ``1xx`` responses are skipped; a body without a length ends when the server closes;
-a response to ``HEAD`` has no body (and its connection is not reused). Time-outs are
-httpx's: ``connect`` (``ConnectTimeout``), ``write`` per blocked write (``WriteTimeout``)
-and ``read`` per wait for the next bytes (``ReadTimeout``). An unreachable server is a
-``ConnectError``; a server that hangs up before its response is complete, or sends what is
-not HTTP/1.1, a ``RemoteProtocolError``; a connection reset a ``ReadError``.
+interim ``1xx`` responses are skipped (their headers with them); a chunked body's trailer
+fields are dropped, never added to the headers; a body without a length ends when the
+server closes; a response to ``HEAD`` has no body (and its connection is not reused).
+Time-outs are httpx's: ``connect`` (``ConnectTimeout``), ``write`` per blocked write
+(``WriteTimeout``) and ``read`` per wait for the next bytes (``ReadTimeout``). An
+unreachable server is a ``ConnectError``; a server that hangs up before its response is
+complete, or sends what is not HTTP/1.1, a ``RemoteProtocolError``; a connection reset a
+``ReadError``.
 
 Only plain HTTP/1.1 to the configured origin (http or https), on asyncio (uvicorn's loop,
 uvloop included): no HTTP/2, no proxies from the environment.
@@ -142,6 +144,10 @@ class _Connection(asyncio.Protocol):
         self.headers = []
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.headers_done:
+            # A chunked body's trailer fields: not headers of this response (they come
+            # after it started), never promoted to them; dropped.
+            return
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
