@@ -183,3 +183,24 @@ def test_sanitize_replaces_12_digit_maestro_and_15_digit_jcb_cards(tmp_path: Pat
     assert maestro not in out
     assert jcb not in out
     assert out.count("<CREDIT_CARD_") == 2
+
+
+def test_a_card_right_after_another_number_is_found(pattern_guard: Guard) -> None:
+    """Found by the streaming property test: the candidate of the phone's last groups plus
+    the card's first group failed, and the card behind it was never looked at (a one-shot
+    scan let it out; a stream, cut between the two, redacted it)."""
+    text = "+1 415 555 0134 4111 1111 1111 1111 jane.doe@example.com "
+    outcome = pattern_guard.scan(text)
+    assert [f.label for f in outcome.findings] == ["PHONE_NUMBER", "CREDIT_CARD", "EMAIL_ADDRESS"]
+    assert "4111" not in outcome.text
+    # Inside a longer run of digits, a Luhn-valid stretch not grouped as cards are is not one
+    # ("415 555 0134 4111 1111" would be an 18-digit Visa-range number).
+    labels = [f.label for f in pattern_guard.scan("call +1 415 555 0134 4111 1111").findings]
+    assert "CREDIT_CARD" not in labels
+
+
+def test_an_ungrouped_card_after_a_number_is_found(pattern_guard: Guard) -> None:
+    number = card("4", 16)
+    assert [f.label for f in pattern_guard.scan(f"order 2024 {number} done").findings] == [
+        "CREDIT_CARD"
+    ]

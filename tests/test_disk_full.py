@@ -184,6 +184,10 @@ def test_with_on_failure_pass_responses_go_on_and_their_records_say_they_came_la
 ) -> None:
     with running(tmp_path, "middleware", "jsonl", on_failure="pass") as server:
         assert server.chat().status_code == 200
+        deadline = time.monotonic() + 30
+        while not _chat_records(server.log):  # on_failure pass: the response did not wait
+            assert time.monotonic() < deadline, "the first record was not written"
+            time.sleep(0.1)
         server.file_size_limit(FULL)
         during = [server.chat() for _ in range(3)]
         assert [r.status_code for r in during] == [200, 200, 200]
@@ -198,6 +202,12 @@ def test_with_on_failure_pass_responses_go_on_and_their_records_say_they_came_la
     events = [r for r in iter_records([server.log]) if r.get("route") == "/v1/chat/completions"]
     assert [r["action"] for r in events] == ["pass"] * 4
     assert [bool(r.get("recorded_late")) for r in events] == [False, True, True, True]
+
+
+def _chat_records(log: Path) -> list[dict[str, Any]]:
+    with contextlib.suppress(ValueError, FileNotFoundError):  # a line being written
+        return [r for r in iter_records([log]) if r.get("route") == "/v1/chat/completions"]
+    return []
 
 
 def _late(log: Path) -> list[dict[str, Any]]:

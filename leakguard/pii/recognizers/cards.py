@@ -144,16 +144,48 @@ class LeakGuardCardRecognizer(Recognizer):
 
     def find(self, text: str) -> list[tuple[int, int, float, str]]:
         found = []
-        for m in _CANDIDATE.finditer(text):
-            value = m.group(0)
-            digits = value.replace(" ", "").replace("-", "")
-            # one kind of separator; a run of one digit is a placeholder, not a card
-            if len({c for c in value if not c.isdigit()}) > 1 or len(set(digits)) == 1:
+        pos, inside = 0, False
+        while (m := _CANDIDATE.search(text, pos)) is not None:
+            card = self._card(m.group(0))
+            if card is not None and (not inside or _card_grouping(m.group(0))):
+                found.append((m.start(), m.end(), *card))
+                pos, inside = m.end(), False
                 continue
-            scheme = scheme_of(digits)
-            if scheme is not None:
-                if luhn_valid(digits):
-                    found.append((m.start(), m.end(), 0.9, scheme))
-            elif digits[0] in "3456" and len(digits) in _UNLISTED_LENGTHS and luhn_valid(digits):
-                found.append((m.start(), m.end(), UNLISTED_SCORE, "unlisted"))
+            # Not a card: a card may still begin at a later group of this run of digits
+            # ("+1 415 555 0134 4111 1111 1111 1111": the phone's last groups, then a card),
+            # if it is written as cards are (so that any Luhn-valid stretch of a long number
+            # is not one).
+            pos = _next_group(text, m.start(), m.end())
+            inside = pos < m.end()
         return found
+
+    @staticmethod
+    def _card(value: str) -> tuple[float, str] | None:
+        digits = value.replace(" ", "").replace("-", "")
+        # one kind of separator; a run of one digit is a placeholder, not a card
+        if len({c for c in value if not c.isdigit()}) > 1 or len(set(digits)) == 1:
+            return None
+        scheme = scheme_of(digits)
+        if scheme is not None:
+            return (0.9, scheme) if luhn_valid(digits) else None
+        if digits[0] in "3456" and len(digits) in _UNLISTED_LENGTHS and luhn_valid(digits):
+            return UNLISTED_SCORE, "unlisted"
+        return None
+
+
+def _card_grouping(value: str) -> bool:
+    """Grouped as printed cards are: fours (the last group shorter), 4-6-5 or 4-6-4."""
+    groups = [len(g) for g in re.split(r"[ -]", value)]
+    if len(groups) == 1:
+        return True
+    return groups in ([4, 6, 5], [4, 6, 4]) or (
+        all(g == 4 for g in groups[:-1]) and 1 <= groups[-1] <= 4
+    )
+
+
+def _next_group(text: str, start: int, end: int) -> int:
+    """Where the next group of digits after ``start`` begins (after a separator), or ``end``."""
+    for i in range(start + 1, end):
+        if text[i] in " -":
+            return i + 1
+    return end
