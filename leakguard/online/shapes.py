@@ -531,8 +531,8 @@ class JSONPathShape(Shape):
     """Other schemas: text at configured dotted paths (``*`` walks a list)."""
 
     name = "json_paths"
-    # The route's configuration says where the text is: only those fields are scanned.
-    scans_rest = False
+    # The route's configuration says where the streamed text is (the channels); every
+    # other value is scanned like any shape's, so no field passes unscanned.
 
     def __init__(self, fields: Sequence[str]) -> None:
         self.fields = [f.split(".") for f in fields]
