@@ -100,6 +100,59 @@ class _Flush:
         self.ok = False
 
 
+class _Tally:
+    """A sink's counters (any thread), their snapshot and their ``/metrics`` lines."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+        self._by_action: Counter[str] = Counter()
+
+    def add(self, name: str, n: int = 1, *, action: str | None = None) -> None:
+        with self._lock:
+            self._counts[name] += n
+            if action is not None:
+                self._by_action[action] += 1
+
+    def lose_unwritten(self) -> None:
+        """The writer is stuck: whatever was accepted and not written counts as lost."""
+        with self._lock:
+            c = self._counts
+            c["lost"] = c["accepted"] - c["written"]
+
+    def stats(self, *, queued: int) -> SinkStats:
+        with self._lock:
+            c = self._counts
+            return SinkStats(
+                events=c["events"],
+                accepted=c["accepted"],
+                skipped=c["skipped"],
+                written=c["written"],
+                refused=c["refused"],
+                failed=c["failed"],
+                lost=c["lost"],
+                queued=queued,
+                by_action=dict(self._by_action),
+            )
+
+    @staticmethod
+    def prometheus(sink: str, stats: SinkStats) -> list[str]:
+        name = "leakguard_audit_sink_records_total"
+        lines = [
+            f"# HELP {name} Redaction-log records by what became of them.",
+            f"# TYPE {name} counter",
+        ]
+        for state in ("written", "skipped", "refused", "failed", "lost"):
+            lines.append(f'{name}{{sink="{sink}",state="{state}"}} {getattr(stats, state)}')
+        depth = "leakguard_audit_sink_queue_depth"
+        lines += [
+            f"# HELP {depth} Records waiting for the background writer.",
+            f"# TYPE {depth} gauge",
+            f'{depth}{{sink="{sink}"}} {stats.queued}',
+        ]
+        return lines
+
+
 class AuditSink:
     """Background writer shared by both sinks; subclasses write and sync records."""
 
@@ -112,10 +165,8 @@ class AuditSink:
         self.stream = new_stream_id()
         self._chain = Chain(key, self.stream)
         self._queue: queue.Queue[object] = queue.Queue(maxsize=config.queue_size)
-        self._lock = threading.Lock()  # counters
+        self._tally = _Tally()
         self._gate = threading.Lock()  # queueing vs closing
-        self._counts: Counter[str] = Counter()
-        self._by_action: Counter[str] = Counter()
         self._healthy = True
         self._closing = threading.Event()
         self._closed = False
@@ -133,11 +184,16 @@ class AuditSink:
 
     def emit(self, event: ScanEvent) -> bool:
         """Queue the record of ``event``; False (and counted) if it cannot be accepted."""
+        record = self._record_of(event)
+        return True if record is None else self.submit(record)
+
+    def _record_of(self, event: ScanEvent) -> Record | None:
+        """The record of ``event``, counted; None when the config records no such event."""
         self._count("events", action=event.action.value)
         if not wants_record(event, self.config):
             self._count("skipped")
-            return True
-        return self.submit(record_from_event(event, key=self.key, config=self._guard_config))
+            return None
+        return record_from_event(event, key=self.key, config=self._guard_config)
 
     def emit_tracked(self, event: ScanEvent, *, on_failure: OnFailure) -> Receipt:
         """Queue the record of ``event`` and return its receipt, which settles once it is
@@ -146,12 +202,10 @@ class AuditSink:
         response already blocked): the record is amended to say so. While the sink is
         failing the record is queued anyway (room permitting) with its receipt failed at
         once. ``receipt.queued`` is False when it was refused (queue full, sink closed)."""
-        self._count("events", action=event.action.value)
-        if not wants_record(event, self.config):
-            self._count("skipped")
+        record = self._record_of(event)
+        if record is None:
             return Receipt.settled(written=True)
         receipt = Receipt(on_failure)
-        record = record_from_event(event, key=self.key, config=self._guard_config)
         if not self._healthy:
             receipt.fail_now()
         if not self._put((record, receipt), healthy_only=False):
@@ -200,50 +254,19 @@ class AuditSink:
         self._queue.put(_STOP)  # the writer is draining, so room appears
         self._thread.join(timeout + 1.0)  # it gives up retrying at the deadline
         if self._thread.is_alive():  # stuck inside a write: count what is not written yet
-            with self._lock:
-                c = self._counts
-                c["lost"] = c["accepted"] - c["written"]
+            self._tally.lose_unwritten()
             logger.error("audit writer did not finish within %.1fs", timeout)
         self._live.release()
 
     def stats(self) -> SinkStats:
-        with self._lock:
-            c = self._counts
-            return SinkStats(
-                events=c["events"],
-                accepted=c["accepted"],
-                skipped=c["skipped"],
-                written=c["written"],
-                refused=c["refused"],
-                failed=c["failed"],
-                lost=c["lost"],
-                queued=self._queue.qsize(),
-                by_action=dict(self._by_action),
-            )
+        return self._tally.stats(queued=self._queue.qsize())
 
     def prometheus(self) -> list[str]:
         """Exposition lines for ``/metrics`` (``Metrics.add_collector(sink.prometheus)``)."""
-        stats = self.stats()
-        name = "leakguard_audit_sink_records_total"
-        lines = [
-            f"# HELP {name} Redaction-log records by what became of them.",
-            f"# TYPE {name} counter",
-        ]
-        for state in ("written", "skipped", "refused", "failed", "lost"):
-            lines.append(f'{name}{{sink="{self.name}",state="{state}"}} {getattr(stats, state)}')
-        depth = "leakguard_audit_sink_queue_depth"
-        lines += [
-            f"# HELP {depth} Records waiting for the background writer.",
-            f"# TYPE {depth} gauge",
-            f'{depth}{{sink="{self.name}"}} {stats.queued}',
-        ]
-        return lines
+        return self._tally.prometheus(self.name, self.stats())
 
     def _count(self, name: str, n: int = 1, *, action: str | None = None) -> None:
-        with self._lock:
-            self._counts[name] += n
-            if action is not None:
-                self._by_action[action] += 1
+        self._tally.add(name, n, action=action)
 
     # -- writer thread --------------------------------------------------------------------
 
