@@ -14,11 +14,11 @@ from asgi_kit import SSE, chat_stream, chat_text, drive, fixed_app, split_text
 from deobfuscate_kit import FORMS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from stream_kit import joined_texts, stream_through
 
 from leakguard.config import OnlineConfig
 from leakguard.guard import Guard
 from leakguard.middleware import LeakGuardMiddleware
-from leakguard.online.streaming import ResponseGuard
 from leakguard.testing import tokens
 
 PATTERNS: dict[str, Any] = {"pii": {"spacy_model": "none"}}
@@ -31,26 +31,12 @@ VALUES = sorted({f.value for f in FORMS if "\n" not in f.template and len(f.valu
 LONGEST = max(map(len, VALUES))
 SEPARATORS = [" ", " ", "\n", ", ", ". "]
 
-texts = st.lists(st.sampled_from(WORDS + VALUES), min_size=1, max_size=24).flatmap(
-    lambda parts: st.lists(
-        st.sampled_from(SEPARATORS), min_size=len(parts), max_size=len(parts)
-    ).map(lambda seps: "".join(p + s for p, s in zip(parts, seps, strict=True)))
-)
+texts = joined_texts(WORDS + VALUES, SEPARATORS, max_size=24)
 
 
 @pytest.fixture(scope="module")
 def patterns(make_guard: Callable[..., Guard]) -> Guard:
     return make_guard(PATTERNS)
-
-
-def stream_through(guard: Guard, pieces: list[str], online: OnlineConfig | None = None) -> str:
-    rg = ResponseGuard(guard, online or guard.config.online)
-    out = []
-    for piece in pieces:
-        if rg.append(("c",), piece).due():
-            out.append(rg.release(("c",)))
-    out.append(rg.close(("c",)))
-    return "".join(out)
 
 
 def test_the_values_cover_most_forms() -> None:

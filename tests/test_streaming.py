@@ -11,6 +11,7 @@ import pytest
 from asgi_kit import SSE, chat_stream, chat_text, drive, fixed_app, split_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from stream_kit import joined_texts, stream_through
 
 from leakguard.config import OnlineConfig
 from leakguard.findings import Finding
@@ -34,26 +35,12 @@ VALUES = [
 ]
 SEPARATORS = [" ", " ", " ", "\n", ", ", ". "]
 
-texts = st.lists(st.sampled_from(WORDS + VALUES), min_size=1, max_size=40).flatmap(
-    lambda parts: st.lists(
-        st.sampled_from(SEPARATORS), min_size=len(parts), max_size=len(parts)
-    ).map(lambda seps: "".join(p + s for p, s in zip(parts, seps, strict=True)))
-)
+texts = joined_texts(WORDS + VALUES, SEPARATORS, max_size=40)
 
 
 @pytest.fixture(scope="module")
 def patterns(make_guard: Callable[..., Guard]) -> Guard:
     return make_guard(PATTERNS)
-
-
-def stream_through(guard: Guard, pieces: list[str], online: OnlineConfig | None = None) -> str:
-    rg = ResponseGuard(guard, online or guard.config.online)
-    out = []
-    for piece in pieces:
-        if rg.append(("c",), piece).due():
-            out.append(rg.release(("c",)))
-    out.append(rg.close(("c",)))
-    return "".join(out)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
