@@ -80,8 +80,8 @@ class Rendered:
     parts: tuple[tuple[int, int], ...] = ()
 
 
-class Values:
-    """Seeded value factory over a set of Faker locales."""
+class _Draws:
+    """Seeded draws over a set of Faker locales: what every kind of value is made of."""
 
     def __init__(self, locales: Sequence[str], *, seed: int, romanized: Sequence[str] = ()):
         from faker import Faker
@@ -112,6 +112,154 @@ class Values:
 
     def _alnum(self, n: int, alphabet: str = string.ascii_letters + string.digits) -> str:
         return "".join(self.rng.choice(alphabet) for _ in range(n))
+
+    def _moment(self) -> datetime:
+        """A time between 1970 and 2030 (Faker's own dates depend on today's date)."""
+        return datetime(1970, 1, 1) + timedelta(seconds=self.rng.randint(0, 60 * 365 * 86400))
+
+    def _hex(self, n: int) -> str:
+        return "".join(self.rng.choice("0123456789abcdef") for _ in range(n))
+
+
+class _SecretDraws(_Draws):
+    """Credentials in the formats the secret rules know."""
+
+    # -- secrets ----------------------------------------------------------------------
+    def secret(self, *, keyed: bool = True) -> Rendered:
+        """A credential. ``keyed``: the template names it (``token=...``), so hex keys and
+        plain passwords are fair; otherwise only self-evident token formats."""
+        b64 = string.ascii_letters + string.digits + "+/"
+        upper = string.ascii_uppercase + "234567"
+        kind = self.rng.randrange(11 if keyed else 9)
+        if kind == 0:
+            return Rendered("AKIA" + self._alnum(16, upper), "SECRET")
+        if kind == 1:
+            return Rendered(self.rng.choice(["ghp_", "gho_", "ghs_"]) + self._alnum(36), "SECRET")
+        if kind == 2:
+            prefix = self.rng.choice(["xoxb", "xoxp"])
+            body = f"{self._digits(12)}-{self._digits(13)}-{self._alnum(24)}"
+            return Rendered(f"{prefix}-{body}", "SECRET")
+        if kind == 3:
+            return Rendered(self.rng.choice(["sk_live_", "rk_live_"]) + self._alnum(24), "SECRET")
+        if kind == 4:
+            return Rendered(
+                "AIza" + self._alnum(35, string.ascii_letters + string.digits + "-_"), "SECRET"
+            )
+        if kind == 5:
+            return Rendered(self._jwt(), "SECRET")
+        if kind == 6:
+            return Rendered(self._private_key(), "SECRET")
+        if kind == 7:
+            return Rendered(self.rng.choice(["sk-", "sk-proj-"]) + self._alnum(48), "SECRET")
+        if kind == 8:
+            return Rendered(self._alnum(40, b64), "SECRET")
+        if kind == 9:
+            return Rendered(hashlib.sha256(self._alnum(12).encode()).hexdigest()[:32], "SECRET")
+        return Rendered(self.password(), "SECRET")
+
+    def password(self) -> str:
+        words = ["Summer", "Winter", "Tiger", "Blue", "Rocket", "Admin", "Secret", "Coffee"]
+        return (
+            self.rng.choice(words)
+            + self._digits(self.rng.randint(2, 4))
+            + self.rng.choice("!@#$%&*?")
+            + self._alnum(self.rng.randint(2, 5))
+        )
+
+    def connection_string(self) -> Rendered:
+        scheme = self.rng.choice(["postgres", "postgresql", "mysql", "mongodb", "redis", "amqp"])
+        user = self.rng.choice(["admin", "app", "svc_report", "root", "deploy"])
+        password = self._alnum(
+            self.rng.randint(10, 20), string.ascii_letters + string.digits + "_-"
+        )
+        host = f"{self.rng.choice(['db', 'prod-db', 'cache', 'mq'])}.{self._us.domain_name()}"
+        prefix = f"{scheme}://{user}:"
+        text = f"{prefix}{password}@{host}:{self.rng.randint(1000, 9999)}/{self._us.word()}"
+        return Rendered(text, "SECRET", parts=((len(prefix), len(prefix) + len(password)),))
+
+    def _jwt(self) -> str:
+        def seg(obj: dict[str, object]) -> str:
+            raw = json.dumps(obj, separators=(",", ":")).encode()
+            return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+        header = seg({"alg": "HS256", "typ": "JWT"})
+        payload = seg({"sub": self._digits(8), "iat": 1700000000 + self.rng.randint(0, 10**7)})
+        return f"{header}.{payload}.{self._alnum(43, string.ascii_letters + string.digits + '-_')}"
+
+    def _private_key(self) -> str:
+        kind = self.rng.choice(
+            ["RSA PRIVATE KEY", "PRIVATE KEY", "OPENSSH PRIVATE KEY", "EC PRIVATE KEY"]
+        )
+        b64 = string.ascii_letters + string.digits + "+/"
+        body = "\n".join(self._alnum(64, b64) for _ in range(self.rng.randint(3, 6)))
+        return f"-----BEGIN {kind}-----\n{body}\n-----END {kind}-----"
+
+
+class _NearMissDraws(_Draws):
+    """Values that look like PII and are not (never labelled)."""
+
+    # -- near misses (never labelled) ------------------------------------------------
+    def near_miss(self, kind: str) -> str:
+        makers: dict[str, Callable[[], str]] = {
+            "uuid": lambda: str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
+            "sha": lambda: self._hex(40),
+            "short_sha": lambda: self._hex(self.rng.choice([7, 8, 12])),
+            "sha256": lambda: self._hex(64),
+            "md5": lambda: self._hex(32),
+            "version": lambda: (
+                self.rng.choice(["v", "", "version "])
+                + ".".join(str(self.rng.randint(0, 20)) for _ in range(self.rng.choice([2, 3, 4])))
+            ),
+            "timestamp": lambda: (
+                self._moment().isoformat(timespec=self.rng.choice(["seconds", "microseconds"]))
+                + self.rng.choice(["", "Z", "+02:00"])
+            ),
+            "epoch": lambda: str(self.rng.randint(1_500_000_000, 1_800_000_000)),
+            "date": lambda: self._moment().strftime(
+                self.rng.choice(["%d/%m/%Y", "%Y-%m-%d", "%m-%d-%Y", "%d.%m.%Y"])
+            ),
+            "order": lambda: (
+                self.rng.choice(["#", "ORD-", "A-", "", "INV-2024-"])
+                + self._digits(self.rng.randint(5, 10))
+            ),
+            "tracking": lambda: (
+                "1Z" + self._alnum(6, string.ascii_uppercase + string.digits) + self._digits(10)
+            ),
+            "price": lambda: (
+                self.rng.choice(["$", "€", "£"])
+                + f"{self.rng.randint(1, 99999):,}.{self._digits(2)}"
+            ),
+            "image": lambda: (
+                "data:image/png;base64,iVBORw0KGgo"
+                + self._alnum(80, string.ascii_letters + string.digits + "+/")
+                + "=="
+            ),
+            "isbn": lambda: (
+                f"978-{self.rng.randint(0, 9)}-{self._digits(3)}-{self._digits(5)}-"
+                + str(self.rng.randint(0, 9))
+            ),
+            "port": lambda: str(self.rng.choice([80, 443, 5432, 6379, 8080, 8443, 9200])),
+            "company": lambda: str(self.fake().company()),
+            "city": lambda: str(self.fake().city()),
+            "country": lambda: str(self.fake().country()),
+            "product": lambda: self.rng.choice(
+                [
+                    "Pixel 8",
+                    "ThinkPad X1",
+                    "Galaxy S24",
+                    "iPhone 15 Pro",
+                    "Kindle Paperwhite",
+                    "Surface Pro 9",
+                ]
+            ),
+            "count": lambda: f"{self.rng.randint(2, 5000):,}",
+            "hour": lambda: f"{self.rng.randint(0, 23):02d}:{self.rng.randint(0, 59):02d}",
+        }
+        return makers[kind]()
+
+
+class Values(_SecretDraws, _NearMissDraws):
+    """Seeded value factory over a set of Faker locales."""
 
     # -- people ---------------------------------------------------------------------
     def full_name(self) -> str:
@@ -244,142 +392,6 @@ class Values:
             else c
             for c in shape
         )
-
-    # -- secrets ----------------------------------------------------------------------
-    def secret(self, *, keyed: bool = True) -> Rendered:
-        """A credential. ``keyed``: the template names it (``token=...``), so hex keys and
-        plain passwords are fair; otherwise only self-evident token formats."""
-        b64 = string.ascii_letters + string.digits + "+/"
-        upper = string.ascii_uppercase + "234567"
-        kind = self.rng.randrange(11 if keyed else 9)
-        if kind == 0:
-            return Rendered("AKIA" + self._alnum(16, upper), "SECRET")
-        if kind == 1:
-            return Rendered(self.rng.choice(["ghp_", "gho_", "ghs_"]) + self._alnum(36), "SECRET")
-        if kind == 2:
-            prefix = self.rng.choice(["xoxb", "xoxp"])
-            body = f"{self._digits(12)}-{self._digits(13)}-{self._alnum(24)}"
-            return Rendered(f"{prefix}-{body}", "SECRET")
-        if kind == 3:
-            return Rendered(self.rng.choice(["sk_live_", "rk_live_"]) + self._alnum(24), "SECRET")
-        if kind == 4:
-            return Rendered(
-                "AIza" + self._alnum(35, string.ascii_letters + string.digits + "-_"), "SECRET"
-            )
-        if kind == 5:
-            return Rendered(self._jwt(), "SECRET")
-        if kind == 6:
-            return Rendered(self._private_key(), "SECRET")
-        if kind == 7:
-            return Rendered(self.rng.choice(["sk-", "sk-proj-"]) + self._alnum(48), "SECRET")
-        if kind == 8:
-            return Rendered(self._alnum(40, b64), "SECRET")
-        if kind == 9:
-            return Rendered(hashlib.sha256(self._alnum(12).encode()).hexdigest()[:32], "SECRET")
-        return Rendered(self.password(), "SECRET")
-
-    def password(self) -> str:
-        words = ["Summer", "Winter", "Tiger", "Blue", "Rocket", "Admin", "Secret", "Coffee"]
-        return (
-            self.rng.choice(words)
-            + self._digits(self.rng.randint(2, 4))
-            + self.rng.choice("!@#$%&*?")
-            + self._alnum(self.rng.randint(2, 5))
-        )
-
-    def connection_string(self) -> Rendered:
-        scheme = self.rng.choice(["postgres", "postgresql", "mysql", "mongodb", "redis", "amqp"])
-        user = self.rng.choice(["admin", "app", "svc_report", "root", "deploy"])
-        password = self._alnum(
-            self.rng.randint(10, 20), string.ascii_letters + string.digits + "_-"
-        )
-        host = f"{self.rng.choice(['db', 'prod-db', 'cache', 'mq'])}.{self._us.domain_name()}"
-        prefix = f"{scheme}://{user}:"
-        text = f"{prefix}{password}@{host}:{self.rng.randint(1000, 9999)}/{self._us.word()}"
-        return Rendered(text, "SECRET", parts=((len(prefix), len(prefix) + len(password)),))
-
-    def _jwt(self) -> str:
-        def seg(obj: dict[str, object]) -> str:
-            raw = json.dumps(obj, separators=(",", ":")).encode()
-            return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-        header = seg({"alg": "HS256", "typ": "JWT"})
-        payload = seg({"sub": self._digits(8), "iat": 1700000000 + self.rng.randint(0, 10**7)})
-        return f"{header}.{payload}.{self._alnum(43, string.ascii_letters + string.digits + '-_')}"
-
-    def _private_key(self) -> str:
-        kind = self.rng.choice(
-            ["RSA PRIVATE KEY", "PRIVATE KEY", "OPENSSH PRIVATE KEY", "EC PRIVATE KEY"]
-        )
-        b64 = string.ascii_letters + string.digits + "+/"
-        body = "\n".join(self._alnum(64, b64) for _ in range(self.rng.randint(3, 6)))
-        return f"-----BEGIN {kind}-----\n{body}\n-----END {kind}-----"
-
-    # -- near misses (never labelled) ------------------------------------------------
-    def near_miss(self, kind: str) -> str:
-        makers: dict[str, Callable[[], str]] = {
-            "uuid": lambda: str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
-            "sha": lambda: self._hex(40),
-            "short_sha": lambda: self._hex(self.rng.choice([7, 8, 12])),
-            "sha256": lambda: self._hex(64),
-            "md5": lambda: self._hex(32),
-            "version": lambda: (
-                self.rng.choice(["v", "", "version "])
-                + ".".join(str(self.rng.randint(0, 20)) for _ in range(self.rng.choice([2, 3, 4])))
-            ),
-            "timestamp": lambda: (
-                self._moment().isoformat(timespec=self.rng.choice(["seconds", "microseconds"]))
-                + self.rng.choice(["", "Z", "+02:00"])
-            ),
-            "epoch": lambda: str(self.rng.randint(1_500_000_000, 1_800_000_000)),
-            "date": lambda: self._moment().strftime(
-                self.rng.choice(["%d/%m/%Y", "%Y-%m-%d", "%m-%d-%Y", "%d.%m.%Y"])
-            ),
-            "order": lambda: (
-                self.rng.choice(["#", "ORD-", "A-", "", "INV-2024-"])
-                + self._digits(self.rng.randint(5, 10))
-            ),
-            "tracking": lambda: (
-                "1Z" + self._alnum(6, string.ascii_uppercase + string.digits) + self._digits(10)
-            ),
-            "price": lambda: (
-                self.rng.choice(["$", "€", "£"])
-                + f"{self.rng.randint(1, 99999):,}.{self._digits(2)}"
-            ),
-            "image": lambda: (
-                "data:image/png;base64,iVBORw0KGgo"
-                + self._alnum(80, string.ascii_letters + string.digits + "+/")
-                + "=="
-            ),
-            "isbn": lambda: (
-                f"978-{self.rng.randint(0, 9)}-{self._digits(3)}-{self._digits(5)}-"
-                + str(self.rng.randint(0, 9))
-            ),
-            "port": lambda: str(self.rng.choice([80, 443, 5432, 6379, 8080, 8443, 9200])),
-            "company": lambda: str(self.fake().company()),
-            "city": lambda: str(self.fake().city()),
-            "country": lambda: str(self.fake().country()),
-            "product": lambda: self.rng.choice(
-                [
-                    "Pixel 8",
-                    "ThinkPad X1",
-                    "Galaxy S24",
-                    "iPhone 15 Pro",
-                    "Kindle Paperwhite",
-                    "Surface Pro 9",
-                ]
-            ),
-            "count": lambda: f"{self.rng.randint(2, 5000):,}",
-            "hour": lambda: f"{self.rng.randint(0, 23):02d}:{self.rng.randint(0, 59):02d}",
-        }
-        return makers[kind]()
-
-    def _moment(self) -> datetime:
-        """A time between 1970 and 2030 (Faker's own dates depend on today's date)."""
-        return datetime(1970, 1, 1) + timedelta(seconds=self.rng.randint(0, 60 * 365 * 86400))
-
-    def _hex(self, n: int) -> str:
-        return "".join(self.rng.choice("0123456789abcdef") for _ in range(n))
 
     # -- dispatch ---------------------------------------------------------------------
     def value(self, name: str) -> Rendered:
