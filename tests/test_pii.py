@@ -516,3 +516,22 @@ def test_lemma_components_run_only_when_context_words_are_read() -> None:
     ruler.add([[{"DEP": "nsubj"}]], {"TAG": "NN"})
     assert lemma_components(early) == ()
     assert lemma_components(load_spacy_pipeline("models/pii-ner/model", language="en")) == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(415) 555-0134 536-22-1845 (415) 555-0134",
+        "SSN 536-22-1845 (415) 555-0134",
+        "ref 78-1234 +44 20 7946 0958",
+    ],
+)
+def test_a_phone_right_after_another_number_is_found(
+    make_guard: Callable[..., Guard], text: str
+) -> None:
+    """The run of digits of the number before took in the phone, was rejected as too long,
+    and the phone behind it was never looked at (the card recognizer had the same flaw)."""
+    outcome = make_guard({"pii": {"spacy_model": "none"}}).scan(text)
+    assert "555-0134" not in outcome.text
+    assert "7946" not in outcome.text
+    assert outcome.findings[-1].label == "PHONE_NUMBER"

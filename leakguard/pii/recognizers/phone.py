@@ -110,10 +110,22 @@ class LeakGuardPhoneRecognizer(Recognizer):
                     pos = m.start() + len(number)
             value = score(number)
             if value is None:
+                # "536-22-1845 (415) 555-0134": the run took in a number that follows; a
+                # later group opening as phones do ('(' or '+' after a space) starts again.
+                pos = _next_phone_start(text, m.start(), pos)
                 continue
             end = m.end() if has_ext else m.start() + len(number)
             found.append((m.start(), end, value, "phone"))
         return found
+
+
+_OPENING = re.compile(r"[ \t]+(?=[(+]\d|\(\+)")
+
+
+def _next_phone_start(text: str, start: int, end: int) -> int:
+    """The first '(' or '+' group after a space inside ``text[start:end]``, else ``end``."""
+    m = _OPENING.search(text, start + 1, end)
+    return m.end() if m is not None else end
 
 
 def _international(number: str) -> bool:
