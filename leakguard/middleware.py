@@ -25,7 +25,7 @@ import anyio
 import anyio.to_thread
 
 from leakguard.audit.chain import AuditKey, resolve_audit_key
-from leakguard.audit.fields import recorded_route, throwaway_key
+from leakguard.audit.fields import recorded_route, throwaway_key, warm_up
 from leakguard.config import LeakGuardConfig
 from leakguard.events import EventSink
 from leakguard.guard import Guard
@@ -84,6 +84,7 @@ class LeakGuardMiddleware:
         self.sink = sink
         # Fingerprints request ids that hold more than an id, in log lines and records.
         self.record_key = _record_key(self.config, sink)
+        warm_up()
         self.metrics = metrics if metrics is not None else Metrics()
         if self._owns_sink:
             self.metrics.add_collector(sink.prometheus)  # type: ignore[union-attr]

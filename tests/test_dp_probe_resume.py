@@ -247,3 +247,14 @@ def test_a_hugging_face_model_is_probed_greedy_and_sampled(trained: Path, tmp_pa
     assert isinstance(sampled, dict)
     assert sampled["groups"]["training"]["prompts"] == 6
     assert probe() == result  # seeded: the sampled continuations repeat
+
+
+def test_device_cuda_without_a_gpu_is_a_clear_error(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    assert main([*_probe_argv(trained, tmp_path / "a"), "--device", "cuda"]) == EXIT_ERROR
+    assert "--device is 'cuda' but this torch" in capsys.readouterr().err

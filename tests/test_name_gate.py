@@ -68,6 +68,7 @@ def test_lexicon_finds_names_with_evidence_and_leaves_prose(text: str, names: li
         ("Shoutout to Eun-ji for the quick fix!", ["Eun-ji"]),  # hyphenated given name
         ("Use the built-in Read-only mode.", []),
         ("Install Python, Perl and Git.", []),  # a list of tools
+        ("Build it against Cyrus SASL first.", []),  # a given name before an acronym
         ("Install Visual Studio Code, then ask the team.", []),
         ("Ask for help, then mark the issue as done.", []),  # lower case, no chat cue
     ],
@@ -76,14 +77,27 @@ def test_lexicon_finds_names_in_sentence_positions(text: str, names: list[str]) 
     assert [text[a:b] for a, b in lexicon_names(text)] == names
 
 
-@pytest.mark.parametrize("value", ["Mr. Abernathy", "Hyun-woo", "Seo-yeon Park", "Tevita Fifita"])
+@pytest.mark.parametrize(
+    "value", ["Mr. Abernathy", "Hyun-woo", "Seo-yeon Park", "Tevita Fifita", "Mark Twain", "LI WEI"]
+)
 def test_titles_hyphenated_and_unknown_names_pass_the_gate(value: str) -> None:
     assert name_like(value)
 
 
 @pytest.mark.parametrize(
     "value",
-    ["MS Crypto API", "Settings", "Notification Center", "API", "Crypto API", "Pune", "Copyright"],
+    [
+        "MS Crypto API",
+        "Settings",
+        "Notification Center",
+        "API",
+        "Crypto API",
+        "Pune",
+        "Copyright",
+        "Job Control",  # an ordinary word that is also a name, beside an English word
+        "Mac OS X",
+        "BSD-ism",
+    ],
 )
 def test_english_words_and_acronyms_unknown_to_the_lexicons_are_not_names(value: str) -> None:
     assert not name_like(value)

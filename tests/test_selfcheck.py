@@ -179,3 +179,17 @@ def test_the_path_is_reported_on_metrics() -> None:
     assert 'leakguard_pii_path_info{path="mixed",stock_parts="context,engine"} 1' in (
         mixed.prometheus()
     )
+
+
+def test_the_batch_detector_runs_on_stock_presidio_too() -> None:
+    """The self-check's last resort is Presidio's own engine: the sanitizer's batches still
+    find what the detector finds text by text."""
+    from leakguard.pii.batch import BatchPIIDetector
+
+    config = PIIConfig(spacy_model="models/pii-ner/model")
+    detector = PIIDetector(config, analyzer=stock_analyzer(plan_analyzer(config)))
+    texts = [text for _, text in CHECK_TEXTS] + ["nothing to see here", "Dr. Maria Garcia"]
+    key = [[(f.label, f.start, f.end, f.score) for f in detector.detect(t)] for t in texts]
+    batch = BatchPIIDetector(detector, batch_size=3).detect_batch(texts)
+    assert [[(f.label, f.start, f.end, f.score) for f in found] for found in batch] == key
+    assert sum(map(len, key)) >= 20

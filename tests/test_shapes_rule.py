@@ -7,16 +7,23 @@ with httpx as the client; each case whole and streamed (one event per chunk and 
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
-from asgi_kit import chat_body, chat_chunk, sse, sse_datas
+from asgi_kit import NDJSON as NDJSON_HEADERS
+from asgi_kit import SSE as SSE_HEADERS
+from asgi_kit import chat_body, chat_chunk, drive, fixed_app, http_scope, sse, sse_datas
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from leakguard.config import parse_config
 from leakguard.guard import Guard
+from leakguard.middleware import LeakGuardMiddleware
 from leakguard.online.shapes import CHAT, OLLAMA, RESPONSES, Shape, detect_shape
 from leakguard.online.values import LOOP_WALK_CHARS, loose_values
 from leakguard.proxy import build_app
@@ -549,3 +556,102 @@ def test_a_large_object_is_walked_off_the_event_loop_and_scanned_alike(
         rows = out["x_rows"]
     assert rows[-2:] == ["<EMAIL_ADDRESS>", "<CREDIT_CARD>"]
     assert rows[1999] == {"n": 1999, "note": "row 1999"}
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"object": "chat.completion", "result": f"SSN {SSN}"},
+        {"object": "chat.completion.chunk", "choices": {"0": "x"}},
+        {"object": "text_completion", "text": EMAIL},
+        {"done": True, "result": f"SSN {SSN}"},
+        {"done": "yes", "message": {"content": "x"}},
+        {"error": {"code": 500}},
+        {"error": 42, "detail": EMAIL},
+    ],
+)
+def test_one_key_does_not_make_a_shape(obj: dict[str, Any]) -> None:
+    """Item 5: each shape needs its required fields, not one telltale key."""
+    assert detect_shape(obj, path="/v1/chat/completions") is None
+
+
+# -- invariant 1 for the new channels: any byte split gives the one-shot redaction ---------
+
+_WORDS = ["the", "order", "café", "日本語", "ok😀", "for", EMAIL, "+1 415 555 0134", SSN]
+split_texts = st.lists(st.sampled_from(_WORDS), min_size=1, max_size=25).map(" ".join)
+
+
+def _chat_parts(t: str) -> dict[str, Any]:
+    return {"content": [{"type": "text", "text": t}]}
+
+
+def _reasoning(t: str) -> dict[str, Any]:
+    return {"reasoning_details": [{"type": "reasoning.text", "text": t, "index": 0}]}
+
+
+def _custom(t: str) -> dict[str, Any]:
+    return {"tool_calls": [{"index": 0, "custom": {"input": t}}]}
+
+
+def _chat_text(body: bytes, get: Callable[[dict[str, Any]], list[str]]) -> str:
+    return "".join(
+        "".join(get(o["choices"][0]["delta"])) for o in sse_objects(body) if o.get("choices")
+    )
+
+
+CHAT_CHANNELS = {
+    "content parts": (_chat_parts, lambda d: [p["text"] for p in d.get("content") or []]),
+    "reasoning_details": (
+        _reasoning,
+        lambda d: [r["text"] for r in d.get("reasoning_details", [])],
+    ),
+    "custom tool input": (
+        _custom,
+        lambda d: [c["custom"]["input"] for c in d.get("tool_calls", [])],
+    ),
+}
+
+
+async def _through(guard: Guard, chunks: list[bytes], headers: Any, path: str) -> bytes:
+    app = LeakGuardMiddleware(fixed_app(chunks, headers), guard=guard)
+    return (await drive(app, http_scope(path))).body
+
+
+def _cut(body: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(body) + 1) for c in cuts} | {0, len(body)})
+    return [body[a:b] for a, b in itertools.pairwise(points) if b > a]
+
+
+@pytest.mark.parametrize("channel", list(CHAT_CHANNELS))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=split_texts, cuts=st.lists(st.integers(0, 100_000), max_size=40))
+def test_any_byte_split_of_a_new_chat_channel_gives_the_one_shot_redaction(
+    make_guard: Callable[..., Guard], channel: str, text: str, cuts: list[int]
+) -> None:
+    guard = make_guard(PATTERNS)
+    build, get = CHAT_CHANNELS[channel]
+    body = b"".join(chat_frames([build(t) for t in tokens(text)]))
+    out = anyio.run(_through, guard, _cut(body, cuts), SSE_HEADERS, "/v1/chat/completions")
+    assert _chat_text(out, get) == guard.scan(text).text
+    for raw in (EMAIL, "555 0134", SSN):
+        assert raw.encode() not in out
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=split_texts, cuts=st.lists(st.integers(0, 100_000), max_size=40))
+def test_any_byte_split_of_list_deltas_and_ollama_thinking_gives_the_one_shot_redaction(
+    make_guard: Callable[..., Guard], text: str, cuts: list[int]
+) -> None:
+    guard = make_guard(PATTERNS)
+    expected = guard.scan(text).text
+    at = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+    events = [{"type": "response.output_text.delta", **at, "delta": [t]} for t in tokens(text)]
+    body = b"".join(responses_frames(events))
+    out = anyio.run(_through, guard, _cut(body, cuts), SSE_HEADERS, "/v1/responses")
+    deltas = [o["delta"] for o in sse_objects(out) if o["type"] == "response.output_text.delta"]
+    assert "".join("".join(d) for d in deltas) == expected
+    lines = [ollama_line(response="", thinking=t, done=False) for t in tokens(text)]
+    lines.append(ollama_line(response="", done=True))
+    body = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+    out = anyio.run(_through, guard, _cut(body, cuts), NDJSON_HEADERS, "/api/generate")
+    assert "".join(o.get("thinking", "") for o in ndjson_objects(out)) == expected

@@ -26,7 +26,7 @@ import re
 import secrets
 
 from leakguard.audit.chain import AuditKey
-from leakguard.pii.name_gate import name_like
+from leakguard.pii.name_gate import lexicon_name
 
 __all__ = [
     "recorded_coding",
@@ -35,6 +35,7 @@ __all__ = [
     "recorded_request_id",
     "recorded_route",
     "throwaway_key",
+    "warm_up",
 ]
 
 _MAX_PART = 64
@@ -61,11 +62,11 @@ def _number_kind(text: str) -> str | None:
 
 
 def _is_name(part: str, *, lone_names: bool) -> bool:
+    """A given or family name of the lexicons ("jane", "jane-doe"; not "will")."""
     words = _WORDS.findall(part)
-    if len(words) > 1:  # "jane-doe", "Jane.Doe": every word a name
-        return name_like(" ".join(w.lower() for w in words))
-    # One word: a given or family name that is no ordinary word ("Jane", not "Will").
-    return lone_names and len(words) == 1 and name_like(words[0].capitalize())
+    if len(words) == 1 and not lone_names:
+        return False  # a model called "gemma" or "nova"
+    return lexicon_name(words)
 
 
 def _part(part: str, *, lone_names: bool) -> str:
@@ -131,3 +132,9 @@ def throwaway_key() -> AuditKey:
     """A key for fingerprints that only need to match within this process (log lines
     when no audit key is configured): nobody, not even the operator, can invert them."""
     return AuditKey(secrets.token_bytes(32))
+
+
+def warm_up() -> None:
+    """Load the name lexicons now (about a second, once per process), not on the event
+    loop at the first request whose path or id has a word in it."""
+    lexicon_name(["warm"])

@@ -17,13 +17,14 @@ What happens when records cannot be written (documented in the README):
   write of it failed; while the sink is failing the record is still queued (room
   permitting), already marked as taking the failure action, so the response is blocked
   and its record is written when storage comes back.
+* **Shutdown** — :meth:`close` writes everything queued, seals the stream and syncs. If the
+  writer cannot finish within ``timeout``, what is left is counted as ``lost`` and logged.
 
 With ``sync_every: record`` each record is written and synced in one step that either
 succeeds or leaves the storage as it was (a JSON Lines file is cut back to its last whole
 record, a transaction rolled back), so a retried record can be amended and the chain only
-ever holds what was written.
-* **Shutdown** — :meth:`close` writes everything queued, seals the stream and syncs. If the
-  writer cannot finish within ``timeout``, what is left is counted as ``lost`` and logged.
+ever holds what was written. Records queued together share one write and one sync
+(a group commit).
 
 Several threads may share one sink (one writer orders them). Several *processes* may share
 one directory or one database: each sink instance writes its own stream (its own chain and
@@ -69,6 +70,8 @@ _STOP = object()
 _MAX_BACKOFF_S = 2.0
 _RETRY_SYNC_S = 0.1
 _COUNTED = ("event", "verdict")  # headers and seals are bookkeeping, not counted records
+# Records one sync (write + fsync, or transaction) takes at most with sync_every: record.
+_GROUP_MAX = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,9 @@ class SinkStats:
     lost: int  # accepted but never written (shutdown timed out while failing)
     queued: int
     by_action: dict[str, int] = field(default_factory=dict)
+
+
+_Queued = tuple[Record, "Receipt | None"]
 
 
 class _Flush:
@@ -158,7 +164,7 @@ class AuditSink:
         """Queue any PII-free record (verdicts use this)."""
         return self._put((record, None), healthy_only=True)
 
-    def _put(self, item: tuple[Record, Receipt | None], *, healthy_only: bool) -> bool:
+    def _put(self, item: _Queued, *, healthy_only: bool) -> bool:
         with self._gate:  # nothing is queued behind the stop marker
             if self._closed or (healthy_only and not self._healthy):
                 accepted = False
@@ -258,17 +264,29 @@ class AuditSink:
                 item = self._queue.get(timeout=timeout)
             except queue.Empty:
                 item = None
-            if item is _STOP:
+            marker = item if item is _STOP or isinstance(item, _Flush) else None
+            if item is not None and marker is None:
+                # sync_every: record takes what else is queued into the same sync (a group
+                # commit: one write and one fsync or transaction for a burst of responses).
+                batch: list[_Queued] = [item]  # type: ignore[list-item]
+                while per_record and len(batch) < _GROUP_MAX:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is _STOP or isinstance(more, _Flush):
+                        marker = more
+                        break
+                    batch.append(more)  # type: ignore[arg-type]
+                self._write_records(batch)
+                dirty = not per_record  # with sync_every: record, writing synced them
+            if marker is _STOP:
                 break
-            if isinstance(item, _Flush):
-                item.ok = self._sync_safely()
-                dirty = not item.ok
-                item.done.set()
+            if isinstance(marker, _Flush):
+                marker.ok = self._sync_safely()
+                dirty = not marker.ok
+                marker.done.set()
                 continue
-            if item is not None:
-                queued: tuple[Record, Receipt | None] = item  # type: ignore[assignment]
-                self._write_record(*queued)
-                dirty = not per_record  # a record's own write synced it
             due = not self._healthy or time.monotonic() - last_sync >= interval
             if dirty and due and self._sync_safely():
                 last_sync, dirty = time.monotonic(), False
@@ -281,52 +299,71 @@ class AuditSink:
         return {"kind": "segment", "format": FORMAT, "segment": segment, "key_id": self.key.key_id}
 
     def _write_record(self, record: Record, receipt: Receipt | None = None) -> None:
+        self._write_records([(record, receipt)])
+
+    def _write_records(self, batch: list[_Queued]) -> None:
         """Write with retries; the chain only advances after a successful write. With
-        ``sync_every: record`` a write is also synced, and a failed one undone."""
+        ``sync_every: record`` the batch is also synced, and a failed attempt undone as a
+        whole (storage and chain), so each retry can amend a record."""
         backoff = 0.05
-        if record.get("kind") in _COUNTED and self._should_rotate():
+        if any(r.get("kind") in _COUNTED for r, _ in batch) and self._should_rotate():
             self._rotate()
-        record = {**record, "ts": record.get("ts") or utc_now()}
+        items = [({**r, "ts": r.get("ts") or utc_now()}, receipt) for r, receipt in batch]
         per_record = self.config.sync_every == "record"
         while True:
-            if receipt is not None:
-                record = receipt.begin(record)
-            linked, line = self._chain.link(record)
+            chain_at = (self._chain.seq, self._chain.prev)
+            done = len(items)
             try:
-                self._write(linked, line)
+                for i, (record, receipt) in enumerate(items):
+                    if receipt is not None:
+                        items[i] = (receipt.begin(record), receipt)
+                    linked, line = self._chain.link(items[i][0])
+                    self._write(linked, line)
+                    self._chain.advance(linked)
+                    if i + 1 < len(items) and self._should_rotate():
+                        done = i + 1  # the rest goes into the next segment
+                        break
                 if per_record:
                     self._sync(fsync=self.config.durability == "fsync")
             except (OSError, sqlite3.Error) as exc:
-                if per_record:
+                if per_record:  # nothing of the batch stays: storage and chain as before
                     self._undo()
-                if receipt is not None:
-                    receipt.attempt_failed()
-                self._count("failed")
-                if self._healthy:  # once per outage, not once per retry
-                    logger.error(
-                        "audit %s write failed (%s): records are kept and retried; "
-                        "responses fail closed meanwhile",
-                        self.name,
-                        type(exc).__name__,
-                    )
-                self._healthy = False
+                    self._chain.seq, self._chain.prev = chain_at
+                else:  # only the records already linked stay (buffered for the next sync)
+                    items = items[self._chain.seq - chain_at[0] :]
+                self._attempt_failed(items, exc)
                 if self._closing.is_set() and time.monotonic() >= self._deadline:
-                    if record.get("kind") in _COUNTED:
-                        self._count("lost")
+                    self._count("lost", sum(r.get("kind") in _COUNTED for r, _ in items))
                     return
                 time.sleep(max(0.0, min(backoff, self._deadline - time.monotonic())))
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
                 continue
-            self._chain.advance(linked)
-            self._segment_records += 1
+            written, rest = items[:done], items[done:]
+            self._segment_records += len(written)
             if not self._healthy:
                 logger.warning("audit %s writes again", self.name)
             self._healthy = True
-            if receipt is not None:
-                receipt.attempt_written()
-            if linked["kind"] in _COUNTED:
-                self._count("written")
+            for _, receipt in written:
+                if receipt is not None:
+                    receipt.attempt_written()
+            self._count("written", sum(r.get("kind") in _COUNTED for r, _ in written))
+            if rest:
+                self._write_records(rest)  # rotates first
             return
+
+    def _attempt_failed(self, items: list[_Queued], exc: BaseException) -> None:
+        for _, receipt in items:
+            if receipt is not None:
+                receipt.attempt_failed()
+        self._count("failed")
+        if self._healthy:  # once per outage, not once per retry
+            logger.error(
+                "audit %s write failed (%s): records are kept and retried; "
+                "responses fail closed meanwhile",
+                self.name,
+                type(exc).__name__,
+            )
+        self._healthy = False
 
     def _sync_safely(self) -> bool:
         """Sync; on failure the data stays buffered and the next sync retries it."""

@@ -16,13 +16,14 @@ from leakguard.exceptions import ConfigError
 __all__ = ["model_device", "resolve_device", "to_device"]
 
 
-def resolve_device(choice: str) -> torch.device:
-    """``auto``: the first CUDA device if torch sees one, else the CPU."""
+def resolve_device(choice: str, *, setting: str = "training.device") -> torch.device:
+    """``auto``: the first CUDA device if torch sees one, else the CPU. ``setting``: how
+    the error names the choice (the config key, or a command-line option)."""
     available = torch.cuda.is_available()
     if choice == "cuda" and not available:
         raise ConfigError(
-            f"training.device is 'cuda' but this torch ({torch.__version__}) sees no CUDA "
-            f"device. Use device: auto or cpu, or install a CUDA build of torch"
+            f"{setting} is 'cuda' but this torch ({torch.__version__}) sees no CUDA "
+            f"device. Use auto or cpu, or install a CUDA build of torch"
         )
     if choice == "cuda" or (choice == "auto" and available):
         return torch.device("cuda")

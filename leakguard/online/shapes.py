@@ -166,10 +166,10 @@ class _ChatShape(Shape):
     marks_end = True  # data: [DONE]
 
     def frame(self, obj: Any) -> Frame | None:
-        if not isinstance(obj, dict) or obj.get("object") not in (
-            "chat.completion",
-            "chat.completion.chunk",
-        ):
+        # Required: the object type and a list of choices (empty in a usage-only chunk).
+        if not isinstance(obj, dict) or not isinstance(obj.get("choices"), list):
+            return None
+        if obj.get("object") not in ("chat.completion", "chat.completion.chunk"):
             return None
         streamed = obj["object"] == "chat.completion.chunk"
         kind: Kind = "delta" if streamed else "whole"
@@ -271,6 +271,8 @@ class _CompletionsShape(Shape):
 
     def frame(self, obj: Any) -> Frame | None:
         if not isinstance(obj, dict) or obj.get("object") != "text_completion":
+            return None
+        if not isinstance(obj.get("choices"), list):  # required, like the object type
             return None
         # Streams and bodies share one object type: a body is guarded as one delta + end.
         out = Frame(model=_model(obj))

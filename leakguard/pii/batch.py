@@ -149,7 +149,11 @@ class BatchPIIDetector:
         # The online path's artifacts (leakguard.pii.engine.LeanArtifacts), with the lemmas
         # filled in only when Presidio's context enhancer reads them.
         fill = functools.partial(self._fill_lemmas, piped=piped)
-        artifacts = self._engine._artifacts(doc, text, self._language, False, fill)
+        if hasattr(self._engine, "_artifacts"):
+            artifacts = self._engine._artifacts(doc, text, self._language, False, fill)
+        else:  # stock Presidio's engine (the self-check's last resort): its own artifacts
+            fill(doc)
+            artifacts = self._engine._doc_to_nlp_artifact(doc, self._language)
         results = self._analyzer.analyze(
             text=text,
             language=self._language,

@@ -1,20 +1,25 @@
 # ruff: noqa: RUF001
-"""Is a PERSON span from the NER shaped like a person's name? A lexicon gate.
+"""Is a PERSON span from the NER shaped like a person's name? A lexicon gate, and a
+lexicon name finder for names the NER missed (:func:`lexicon_names`).
 
-The shipped NER learned names from generated text; on ordinary prose it also tags
-capitalised terms ("New Features", "Inspector", "PRESENTNOTIFY", "documentation updates").
-A span is kept when at least one of its words is evidence of a name:
+On ordinary prose an NER also tags capitalised terms ("New Features", "Inspector",
+"PRESENTNOTIFY", "documentation updates"). A span is kept when one of its words is
+evidence of a name:
 
 * a given or family name from the lexicons (``leakguard/data/names_*.txt.gz``: Faker's
   person names over all its locales, built by ``models/pii-ner/build_lexicons.py``), unless
   it is also an ordinary English word ("Will", "Page": ``names_common`` and spaCy's stop
-  words) written in lower case or at the start of the span alone;
+  words) and no other word of the span is a name or unknown ("Job Control");
 * a capitalised word with a letter outside ASCII ("Siobhán", "Ekström");
+* a title before a capitalised word ("Mr. Abernathy");
+* failing those, every word unknown to every vocabulary: no lexicon name, not written in
+  lower case in real English or technical prose (``names_english``), no place word
+  (``names_places``), no English ending ("Tevita", "Rangi Parata");
 
-and none of its words looks like code: a capital inside a word other than after Mc, Mac,
-O', D' or a hyphen ("DevTools", "PresentIdleNotify"). An all lower-case span needs every
-word in the lexicons ("ravi shankar"). Names found by a cue ("Name: X", "Dear X,") do not
-pass through here: the cue is the evidence.
+and none of its words looks like code (a capital inside a word other than after Mc, Mac,
+O', D' or a hyphen: "DevTools") or is a short acronym no lexicon knows ("Cyrus SASL"). An
+all lower-case span needs every word in the lexicons ("ravi shankar"). Names found by a cue
+("Name: X", "Dear X,") do not pass through here: the cue is the evidence.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-__all__ = ["name_like"]
+__all__ = ["has_acronym", "lexicon_name", "lexicon_names", "name_like"]
 
 _DATA = Path(__file__).resolve().parent.parent / "data"
 _WORD = re.compile(r"[^\W\d_]+")
@@ -113,18 +118,39 @@ def name_like(value: str) -> bool:
         return all(_is_name_word(w) or w in _PARTICLES or w in _TITLES for w in words)
     if any(w[0].islower() and w not in _PARTICLES for w in words):
         return False  # "documentation updates", "Present development"
+    if any(_acronym(w) and not _is_name_word(w) for w in words):
+        return False  # an acronym in a capitalised span: "Cyrus SASL", "Mac OS X"
     if len(words) > 1 and words[0].casefold() in _TITLES and not words[0].isupper():
         return True  # "Mr. Abernathy": the title is the evidence
     ordinary = _ordinary()
     for word in words:
         if not word.isascii() and word[0].isupper():
             return True
-        if _is_name_word(word) and (len(words) > 1 or word.casefold() not in ordinary):
+        # An ordinary word is a name's evidence only beside another name or a word no
+        # vocabulary knows ("Will Smith", "Mark Twain"; not "Job Control", "Server Requests").
+        if _is_name_word(word) and word.casefold() not in ordinary:
+            return True
+        others = [w for w in words if w is not word]
+        if _is_name_word(word) and any(_is_name_word(w) or _unknown_word(w) for w in others):
             return True
     # No lexicon knows it, and no English or technical text on this machine writes any of
     # its words in lower case ("Tevita", "Rangi Parata", "Hyun-woo"): the NER's reading of
     # the context decides.
-    return all(w in _PARTICLES or (_unknown_word(w) and not w.isupper()) for w in words)
+    if value.isupper():
+        return False
+    return all(w in _PARTICLES or (_unknown_word(w) and not _acronym(w)) for w in words)
+
+
+def _acronym(word: str) -> bool:
+    return 1 < len(word) <= 4 and word.isupper()
+
+
+def has_acronym(value: str) -> bool:
+    """Whether a mixed-case ``value`` holds a short all-caps word that no name lexicon
+    knows ("MS Crypto API", "Cyrus SASL"; not "Jo NG")."""
+    if value.isupper():
+        return False
+    return any(_acronym(w) and not _is_name_word(w) for w in _NAME_WORD.findall(value))
 
 
 # Endings of English words (and of few names): "Inspector", "Notification", "Settings".
@@ -172,8 +198,8 @@ _AFTER_ONE = re.compile(
     r"(?:'s|’s)\b|[ \t]+(?:said|says|asked|asks|wrote|writes|told|tells|replied|thinks|agreed"
     r"|called|fixed|found|joined|pushed|merged|reviewed|approved|signed|will|was|has|had"
     r"|and|is|did|does|can|could|would|should|ever|already|here|took|gave|made|went|came|got"
-    r"|left|sent|wrote|ran|broke|brought|bought|built|drove|kept|lost|won|saw|met|paid|put"
-    r"|spoke|thought|knew|says|wants|needs|likes|loves|hates|owes|runs|knows|thinks)\b"
+    r"|left|sent|ran|broke|brought|bought|built|drove|kept|lost|won|saw|met|paid|put"
+    r"|spoke|thought|knew|wants|needs|likes|loves|hates|owes|runs|knows)\b"
     r"|[ \t]+(?:[a-z]{3,}(?:ed|es)|[a-z]{2,}[^s\W]s)\b"
     r"|[ \t]*[:,][ \t]*(?:lgtm|\+1|thanks|done|ok)\b"
 )
@@ -190,6 +216,9 @@ def _plain_word(word: str) -> bool:
     return kind == "ordinary" or (kind == "other" and word.casefold() in _english())
 
 
+_SYLLABLE = re.compile(r"^[bcdghjklmnprstwy]{0,3}[aeiouy]{1,3}[ngm]{0,2}$")
+
+
 def _word_kind(word: str) -> str:
     folded = word.casefold()
     if folded in _ordinary():
@@ -199,9 +228,11 @@ def _word_kind(word: str) -> str:
     if folded in _lexicon("family"):
         return "family"
     parts = folded.split("-")
-    # "Seo-yeon", "Hyun-woo": a hyphenated given name whose parts are no English words.
-    hyphenated = len(parts) == 2 and all(2 <= len(p) <= 5 and p.isalpha() for p in parts)
-    if hyphenated and not any(p in _english() or p in _ordinary() for p in parts):
+    # "Seo-yeon", "Hyun-woo": a capitalised hyphenated given name of two syllables that are
+    # no English words ("BSD-ism", "Wno-psabi" are not).
+    syllables = len(parts) == 2 and all(_SYLLABLE.match(p) for p in parts)
+    english = any(p in _english() or p in _ordinary() for p in parts)
+    if syllables and word[0].isupper() and word[1:].islower() and not english:
         return "given"
     return "other"
 
@@ -235,7 +266,8 @@ def _run_name(text: str, start: int, words: list[str]) -> tuple[int, int] | None
     value = " ".join(words)
     # A given name then capitalised words that are no ordinary words ("Helmut Grohne":
     # the family-name lexicon cannot hold every surname), or two family names.
-    several = len(words) > 1 and "ordinary" not in kinds and not value.isupper()
+    acronyms = any(_acronym(w) and k == "other" for w, k in zip(words, kinds, strict=True))
+    several = len(words) > 1 and "ordinary" not in kinds and not value.isupper() and not acronyms
     if several and (kinds[0] == "given" or kinds[0] == kinds[-1] == "family"):
         return start, start + _width(text, start, words)
     if kinds[0] != "given" or words[0].isupper():
@@ -274,8 +306,9 @@ _ITEM_RE = re.compile(_ITEM)
 
 
 def _list_items(text: str, names: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The other items of a list of three or more capitalised items (or two after a
-    label's colon) of which one is a found name; no item may hold an ordinary word."""
+    """The items of a list of three or more capitalised items (or two after a label's
+    colon) of which one is a found name or two hold a lexicon name; no item may hold an
+    ordinary or English word or an all-caps word."""
     found = []
     for match in _LIST.finditer(text):
         items = [m.span() for m in _ITEM_RE.finditer(text, match.start(), match.end())]
@@ -312,3 +345,17 @@ def _lower_names(text: str) -> list[tuple[int, int]]:
         for m in _LOWER_CUE.finditer(text)
         if _word_kind(m[1]) == "given" and len(m[1]) >= 3
     ]
+
+
+def lexicon_name(words: list[str]) -> bool:
+    """Whether ``words`` (one value cut at its separators: ``jane-doe``) are all given or
+    family names of the lexicons and not all ordinary words ("jane doe", "Jane"; not
+    "will", "chat"). The lexicons alone decide, no context: for short identifiers such as
+    path segments (:mod:`leakguard.audit.fields`), where :func:`name_like` has no NER
+    reading to lean on."""
+    ordinary = _ordinary()
+    return (
+        bool(words)
+        and all(_is_name_word(w) for w in words)
+        and any(w.casefold() not in ordinary for w in words)
+    )

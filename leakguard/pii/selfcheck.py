@@ -200,12 +200,13 @@ def checked_analyzer(
         presidio=presidio,
     )
     _log.warning(
-        "PII self-check: leakguard's fast path %s stock Presidio %s on the check texts %s; "
-        "running Presidio's own code for: %s (the detector's path report says so)",
-        f"raised {got.error} where" if got.error else "gave other results than",
+        "PII self-check against stock Presidio %s: leakguard's fast path %s on the check "
+        "texts %s; running Presidio's own code for: %s (path %r, leakguard_pii_path_info)",
         presidio,
+        f"raised {got.error}" if got.error else "gave other results",
         ", ".join(differed),
-        ", ".join(_failed(wanted, kept)) or "all parts",
+        ", ".join(_failed(wanted, kept)) or "every part",
+        report.path,
     )
     return analyzer, report
 

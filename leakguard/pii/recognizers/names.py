@@ -263,6 +263,12 @@ _NOT_NAMES = frozenset(
         "i",
         "i'm",
         "im",
+        "mr",
+        "mrs",
+        "ms",
+        "mx",
+        "dr",
+        "prof",
     ]
 )
 
@@ -280,6 +286,10 @@ def _leading_content_words(name: str) -> str:
 
 def _acceptable(name: str) -> bool:
     words = [w.strip(".'’").lower() for w in name.split()]
+    from leakguard.pii.name_gate import has_acronym
+
+    if len(words) > 1 and has_acronym(name):
+        return False  # an acronym in it: "MS Crypto API" is no "Ms. ..."
     return bool(words) and not any(w in _NOT_NAMES for w in words) and plausible_name(name)
 
 
