@@ -115,7 +115,6 @@ class Shape:
     # The paths of values kept unscanned (see leakguard.online.values); every other value
     # and key outside the pieces is scanned as a short whole value.
     allow: ClassVar[Allow] = {}
-    scans_rest: ClassVar[bool] = True
     # Streams of this shape repeat whole channel texts in later events (``final`` pieces).
     repeats_text = False
 

@@ -325,8 +325,6 @@ class ValueGuard:
     async def guard(self, obj: Any, *, shape: Shape, frame: Frame, size: int = 0) -> None:
         """Scan the loose values of ``obj`` (``size``: its JSON length) and write what the
         policy made of them back."""
-        if not shape.scans_rest:
-            return
         if size > LOOP_WALK_CHARS:
 
             def walk_and_scan() -> tuple[list[Loose], dict[str, str]]:
@@ -437,7 +435,6 @@ SCHEMA_KEYS = frozenset(
         "thinking",
         "output_text",
         "error",
-        "message",
         "code",
         "param",
         "part",
