@@ -26,6 +26,7 @@ from leakguard.events import EventSink
 from leakguard.exceptions import ConfigError
 from leakguard.guard import Guard
 from leakguard.middleware import LeakGuardMiddleware
+from leakguard.online.headers import HOP_BY_HOP as CONNECTION_SPECIFIC
 from leakguard.online.headers import connection_specific
 from leakguard.online.metrics import Metrics
 from leakguard.online.shapes import error_body
@@ -35,22 +36,14 @@ __all__ = ["build_app"]
 
 logger = logging.getLogger(__name__)
 
-# RFC 9110 §7.6.1 connection-specific headers, plus the ones the proxy sets itself.
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"host",
-        b"content-length",
-        b"accept-encoding",
-    }
-)
+# RFC 9110 §7.6.1 connection-specific headers (one list, online.headers), plus
+# Proxy-Authorization (meant for this proxy) and the ones the proxy sets itself.
+HOP_BY_HOP = CONNECTION_SPECIFIC | {
+    b"proxy-authorization",
+    b"host",
+    b"content-length",
+    b"accept-encoding",
+}
 
 # The server in front (uvicorn) writes its own Date and Server: the upstream's would make
 # a second pair.
