@@ -165,3 +165,10 @@ def test_initials_places_and_endings_beside_an_unknown_word(value: str) -> None:
 @pytest.mark.parametrize("value", ["Kyoto", "Balloon", "Admissions Office", "September"])
 def test_wordnet_words_are_not_unknown(value: str) -> None:
     assert not name_like(value)
+
+
+def test_a_name_before_its_own_address() -> None:
+    text = "name,email\nTevita Fifita,tevita.fifita@example.org\nMele Kaho,mkaho@example.net"
+    assert [text[a:b] for a, b in lexicon_names(text)] == ["Tevita Fifita", "Mele Kaho"]
+    text = "Ask Release Engineering at releng@example.com."
+    assert lexicon_names(text) == []

@@ -296,7 +296,7 @@ def lexicon_names(text: str, known: Sequence[tuple[int, int]] = ()) -> list[tupl
         span = _run_name(text, start, words)
         if span is not None:
             spans.append(span)
-    spans += _kin_and_owners(text)
+    spans += _kin_and_owners(text) + _address_owners(text)
     found = [*spans, *known]
     spans += _list_items(text, found) + _pairs(text, found) + _lower_names(text)
     return sorted(set(spans))
@@ -308,7 +308,8 @@ def _run_name(text: str, start: int, words: list[str]) -> tuple[int, int] | None
     if value.isupper():
         return _caps_name(text, start, words, kinds)
     # Family name first ("Park Ji-yeon", "Chen Jiahui", "Nagy Eszter").
-    if len(words) == 2 and kinds[0] == "family" and _given_or_unknown(words[1], kinds[1]):
+    family_first = kinds[0] == "family" and words[0].casefold() not in _PARTICLES  # "Da Nang"
+    if len(words) == 2 and family_first and _given_or_unknown(words[1], kinds[1]):
         return start, start + _width(text, start, words)
     # A given name then capitalised words that are no ordinary words ("Helmut Grohne":
     # the family-name lexicon cannot hold every surname), or two family names.
@@ -418,6 +419,54 @@ def _kin_and_owners(text: str) -> list[tuple[int, int]]:
             if _word_kind(item[0]) in ("given", "family"):
                 found.append((match.start(1) + item.start(), match.start(1) + item.end()))
     return found
+
+
+# A name right before its own e-mail address: "Bao Nguyen,bao.nguyen@example.org",
+# "Kaito Mori <k.mori@...>", "| Ana Lima | alima@... |". The address comes within 32
+# characters, so a stream's hold-back (64) still holds the name when the "@" arrives.
+_OWNER_RUN = re.compile(rf"(?<![\w@./-]){_CAP}(?:[ \t]+{_CAP}){{1,2}}(?![\w@/-])")
+_LOCAL_PART = re.compile(r"([\w.+-]{2,40})@[\w-]")
+
+
+def _fold(word: str) -> str:
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(c for c in plain if c.isalnum() and c.isascii())
+
+
+def _address_owners(text: str) -> list[tuple[int, int]]:
+    if "@" not in text:
+        return []
+    found = []
+    for match in _OWNER_RUN.finditer(text):
+        local = _LOCAL_PART.search(text, match.end(), match.end() + 32 + 42)
+        if local is None or local.start() - match.end() > 32:
+            continue
+        if "\n" in text[match.end() : local.start()]:
+            continue
+        parts = [p for p in re.split(r"[._+\-\d]+", local[1].casefold()) if p]
+        words = [_fold(w) for w in match[0].split()]
+        if _owns(words, parts):
+            found.append(match.span())
+    return found
+
+
+def _owns(words: list[str], parts: list[str]) -> bool:
+    """Whether an address's local part (cut at its dots, dashes, digits) spells the name:
+    every word ("bao.nguyen"), or the last word with the first word or its initial
+    ("priya.r", "g.beridze", "lquispe", "kmori")."""
+    if not words or not parts or any(len(w) < 2 for w in words):
+        return False
+    if all(w in parts for w in words):
+        return True
+    first, last = words[0], words[-1]
+    joined = "".join(parts)
+    return (
+        joined in (first[0] + last, first + last[0], last + first[0])
+        or (last in parts and first[0] in parts)
+        or (first in parts and last[0] in parts)
+    )
 
 
 _PLACES_BEFORE = re.compile(r"(?i)\b(?:between|in|at|near|via|across|around)[ \t]+$")
