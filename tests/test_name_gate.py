@@ -172,3 +172,17 @@ def test_a_name_before_its_own_address() -> None:
     assert [text[a:b] for a, b in lexicon_names(text)] == ["Tevita Fifita", "Mele Kaho"]
     text = "Ask Release Engineering at releng@example.com."
     assert lexicon_names(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("Hi, I'm tomasz. My order is late.", ["tomasz"]),
+        ("Reporter: jane phạm\nContact: 0410", ["jane phạm"]),
+        ("Thanks, mate!", []),
+        ("I'm sorry, that failed.", []),
+        ("Name: string", []),
+    ],
+)
+def test_lower_case_names_after_a_cue(text: str, names: list[str]) -> None:
+    assert [text[a:b] for a, b in lexicon_names(text)] == names

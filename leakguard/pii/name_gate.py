@@ -296,7 +296,7 @@ def lexicon_names(text: str, known: Sequence[tuple[int, int]] = ()) -> list[tupl
         span = _run_name(text, start, words)
         if span is not None:
             spans.append(span)
-    spans += _kin_and_owners(text) + _address_owners(text)
+    spans += _kin_and_owners(text) + _address_owners(text) + _lower_after_cue(text)
     found = [*spans, *known]
     spans += _list_items(text, found) + _pairs(text, found) + _lower_names(text)
     return sorted(set(spans))
@@ -319,7 +319,12 @@ def _run_name(text: str, start: int, words: list[str]) -> tuple[int, int] | None
         return start, start + _width(text, start, words)
     end = start + len(words[0])
     before = text[max(0, start - 24) : start]
-    if len(words) == 1 and kinds[0] == "other" and _unknown_word(words[0]):
+    if (
+        len(words) == 1
+        and kinds[0] == "other"
+        and _unknown_word(words[0])
+        and _plain_shape(words[0])
+    ):
         # A word no vocabulary knows, with a cue that only a person takes ("heard from
         # Bongani", "Kaveh wants").
         if _STRONG_BEFORE.search(before) or _STRONG_AFTER.match(text, end):
@@ -350,6 +355,11 @@ _LONG_TITLES = frozenset(
      "governor", "mayor", "detective", "captain", "coach", "nurse", "pastor", "sheikh",
      "auntie", "uncle", "aunt"]
 )  # fmt: skip
+
+
+def _plain_shape(word: str) -> bool:
+    """A capital then small letters, no capital inside ("ClientTlsPolicy" is code)."""
+    return _CODE_CAPS.search(word) is None and word[1:].islower()
 
 
 def _name_or_unknown(word: str) -> bool:
@@ -545,6 +555,53 @@ _LOWER_CUE = re.compile(
 _CAPITAL_AFTER_START = re.compile(r"(?!\bI\b|\bI['’])[A-ZÀ-Þ]")  # "I" and "I'm" aside
 
 
+# A lower-case name after a cue in text of any case: "Hi, I'm nakul.", "Thanks, dafina!",
+# "Reporter: jane phạm", "NAME: pani róża kielan". The name ends at a sign or the line's end.
+_LW = r"[^\W\d_]+(?:['’-][^\W\d_]+)*"  # lower case checked in code (any script)
+_LOWER_CUE_WORD = re.compile(
+    r"(?i:\b(?P<cue>hi|hello|hey|dear|thanks|thank[ \t]+you|i['’]m|i[ \t]+am|this[ \t]+is"
+    r"|(?:full[ \t]+)?name|reporter|customer|patient|contact|passenger|guest|tenant"
+    r"|applicant|employee))\b"
+)
+_LOWER_CUED = re.compile(
+    rf"(?P<sep>[ \t]*[,:]?[ \t]+)(?P<name>{_LW}(?:[ \t]+{_LW}){{0,3}})(?=[ \t]*(?:[,.!?;)]|$))",
+    re.M,
+)
+_FIELD_CUES = frozenset(
+    [
+        *("name", "full", "reporter", "customer", "patient", "contact", "passenger"),
+        *("guest", "tenant", "applicant", "employee"),
+    ]
+)
+
+
+def _lower_after_cue(text: str) -> list[tuple[int, int]]:
+    found = []
+    for cue in _LOWER_CUE_WORD.finditer(text):
+        m = _LOWER_CUED.match(text, cue.end())
+        if m is None:
+            continue
+        words = m["name"].split()
+        if not m["name"].islower():
+            continue
+        field = cue["cue"].split()[0].casefold() in _FIELD_CUES and ":" in m["sep"]
+        if not field and len(words) > 3:
+            continue
+        names = [w for w in words if w not in _PARTICLES and w not in _TITLES]
+        if not names or any(w in _SLANG or _word_kind(w) == "ordinary" for w in names):
+            continue
+        if any(
+            w in _english() or w in _lexicon("wordnet") for w in names if _word_kind(w) == "other"
+        ):
+            continue
+        # A field's label vouches for the value; a greeting needs a lexicon name in it.
+        if field or any(
+            _word_kind(w) in ("given", "family") and w not in _lexicon("wordnet") for w in names
+        ):
+            found.append(m.span("name"))
+    return found
+
+
 _LOWER_WORD = re.compile(r"(?<![\w@./'’-])([a-zà-ÿ][a-zà-ÿ'’-]{2,})(?![\w@./-])")
 _LOWER_AFTER = re.compile(
     r"[ \t]+(?:said|says|wants|will|won't|wont|sent|texted|told|asked|is|isnt|isn't|was|has"
@@ -609,23 +666,30 @@ _SLANG = frozenset(
 
 def _lower_names(text: str) -> list[tuple[int, int]]:
     """Names in chat written in lower case (no capital after the text's first letter): a
-    given name of the lexicons that is no English word, anywhere ("gaurav pls check");
-    one that is an English word, or a word no vocabulary knows, only beside a cue ("ask
-    mehmet", "yo chidi", "kaveh wants")."""
+    given name right after a chat cue ("ask mehmet", "lol dana"). Where the text starts in
+    lower case too, also a given name that is no English word, anywhere ("gaurav pls
+    check"), and one that is an English word or a word no vocabulary knows beside a cue
+    ("yo chidi", "kaveh wants")."""
     if _CAPITAL_AFTER_START.search(text, 1):
         return []
-    found = []
+    found = [
+        m.span(1)
+        for m in _LOWER_CUE.finditer(text)
+        if _word_kind(m[1]) == "given" and len(m[1]) >= 3
+    ]
+    if text.lstrip()[:1].isupper():
+        return found
     for m in _LOWER_WORD.finditer(text):
         word = m[1]
-        if word in _SLANG or word in _PARTICLES or word in _TITLES:
+        if len(word) < 4 or word in _SLANG or word in _PARTICLES or word in _TITLES:
             continue
         kind = _word_kind(word)
-        english = kind == "ordinary" or word in _english()
+        english = kind == "ordinary" or word in _english() or word in _lexicon("wordnet")
         before = text[max(0, m.start() - 24) : m.start()]
         cued = bool(_LOWER_BEFORE.search(before) or _LOWER_AFTER.match(text, m.end()))
-        if (
-            kind == "given" and ((not english and len(word) >= 4) or (cued and len(word) >= 3))
-        ) or (kind == "other" and _unknown_word(word) and cued and len(word) >= 4):
+        if (kind == "given" and (not english or cued)) or (
+            kind == "other" and _unknown_word(word) and cued
+        ):
             found.append(m.span(1))
     return found
 
