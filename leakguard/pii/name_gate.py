@@ -186,7 +186,7 @@ def name_like(value: str) -> bool:
     if len(words) > 1 and last in _PLACE_TYPES:
         # "Baker Street", "Bond Street": a place named after someone; "Jane Park" and
         # "Mark Hall" are people (a given name, then a family name).
-        given = _word_kind(words[0]) == "given"
+        given = _word_kind(words[0]) == "given" or words[0].casefold() in _lexicon("given")
         if not (given and last in _lexicon("family")):
             return False
     if value.islower():
