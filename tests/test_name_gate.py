@@ -101,3 +101,88 @@ def test_titles_hyphenated_and_unknown_names_pass_the_gate(value: str) -> None:
 )
 def test_english_words_and_acronyms_unknown_to_the_lexicons_are_not_names(value: str) -> None:
     assert not name_like(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        # family name first
+        ("Kim Min-jun will chair the review.", ["Kim Min-jun"]),
+        ("The prize went to Horváth Katalin last year.", ["Horváth Katalin"]),
+        # a long title, a kinship word
+        ("As Professor Ngozi Achebe put it, the data is clear.", ["Ngozi Achebe"]),
+        ("Thandeka and her cousin Mpumelelo ran the stall.", ["Thandeka", "Mpumelelo"]),
+        # action items: "AI: X to ...", "- X: verb"
+        ("AI: Okonkwo to send the minutes.", ["Okonkwo"]),
+        (
+            "Actions:\n- Tanaka: book the room\n- Schmidt / Haddad: check costs",
+            ["Tanaka", "Schmidt", "Haddad"],
+        ),
+        # a word no vocabulary knows, with a cue only a person takes
+        ("Has anyone heard from Tshepiso since Monday?", ["Tshepiso"]),
+        # names in capitals
+        ("CONTACT: SVETLANA IVANOVA", ["SVETLANA IVANOVA"]),
+        ("HAPPY BIRTHDAY, THANK YOU AMINA", ["AMINA"]),
+        # lower-case chat: a lexicon given name that is no English word, or a cue
+        ("gaurav can u check the logs", ["gaurav"]),
+        ("yo tshepiso wya", ["tshepiso"]),
+    ],
+)
+def test_lexicon_finds_names_in_more_forms(text: str, names: list[str]) -> None:
+    assert [text[a:b] for a, b in lexicon_names(text)] == names
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Park Avenue is closed.",
+        "- Fixed: crash on start\n- Added: a --quiet flag",
+        "The bishop of the local diocese was there.",  # lower-case after a capital start
+        "Professor Emeritus status is granted after ten years.",
+        "We heard from Support yesterday.",
+        "THANK YOU FOR YOUR ORDER",
+    ],
+)
+def test_more_forms_leave_prose_alone(text: str) -> None:
+    assert lexicon_names(text) == []
+
+
+def test_the_other_half_of_a_pair_with_a_found_name() -> None:
+    text = "Thanks Keahi and Makana for the help!"
+    keahi = (text.index("Keahi"), text.index("Keahi") + 5)
+    found = [text[a:b] for a, b in lexicon_names(text, known=[keahi])]
+    assert "Makana" in found
+    text = "Trains run between Paddington and Whitechapel."
+    white = (text.index("Whitechapel"), len(text) - 1)
+    assert lexicon_names(text, known=[white]) == []
+
+
+@pytest.mark.parametrize("value", ["T. Nakashima", "Giorgi Beridze", "Nasrin Akter"])
+def test_initials_places_and_endings_beside_an_unknown_word(value: str) -> None:
+    assert name_like(value)
+
+
+@pytest.mark.parametrize("value", ["Kyoto", "Balloon", "Admissions Office", "September"])
+def test_wordnet_words_are_not_unknown(value: str) -> None:
+    assert not name_like(value)
+
+
+def test_a_name_before_its_own_address() -> None:
+    text = "name,email\nTevita Fifita,tevita.fifita@example.org\nMele Kaho,mkaho@example.net"
+    assert [text[a:b] for a, b in lexicon_names(text)] == ["Tevita Fifita", "Mele Kaho"]
+    text = "Ask Release Engineering at releng@example.com."
+    assert lexicon_names(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("Hi, I'm tomasz. My order is late.", ["tomasz"]),
+        ("Reporter: jane phạm\nContact: 0410", ["jane phạm"]),
+        ("Thanks, mate!", []),
+        ("I'm sorry, that failed.", []),
+        ("Name: string", []),
+    ],
+)
+def test_lower_case_names_after_a_cue(text: str, names: list[str]) -> None:
+    assert [text[a:b] for a, b in lexicon_names(text)] == names

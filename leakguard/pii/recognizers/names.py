@@ -293,6 +293,12 @@ def _acceptable(name: str) -> bool:
     return bool(words) and not any(w in _NOT_NAMES for w in words) and plausible_name(name)
 
 
+# Above the NER's 0.85: Presidio keeps the higher-scored of two PERSON results where one
+# holds the other, and a cue's name must not give way to the same span read by the NER
+# (which then has to pass the name gate the cue does not need).
+_CUE_SCORE = 0.9
+
+
 class LeakGuardNameCueRecognizer(Recognizer):
     """Names the NER may miss, where a cue makes them certain: field labels ("Name:",
     "Patient:"), greetings ("Dear", "Thank you,"), honorifics, "my name is", signatures."""
@@ -311,5 +317,5 @@ class LeakGuardNameCueRecognizer(Recognizer):
                 if kind == "lower":  # "my name is ngozi okafor and ...": stop at "and"
                     name = _leading_content_words(name)
                 if _acceptable(name):
-                    found.append((start, start + len(name), 0.6, f"name_{kind}"))
+                    found.append((start, start + len(name), _CUE_SCORE, f"name_{kind}"))
         return found
