@@ -152,6 +152,11 @@ class PIIConfig(_Section):
     # digits...) before detection; findings cover the obfuscated original
     # (leakguard.pii.deobfuscate).
     deobfuscate: bool = True
+    # personal: IP addresses that identify nobody are not reported (loopback, private and
+    # link-local networks, documentation ranges, multicast, netmasks, public DNS resolvers
+    # such as 8.8.8.8: the special-purpose registries of RFC 6890, see
+    # leakguard.pii.recognizers.ip); all: every address found.
+    ip_addresses: Literal["personal", "all"] = "personal"
 
     @field_validator("allow_patterns")
     @classmethod

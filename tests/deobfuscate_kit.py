@@ -57,7 +57,7 @@ FORMS: tuple[Form, ...] = (
     Form("invisible", "+1 415\u200b 555 0134", "PHONE_NUMBER"),
     Form("invisible", "GB82\u200bWEST12345698765432", "IBAN_CODE"),
     Form("invisible", "AKIA\u200bIOSFODNN7EXAMPLE", "SECRET"),
-    Form("invisible", "203.0\u200b.113.77", "IP_ADDRESS"),
+    Form("invisible", "81.2\u200b.69.160", "IP_ADDRESS"),
     # decimal digits of other scripts
     Form("digits", _fw("4111 1111 1111 1111"), "CREDIT_CARD"),
     Form("digits", _digits("536-22-1845", 0x0660), "US_SSN"),  # Arabic-Indic
@@ -67,7 +67,7 @@ FORMS: tuple[Form, ...] = (
     Form("digits", _digits("4111 1111 1111 1111", 0x09E6), "CREDIT_CARD"),  # Bengali
     Form("digits", "4111 " + _digits("1111", 0x0660) + " 1111 1111", "CREDIT_CARD"),
     Form("digits", _digits("5555 5555 5555 4444", 0x1D7CE), "CREDIT_CARD"),  # math bold
-    Form("digits", _fw("203.0.113.77"), "IP_ADDRESS"),
+    Form("digits", _fw("81.2.69.160"), "IP_ADDRESS"),
     Form("digits", _fw("(415) 555-0134"), "PHONE_NUMBER"),
     # Unicode hyphens, dashes and minus signs
     Form("dashes", "536\u201322\u20131845", "US_SSN"),
@@ -108,11 +108,11 @@ FORMS: tuple[Form, ...] = (
     Form("email_spaces", "jane @ example.com", "EMAIL_ADDRESS"),
     Form("email_spaces", "jane.doe @example.org", "EMAIL_ADDRESS"),
     # defanged addresses
-    Form("defang", "203[.]0[.]113[.]77", "IP_ADDRESS"),
-    Form("defang", "198(.)51(.)100(.)23", "IP_ADDRESS"),
-    Form("defang", "203[dot]0[dot]113[dot]77", "IP_ADDRESS"),
+    Form("defang", "81[.]2[.]69[.]160", "IP_ADDRESS"),
+    Form("defang", "81(.)2(.)69(.)142", "IP_ADDRESS"),
+    Form("defang", "81[dot]2[dot]69[dot]160", "IP_ADDRESS"),
     Form("defang", "jane@example[.]com", "EMAIL_ADDRESS"),
-    Form("defang", "203[.]0[.]113[.]77", "IP_ADDRESS", "Beacon to hxxp://{}/gate.php seen."),
+    Form("defang", "81[.]2[.]69[.]160", "IP_ADDRESS", "Beacon to hxxp://{}/gate.php seen."),
     # card numbers written in pieces
     Form("dotted_card", "4111.1111.1111.1111", "CREDIT_CARD"),
     Form("dotted_card", "5555/5555/5555/4444", "CREDIT_CARD"),

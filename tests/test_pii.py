@@ -40,7 +40,7 @@ def test_quick_start_sentence_has_all_four_values_replaced(guard: Guard) -> None
     [
         ("Write to maria.lopez@contoso.co.uk today.", "EMAIL_ADDRESS", "maria.lopez@contoso.co.uk"),
         ("My SSN is 536-90-4512, keep it safe.", "US_SSN", "536-90-4512"),
-        ("The server is at 192.168.12.7 behind the VPN.", "IP_ADDRESS", "192.168.12.7"),
+        ("The server is at 81.2.69.160 behind the VPN.", "IP_ADDRESS", "81.2.69.160"),
         (
             "Transfer to IBAN GB82 WEST 1234 5698 7654 32 please.",
             "IBAN_CODE",

@@ -20,6 +20,7 @@ from leakguard.findings import Finding
 from leakguard.pii.deobfuscate import deobfuscate
 from leakguard.pii.name_gate import lexicon_names, name_like
 from leakguard.pii.recognizers import KIND_KEY
+from leakguard.pii.recognizers.ip import personal_ip
 from leakguard.pii.recognizers.names import extend_name, plausible_name
 from leakguard.pii.recognizers.near_miss import is_near_miss
 
@@ -55,6 +56,7 @@ class PIIDetector:
         self._allow_exact = frozenset(v.casefold() for v in config.allow_list)
         self._allow_patterns = tuple(re.compile(p) for p in config.allow_patterns)
         self._near_misses = config.builtin_recognizers
+        self._personal_ips_only = config.ip_addresses == "personal"
         # Names the NER missed, vouched for by the name lexicons (leakguard.pii.name_gate).
         self._lexicon_names = "PERSON" in self._entities and config.spacy_model != PATTERN_ONLY
         self._lexicon_score = max(_LEXICON_SCORE, config.threshold_for("PERSON"))
@@ -82,7 +84,9 @@ class PIIDetector:
 
         NER spans get the rules of :func:`ner_spans` (line breaks, titles, address lines
         without any number nearby); pattern matches glued to other characters or read as
-        versions are near misses (``builtin_recognizers``).
+        versions are near misses (``builtin_recognizers``); IP addresses that identify
+        nobody (loopback, private, documentation ...) are dropped unless
+        ``ip_addresses`` is ``all``.
         """
         kept = [r for r in results if r.score >= self.config.threshold_for(r.entity_type)]
         digit_lines = _address_lines_with_digits(text, kept)
@@ -103,7 +107,15 @@ class PIIDetector:
             for start, end in spans:
                 if self._allowed(text[start:end]):
                     continue
-                if self._near_misses and is_near_miss(text, start, end, label):
+                if self._near_misses and is_near_miss(
+                    text, start, end, label, recognizer=metadata.get(_RECOGNIZER_NAME)
+                ):
+                    continue
+                if (
+                    self._personal_ips_only
+                    and label == "IP_ADDRESS"
+                    and not personal_ip(text[start:end])
+                ):
                     continue
                 findings.append(
                     Finding(
@@ -173,9 +185,19 @@ def ner_spans(
 # What an address line never holds: a URL or path, a lower-case word glued to digits
 # ("ppc64", "riscv64"), a dotted version number, or the words of a document's structure.
 _NOT_ADDRESS = re.compile(
-    r"://|/[\w.+-]+/|\b[a-z]{2,}\d+\b|\d+\.\d+\.\d"
+    r"://|/[\w.+-]+/|\b[a-z]{2,}\d+\b|\d+\.\d+\.\d|\b\d+\.(?:\d+|[a-z]+)\b"
     r"|(?i:\b(?:version|release|chapter|section|revision)\b)"
 )
+# Words of a date: a line holding no other word ("October 26, 2022", "March 1998", "5, 6,
+# 7, 8") is no address line.
+_MONTHS_AND_DAYS = (
+    "january february march april may june july august september october november december"
+    " jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday"
+    " friday saturday sunday mon tue tues wed thu thur thurs fri sat sun"
+)
+_DATE_WORDS = frozenset(_MONTHS_AND_DAYS.split())
+_LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
+_HOUSE_NUMBER = re.compile(r"\d{1,5}[A-Za-z]?")
 
 
 _LOWER_WORD = re.compile(r"(?<![\w-])[a-z]{3,}(?![\w-])")
@@ -186,13 +208,26 @@ _NOT_ADDRESS_SIGNS = re.compile(
 
 
 def _address_shaped(value: str) -> bool:
-    """An address line holds no URL, path, version or code ("ppc64"), no brackets or shell
-    signs, does not start as a numbered list item ("4. Notes"), and, unless it is all in
+    """An address line holds no URL, path, version or code ("ppc64", "43.beta.1", "40.1"),
+    no brackets or shell signs; it holds a word that is not a month's or a weekday's
+    ("October 26, 2022" and "5, 6, 7, 8" hold none), does not start as a numbered list item
+    ("4. Notes"), and, unless it is all in
     lower case, has at most two lower-case words of three letters or more ("Fix PR67590,
     setting objdump macro", "63 lowercase letters, digits, or hyphens" are prose)."""
     if _NOT_ADDRESS.search(value) or _NOT_ADDRESS_SIGNS.search(value):
         return False
+    if not _has_address_word(value):
+        return False
     return value.islower() or len(_LOWER_WORD.findall(value)) <= 2
+
+
+def _has_address_word(value: str) -> bool:
+    """A word that is not a month's or a weekday's, or a bare house number ("89" above
+    "Goyal Ganj, ..."): not a date ("October 26, 2022"), a list ("5, 6, 7, 8") or a
+    phone number's line ("+90 501 238 84 83")."""
+    if _HOUSE_NUMBER.fullmatch(value.strip()):
+        return True
+    return not all(w.casefold() in _DATE_WORDS for w in _LETTER_WORD.findall(value))
 
 
 _LABEL_COLON = re.compile(r"^[^:]*:[ \t]+(?=\S)")
@@ -215,7 +250,9 @@ def _address_lines_with_digits(text: str, results: Sequence[Any]) -> list[tuple[
     return [
         (r.start, r.end)
         for r in results
-        if r.entity_type == "STREET_ADDRESS" and any(c.isdigit() for c in text[r.start : r.end])
+        if r.entity_type == "STREET_ADDRESS"
+        and any(c.isdigit() for c in text[r.start : r.end])
+        and _has_address_word(text[r.start : r.end])
     ]
 
 

@@ -170,6 +170,10 @@ _BARE_STREET = StartGate(
     r"[\n \t](?:(?<=\n)|(?<=:[ \t])|(?<=:\*\*[ \t]))",  # a line start, or after ": " or ":** "
 )
 # Street forms that count only when a postcode follows.
+# What a street never holds: a dotted number ("route 0.0.0.0/0", "via 192.168.1.1"), a
+# letter glued to '#' and digits ("via PKCS#11", "C#10"; "Calle 45 #12-34" is a street), a
+# lower-case word glued to digits ("via eth0", "ppc64").
+_NOT_STREET = re.compile(r"\d\.\d+\.\d|[^\W\d_]#\d|\b[a-z]{2,}\d+\b")
 _NEEDS_POSTCODE = ("number_first_any", "type_first_no_number")
 
 _UNIT_WORD = (
@@ -459,6 +463,9 @@ class LeakGuardAddressRecognizer(Recognizer):
             else:
                 found = pattern.finditer(text)
             for m in found:
+                # (a few characters on: "route for destination 199" is "199.36.153.4/30")
+                if _NOT_STREET.search(text, m.start(), m.end() + 6):
+                    continue
                 weak = kind == "number_first" and m.group("type").lower() in _WEAK_WORDS
                 streets.append((kind, m.start(), m.end(), weak))
         streets += [("bare", m.start(), m.end(), True) for m in _BARE_WITH_POSTCODE.finditer(text)]

@@ -1,13 +1,18 @@
 """US driver licence numbers in the grouped forms states print them (Presidio's pattern
 covers unseparated ones only): Illinois/Wisconsin ``A123-4567-8901``, Florida
 ``A123-456-78-901-0``, Michigan ``A 123 456 789 012``, New York ``123 456 789``,
-Pennsylvania ``12 345 678``. Digit-only forms score low and need a context word."""
+Pennsylvania ``12 345 678``. Digit-only forms score low and need a context word.
+
+:func:`licence_near_miss` judges every licence match, Presidio's included: no state's
+number is a letter and one or two digits ("v3", "h3": versions, headings), and Presidio's
+weak patterns (which pass only with a context word, found by Presidio inside any word:
+"lic" in "public", "policy", "implicit") need one as a whole word."""
 
 from __future__ import annotations
 
 import re
 
-from leakguard.pii.recognizers.base import Recognizer, led_by
+from leakguard.pii.recognizers.base import Recognizer, led_by, table_header
 
 # Each form not right after a word character or '-': (?<![\w-]) on its first character.
 _FORMS: tuple[tuple[float, re.Pattern[str]], ...] = tuple(
@@ -26,9 +31,32 @@ _FORMS: tuple[tuple[float, re.Pattern[str]], ...] = tuple(
 _GROUPS = re.compile(r"\d{3}[- ]\d{3}")
 
 
+_CONTEXT = ("driver", "drivers", "driving", "licence", "license", "dl", "lic", "permit")
+# Presidio's context words, matched as whole words (plural, possessive or "#" allowed).
+_STOCK_CUE = re.compile(
+    r"(?i)\b(?:driver|driving|licen[cs]e|lic|dls?|cdls?|permit|identification)"
+    r"(?:s|'s|s'|#)?(?![\w-])"
+)
+_CUE_WINDOW = 40  # characters before the match, as leakguard's recognizers read context
+# A letter and one or two digits: shorter than any state's format (Colorado's one letter
+# and three digits is the shortest).
+_TOO_SHORT = re.compile(r"[A-Za-z]{1,2}\d{1,2}")
+
+
+def licence_near_miss(text: str, start: int, end: int, *, stock: bool) -> bool:
+    """Is the licence match at ``text[start:end]`` something else? ``stock``: found by
+    Presidio's ``UsLicenseRecognizer``, whose weak patterns need a whole-word cue."""
+    if _TOO_SHORT.fullmatch(text[start:end]):
+        return True
+    if not stock or _STOCK_CUE.search(text, max(0, start - _CUE_WINDOW), start):
+        return False
+    header = table_header(text, start)
+    return header is None or _STOCK_CUE.search(header) is None
+
+
 class LeakGuardLicenceRecognizer(Recognizer):
     ENTITY = "US_DRIVER_LICENSE"
-    CONTEXT = ("driver", "drivers", "driving", "licence", "license", "dl", "lic", "permit")
+    CONTEXT = _CONTEXT
 
     def find(self, text: str) -> list[tuple[int, int, float, str]]:
         if _GROUPS.search(text) is None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import re
+from leakguard.pii.recognizers.ip import version_like_ip
+from leakguard.pii.recognizers.licence import licence_near_miss
 
 # Labels whose values are whole tokens: a match glued to letters or digits on either
 # side ("EC7644582" inside tracking number "1ZEC76445829760688") is part of something else.
@@ -12,7 +13,8 @@ TOKEN_LABELS = frozenset(
         "US_BANK_NUMBER", "IP_ADDRESS", "PHONE_NUMBER", "MEDICAL_LICENSE", "UK_NHS", "CRYPTO",
     }
 )  # fmt: skip
-_VERSION_BEFORE = re.compile(r"(?i)(?:\bversion|\bv|\brelease|\bbuild|_version|\bver)\W{0,4}$")
+# Presidio's licence recognizer (its weak patterns pass only with a context word).
+STOCK_LICENCE = "UsLicenseRecognizer"
 
 
 def glued(text: str, start: int, end: int) -> bool:
@@ -21,12 +23,15 @@ def glued(text: str, start: int, end: int) -> bool:
     return before.isalnum() or after.isalnum()
 
 
-def looks_like_version(text: str, start: int) -> bool:
-    """A dotted number right after "version", "v", "release", "build" ...."""
-    return _VERSION_BEFORE.search(text[max(0, start - 20) : start]) is not None
-
-
-def is_near_miss(text: str, start: int, end: int, label: str) -> bool:
+def is_near_miss(
+    text: str, start: int, end: int, label: str, *, recognizer: str | None = None
+) -> bool:
+    """Is the match of ``label`` at ``text[start:end]`` something else? ``recognizer``
+    names the recognizer that found it (some rules judge Presidio's own patterns only)."""
     if label in TOKEN_LABELS and glued(text, start, end):
         return True
-    return label == "IP_ADDRESS" and looks_like_version(text, start)
+    if label == "IP_ADDRESS":
+        return version_like_ip(text, start, end)
+    if label == "US_DRIVER_LICENSE":
+        return licence_near_miss(text, start, end, stock=recognizer == STOCK_LICENCE)
+    return False

@@ -26,13 +26,26 @@ _CANDIDATE = StartGate(
     lead=0,
 )
 _DATE = re.compile(r"\d{1,4}([-/.])\d{1,2}\1\d{2,4}")
-_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?")  # with a prefix: "10.1.2.0/24"
 _SSN = re.compile(r"\d{3}[- ]\d{2}[- ]\d{4}")
 # Dotted numbers with a one-digit group are versions ("11.12.9.14"); phones group by 2+.
 _VERSIONISH = re.compile(r"(?=(?:.*\.)?\d(?:\.|$))\d{1,4}(?:\.\d{1,4}){2,}")
 _YEARS = re.compile(r"(?:19|20)\d{2}\s?[-/]\s?(?:19|20)\d{2}")
 _ISBN = re.compile(r"97[89][- ]\d{1,5}[- ]\d{1,7}[- ]\d{1,7}[- ]\d")
 _GROUPED_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+")
+# A standard's number and year: POSIX "1003.1-2004", "802.11-2020".
+_STANDARD = re.compile(r"\d{3,5}(?:\.\d{1,2})+-(?:19|20)\d{2}")
+# A date inside the run: "30736 2007-01-31 00" (an `ls -l` size, date and hour).
+_ISO_DATE = re.compile(r"(?<!\d)(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?!\d)")
+_ZIP4 = re.compile(r"\d{5}-\d{4}")
+_STATE_CODES = (
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH"
+    " NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP"
+)
+_US_STATES = frozenset(_STATE_CODES.split())
+_STATE_BEFORE = re.compile(r"\b([A-Z]{2}),?[ \t]+$")
+_RANGE = re.compile(r"(\d{4,})[ \t]?-[ \t]?(\d{4,})")
+_RANGE_CUE = re.compile(r"(?i)\b(?:range|ranges|between|from|ports?|ids?|uids?|gids?)\b")
 
 
 def _rejected(number: str, digits: str) -> bool:
@@ -44,6 +57,24 @@ def _rejected(number: str, digits: str) -> bool:
     if any(p.fullmatch(number) for p in shapes):
         return True
     return len(digits) >= 13 and luhn_valid(digits) and not number.startswith(("+", "00"))
+
+
+def _rejected_here(text: str, start: int, number: str) -> bool:
+    """Near misses told by what the run holds or what stands before it: a date inside, a
+    standard's number ("1003.1-2004"), a ZIP+4 code after a state ("MA 02110-1301"), a
+    numeric range ("the static range 60000-64999": a rounded block, or a range cue)."""
+    if _ISO_DATE.search(number) or _STANDARD.fullmatch(number):
+        return True
+    before = text[max(0, start - 32) : start]
+    if _ZIP4.fullmatch(number):
+        state = _STATE_BEFORE.search(before)
+        if state is not None and state.group(1) in _US_STATES:
+            return True
+    span = _RANGE.fullmatch(number)
+    if span is None or int(span.group(2)) <= int(span.group(1)):
+        return False
+    low, high = span.groups()
+    return (low.endswith("0") and high.endswith("9")) or _RANGE_CUE.search(before) is not None
 
 
 def _international_valid(number: str) -> bool:
@@ -108,7 +139,7 @@ class LeakGuardPhoneRecognizer(Recognizer):
                 if shorter is not None:
                     number, has_ext = shorter, False
                     pos = m.start() + len(number)
-            value = score(number)
+            value = None if _rejected_here(text, m.start(), number) else score(number)
             if value is None:
                 # "536-22-1845 (415) 555-0134": the run took in a number that follows; a
                 # later group opening as phones do ('(' or '+' after a space) starts again.

@@ -72,6 +72,9 @@ _PLACEHOLDER = re.compile(
     r"(?i)^(?:x+|\*+|\.+|true|false|null|none|required|optional|changeme|example\w*|your[_-]\w*"
     r"|<.*>|\$.*|%.*|\{.*\}|string|secret|password|token|redacted|hidden|\w+_here)$"
 )
+# An all-caps metavariable, the man-page convention for "put yours here":
+# --forward-ssh-password=FORWARD_SSH_PASSWORD, --token=API-TOKEN.
+_METAVARIABLE = re.compile(r"[A-Z]+(?:[_-][A-Z]+)+")
 
 
 def entropy(value: str) -> float:
@@ -94,7 +97,7 @@ def _classes(value: str) -> int:
 def plausible_value(value: str, *, password: bool) -> bool:
     """Is the value after a credential key a real secret (not a placeholder or a word)?"""
     value = value.rstrip(".!?:")
-    if len(value) < 6 or _PLACEHOLDER.match(value):
+    if len(value) < 6 or _PLACEHOLDER.match(value) or _METAVARIABLE.fullmatch(value):
         return False
     if password:
         return _classes(value) >= 2
