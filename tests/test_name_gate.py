@@ -194,3 +194,21 @@ def test_lower_case_names_after_a_cue(text: str, names: list[str]) -> None:
 )
 def test_places_named_after_people(value: str, person: bool) -> None:
     assert name_like(value) is person
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ('{"name": "Tanja kuhar", "phone": "1"}', ["Tanja kuhar"]),
+        ('{"customer": "Okonkwo"}', ["Okonkwo"]),
+        ('name: "nginx"', []),
+        ('name: "CI"', []),
+        ('name: "Build Docker Image"', []),
+        ('{"name": "my-service"}', []),
+        ("Good morning tomasz, your table is ready.", ["tomasz"]),
+        ("- **Patient:** iona hawthorn\n- **SSN:** 1", ["iona hawthorn"]),
+        ("Ticket 7: WANG XIU-YING cannot log in.", ["WANG XIU-YING"]),
+    ],
+)
+def test_names_under_name_keys_and_more_cues(text: str, names: list[str]) -> None:
+    assert [text[a:b] for a, b in lexicon_names(text)] == names

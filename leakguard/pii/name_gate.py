@@ -316,7 +316,7 @@ def _plain_word(word: str) -> bool:
     return kind == "ordinary" or (kind == "other" and word.casefold() in _english())
 
 
-_SYLLABLE = re.compile(r"^[bcdghjklmnprstwy]{0,3}[aeiouy]{1,3}[ngm]{0,2}$")
+_SYLLABLE = re.compile(r"^[bcdfghjklmnpqrstwxyz]{0,3}[aeiouy]{1,3}[ngm]{0,2}$")
 
 
 def _word_kind(word: str) -> str:
@@ -332,7 +332,8 @@ def _word_kind(word: str) -> str:
     # no English words ("BSD-ism", "Wno-psabi" are not).
     syllables = len(parts) == 2 and all(_SYLLABLE.match(p) for p in parts)
     english = any(p in _english() or p in _ordinary() for p in parts)
-    if syllables and word[0].isupper() and word[1:].islower() and not english:
+    capitalised = word[0].isupper() and (word[1:].islower() or word.isupper())
+    if syllables and capitalised and not english:
         return "given"
     return "other"
 
@@ -370,6 +371,7 @@ def lexicon_names(text: str, known: Sequence[tuple[int, int]] = ()) -> list[tupl
         if span is not None:
             spans.append(span)
     spans += _kin_and_owners(text) + _address_owners(text) + _lower_after_cue(text)
+    spans += _quoted_fields(text)
     found = [*spans, *known]
     spans += _list_items(text, found) + _pairs(text, found) + _lower_names(text)
     return sorted(set(spans))
@@ -454,6 +456,8 @@ def _caps_name(text: str, start: int, words: list[str], kinds: list[str]) -> tup
     if not words:
         return None
     if len(words) > 1:
+        if kinds[0] == "family" and len(words) == 2 and _given_or_unknown(words[1], kinds[1]):
+            return start, start + _width(text, start, words)  # "CHEN SHU-MIN"
         if kinds[0] == "given" and all(
             k in ("given", "family") or _given_or_unknown(w, k)
             for w, k in zip(words[1:], kinds[1:], strict=True)
@@ -633,14 +637,84 @@ _CAPITAL_AFTER_START = re.compile(r"(?!\bI\b|\bI['’])[A-ZÀ-Þ]")  # "I" and "
 # A lower-case name after a cue in text of any case: "Hi, I'm nakul.", "Thanks, dafina!",
 # "Reporter: jane phạm", "NAME: pani róża kielan". The name ends at a sign or the line's end.
 _LW = r"[^\W\d_]+(?:['’-][^\W\d_]+)*"  # lower case checked in code (any script)
+# A JSON or YAML value under a name key: {"name": "Tanja kuhar"}, customer_name: 'Li Wei'.
+_QUOTED_FIELD = re.compile(
+    r"(?i:[\"']?\b(?P<key>full[_ -]?name|name|customer(?:[_ -]?name)?|patient(?:[_ -]?name)?"
+    r"|contact(?:[_ -]?name)?|owner|author|assignee|reporter|first[_ -]?name|last[_ -]?name"
+    r"|given[_ -]?name|family[_ -]?name|surname|display[_ -]?name)[\"']?)[ \t]*:[ \t]*"
+    r"(?P<q>[\"'])(?P<name>[^\W\d_]+(?:[ \t.'’-]+[^\W\d_]+){0,3}\.?)(?P=q)"
+)
+
+
+def _quoted_fields(text: str) -> list[tuple[int, int]]:
+    if ":" not in text:
+        return []
+    found = []
+    for m in _QUOTED_FIELD.finditer(text):
+        words = re.findall(r"[^\W\d_]+", m["name"])  # "my-service": "my", "service"
+        ordinary = [w for w in words if _word_kind(w) == "ordinary" or w.casefold() in _NOT_NAMES]
+        if m["name"].islower() and not all(_name_or_unknown(w) for w in words):
+            continue  # "build", "web server"
+        if any(_acronym(w) for w in words):
+            continue
+        # A bare "name" key names services, jobs and steps too (name: "nginx", "CI"): its
+        # value needs a lexicon given name and a second word; a person's key ("customer",
+        # "author", "first_name") vouches for one word that is a name or unknown.
+        generic = m["key"].casefold() in ("name", "display name", "display_name", "displayname")
+        if generic:
+            if len(words) < 2 or not any(_word_kind(w) == "given" for w in words):
+                continue
+        elif not all(_name_or_unknown(w) for w in words):
+            continue
+        if words and not ordinary and not any(_CODE_CAPS.search(w) for w in words):
+            found.append(m.span("name"))
+    return found
+
+
+# Values under a name key that are no names.
+_NOT_NAMES = frozenset(["string", "null", "none", "unknown", "test", "example", "user", "admin"])
+
+
 _LOWER_CUE_WORD = re.compile(
     r"(?i:\b(?P<cue>hi|hello|hey|dear|thanks|thank[ \t]+you|i['’]m|i[ \t]+am|this[ \t]+is"
+    r"|good[ \t]+(?:morning|afternoon|evening)|belongs[ \t]+to|issued[ \t]+to"
+    r"|on[ \t]+behalf[ \t]+of"
     r"|(?:full[ \t]+)?name|reporter|customer|patient|contact|passenger|guest|tenant"
     r"|applicant|employee))\b"
 )
 _LOWER_CUED = re.compile(
-    rf"(?P<sep>[ \t]*[,:]?[ \t]+)(?P<name>{_LW}(?:[ \t]+{_LW}){{0,3}})(?=[ \t]*(?:[,.!?;)]|$))",
+    r"(?P<sep>(?:\*\*)?[ \t]*[,:]?(?:\*\*)?[ \t]+)"
+    rf"(?P<name>{_LW}(?:[ \t]+{_LW}){{0,3}})(?=[ \t]*(?:[,.!?;)]|$))",
     re.M,
+)
+# Words said to a person in a greeting that no name lexicon should vouch for ("Thanks, mate!").
+_VOCATIVES = frozenset(
+    [
+        "mate",
+        "love",
+        "pal",
+        "buddy",
+        "honey",
+        "champ",
+        "boss",
+        "chief",
+        "dear",
+        "sweetie",
+        "darling",
+        "bro",
+        "sis",
+        "man",
+        "dude",
+        "guys",
+        "folks",
+        "all",
+        "everyone",
+        "team",
+        "sir",
+        "madam",
+        "babe",
+        "hun",
+    ]
 )
 _FIELD_CUES = frozenset(
     [
@@ -671,7 +745,8 @@ def _lower_after_cue(text: str) -> list[tuple[int, int]]:
             continue
         # A field's label vouches for the value; a greeting needs a lexicon name in it.
         if field or any(
-            _word_kind(w) in ("given", "family") and w not in _lexicon("wordnet") for w in names
+            _word_kind(w) in ("given", "family") and w not in _VOCATIVES and w not in _english()
+            for w in names
         ):
             found.append(m.span("name"))
     return found
