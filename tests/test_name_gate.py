@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from leakguard.pii.name_gate import lexicon_names, name_like
+from leakguard.pii.name_finder import lexicon_names
+from leakguard.pii.name_gate import name_like
 
 
 @pytest.mark.parametrize(

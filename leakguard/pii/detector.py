@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from leakguard.config import PATTERN_ONLY, PIIConfig
 from leakguard.findings import Finding
 from leakguard.pii.deobfuscate import deobfuscate
-from leakguard.pii.name_gate import lexicon_names, name_like
+from leakguard.pii.name_finder import lexicon_names
+from leakguard.pii.name_gate import name_like
 from leakguard.pii.recognizers import KIND_KEY
 from leakguard.pii.recognizers.ip import personal_ip
 from leakguard.pii.recognizers.names import extend_name, plausible_name
