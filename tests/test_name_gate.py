@@ -213,3 +213,13 @@ def test_places_named_after_people(value: str, person: bool) -> None:
 )
 def test_names_under_name_keys_and_more_cues(text: str, names: list[str]) -> None:
     assert [text[a:b] for a, b in lexicon_names(text)] == names
+
+
+def test_an_english_word_that_is_a_given_name_needs_a_persons_cue() -> None:
+    from leakguard.pii.name_finder import cued_given_name
+
+    text = "Thanks, Hope, she fixed it. Hope you are well."
+    first = text.index("Hope")
+    second = text.index("Hope", first + 1)
+    assert cued_given_name(text, first, first + 4)
+    assert not cued_given_name(text, second, second + 4)

@@ -26,7 +26,7 @@ from leakguard.pii.name_gate import (
     _word_kind,
 )
 
-__all__ = ["lexicon_names"]
+__all__ = ["cued_given_name", "lexicon_names"]
 
 _RUN = re.compile(
     rf"(?<![\w@./-]){_CAP}(?:[ \t]+(?:(?:{_PARTICLE_RE})[ \t]+)?{_CAP}){{0,2}}(?![\w@/])"
@@ -141,6 +141,26 @@ _LONG_TITLES = frozenset(
      "governor", "mayor", "detective", "captain", "coach", "nurse", "pastor", "sheikh",
      "auntie", "uncle", "aunt"]
 )  # fmt: skip
+
+
+_PRONOUN_AFTER = re.compile(r",?[ \t]+(?:she|he)\b")
+
+
+def cued_given_name(text: str, start: int, end: int) -> bool:
+    """Whether an NER span the gate turned down is one capitalised given name that is also
+    an English word ("Sky", "Will", "Hope") with a cue only a person takes beside it:
+    "Ask Sky, she set up the VPN", "Will said", "thanks Hope"."""
+    word = text[start:end]
+    if " " in word or not word[:1].isupper() or word.isupper():
+        return False
+    if word.casefold() not in _lexicon("given") and word.casefold() not in _lexicon("common"):
+        return False
+    before = text[max(0, start - 24) : start]
+    return bool(
+        _STRONG_BEFORE.search(before)
+        or _STRONG_AFTER.match(text, end)
+        or _PRONOUN_AFTER.match(text, end)
+    )
 
 
 def _plain_shape(word: str) -> bool:
