@@ -200,7 +200,7 @@ def test_places_named_after_people(value: str, person: bool) -> None:
 @pytest.mark.parametrize(
     ("text", "names"),
     [
-        ('{"name": "Tanja kuhar", "phone": "1"}', ["Tanja kuhar"]),
+        ('{"name": "Tanja kuhar", "phone": "1"}', ["Tanja", "Tanja kuhar"]),
         ('{"customer": "Okonkwo"}', ["Okonkwo"]),
         ('name: "nginx"', []),
         ('name: "CI"', []),
@@ -223,3 +223,16 @@ def test_an_english_word_that_is_a_given_name_needs_a_persons_cue() -> None:
     second = text.index("Hope", first + 1)
     assert cued_given_name(text, first, first + 4)
     assert not cued_given_name(text, second, second + 4)
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("The ticket was filed by Priya yesterday.", ["Priya"]),
+        ("Okafor will present the numbers.", ["Okafor"]),
+        ("Dijkstra's algorithm finds shortest paths.", []),
+        ("Use Huffman coding for the tables.", []),
+    ],
+)
+def test_lone_names_the_lexicons_vouch_for(text: str, names: list[str]) -> None:
+    assert [text[a:b] for a, b in lexicon_names(text)] == names

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from leakguard.config import PATTERN_ONLY, PIIConfig
 from leakguard.findings import Finding
 from leakguard.pii.deobfuscate import deobfuscate
-from leakguard.pii.name_finder import cued_given_name, lexicon_names
+from leakguard.pii.name_finder import cued_given_name, eponym, lexicon_names
 from leakguard.pii.name_gate import name_like
 from leakguard.pii.recognizers import KIND_KEY
 from leakguard.pii.recognizers.ip import personal_ip
@@ -175,6 +175,7 @@ def ner_spans(
             if plausible_name(text[a:b])
             and not _lone_word(text[a:b])
             and (name_like(text[a:b]) or cued_given_name(text, a, b))
+            and not eponym(text, b)
         ]
     if label == "STREET_ADDRESS":
         return [

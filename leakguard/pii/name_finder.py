@@ -26,7 +26,7 @@ from leakguard.pii.name_gate import (
     _word_kind,
 )
 
-__all__ = ["cued_given_name", "lexicon_names"]
+__all__ = ["cued_given_name", "eponym", "lexicon_names"]
 
 _RUN = re.compile(
     rf"(?<![\w@./-]){_CAP}(?:[ \t]+(?:(?:{_PARTICLE_RE})[ \t]+)?{_CAP}){{0,2}}(?![\w@/])"
@@ -116,8 +116,19 @@ def _run_name(text: str, start: int, words: list[str]) -> tuple[int, int] | None
         if _STRONG_BEFORE.search(before) or _STRONG_AFTER.match(text, end):
             return start, end
         return None
+    if len(words) == 1 and kinds[0] == "family" and not words[0].isupper():
+        # A lone family name with a person's verb after it or a cue before it ("Okafor
+        # will present"); not before "'s" ("Dijkstra's algorithm").
+        after = _AFTER_ONE.match(text, end)
+        if (after is not None and "'" not in after[0] and "’" not in after[0]) or (
+            _STRONG_BEFORE.search(before)
+        ):
+            return None if eponym(text, end) else (start, end)
+        return None
     if kinds[0] != "given" or words[0].isupper():
         return None
+    if len(words) == 1 and _distinct_given(words[0]) and not eponym(text, end):
+        return start, end  # a given name no English text writes in lower case: "Priya"
     if _AFTER_ONE.match(text, end) or _BEFORE_ONE.search(before):
         return start, end
     if _VOCATIVE_BEFORE.search(before) and _VOCATIVE_AFTER.match(text, end):
@@ -141,6 +152,36 @@ _LONG_TITLES = frozenset(
      "governor", "mayor", "detective", "captain", "coach", "nurse", "pastor", "sheikh",
      "auntie", "uncle", "aunt"]
 )  # fmt: skip
+
+
+# A name that names a method, law or unit, not a person here: "Dijkstra's algorithm",
+# "Huffman coding", "Newton's laws", "Kalman filter".
+_EPONYM_AFTER = re.compile(
+    r"(?:['’]s)?[ \t]+(?:algorithms?|laws?|theorems?|methods?|principles?|equations?"
+    r"|constants?|rules?|tests?|numbers?|conjectures?|formulas?|formulae|lemmas?|paradox"
+    r"|distributions?|transforms?|filters?|coding|codes?|distances?|curves?|triangles?"
+    r"|razor|sequences?|series|functions?|spaces?|problems?|machines?|notation|integrals?"
+    r"|effects?|scale|units?|model|networks?|sort|search|tree|heap|hash|cipher|protocol)\b"
+)
+
+
+def eponym(text: str, end: int) -> bool:
+    """Whether the name ending at ``end`` names a method, law or unit ("Dijkstra's algorithm")."""
+    return _EPONYM_AFTER.match(text, end) is not None
+
+
+def _distinct_given(word: str) -> bool:
+    """A given name of the lexicons that no English text on this machine writes in lower
+    case, no WordNet entry and no place ("Priya", "Mateus"; not "Grace", "Lenny"?)."""
+    folded = word.casefold()
+    return (
+        len(word) >= 3
+        and _word_kind(word) == "given"
+        and word[1:].islower()
+        and folded not in _english()
+        and folded not in _lexicon("wordnet")
+        and folded not in _lexicon("places")
+    )
 
 
 _PRONOUN_AFTER = re.compile(r",?[ \t]+(?:she|he)\b")
