@@ -181,7 +181,20 @@ def _distinct_given(word: str) -> bool:
         and folded not in _english()
         and folded not in _lexicon("wordnet")
         and folded not in _lexicon("places")
+        and folded not in _CALENDAR
     )
+
+
+# Months and weekdays, whole and short ("Jun" is a given name too: "Sun, 02 Jun 2024").
+_CALENDAR = frozenset(
+    [
+        "january", "february", "march", "april", "may", "june", "july", "august", "september",
+        "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
+        "sept", "oct", "nov", "dec", "monday", "tuesday", "wednesday", "thursday", "friday",
+        "saturday", "sunday", "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat",
+        "sun",
+    ]
+)  # fmt: skip
 
 
 _PRONOUN_AFTER = re.compile(r",?[ \t]+(?:she|he)\b")
@@ -462,32 +475,11 @@ _LOWER_CUED = re.compile(
 # Words said to a person in a greeting that no name lexicon should vouch for ("Thanks, mate!").
 _VOCATIVES = frozenset(
     [
-        "mate",
-        "love",
-        "pal",
-        "buddy",
-        "honey",
-        "champ",
-        "boss",
-        "chief",
-        "dear",
-        "sweetie",
-        "darling",
-        "bro",
-        "sis",
-        "man",
-        "dude",
-        "guys",
-        "folks",
-        "all",
-        "everyone",
-        "team",
-        "sir",
-        "madam",
-        "babe",
-        "hun",
+        "mate", "love", "pal", "buddy", "honey", "champ", "boss", "chief", "dear", "sweetie",
+        "darling", "bro", "sis", "man", "dude", "guys", "folks", "all", "everyone", "team", "sir",
+        "madam", "babe", "hun",
     ]
-)
+)  # fmt: skip
 _FIELD_CUES = frozenset(
     [
         *("name", "full", "reporter", "customer", "patient", "contact", "passenger"),
@@ -536,54 +528,12 @@ _LOWER_BEFORE = re.compile(
 # Chat words no vocabulary of prose holds; never names.
 _SLANG = frozenset(
     [
-        "wassup",
-        "sup",
-        "lol",
-        "lmao",
-        "lmaooo",
-        "lmk",
-        "tmrw",
-        "tmr",
-        "pls",
-        "plz",
-        "thx",
-        "np",
-        "idk",
-        "imo",
-        "tbh",
-        "btw",
-        "omg",
-        "wya",
-        "ngl",
-        "rn",
-        "nvm",
-        "bruh",
-        "dude",
-        "bro",
-        "sis",
-        "fam",
-        "yall",
-        "gonna",
-        "wanna",
-        "gotta",
-        "kinda",
-        "dunno",
-        "ok",
-        "okay",
-        "yeah",
-        "yep",
-        "nope",
-        "nah",
-        "haha",
-        "hahaha",
-        "hmm",
-        "ugh",
-        "pic",
-        "pics",
-        "vid",
-        "convo",
+        "wassup", "sup", "lol", "lmao", "lmaooo", "lmk", "tmrw", "tmr", "pls", "plz", "thx", "np",
+        "idk", "imo", "tbh", "btw", "omg", "wya", "ngl", "rn", "nvm", "bruh", "dude", "bro", "sis",
+        "fam", "yall", "gonna", "wanna", "gotta", "kinda", "dunno", "ok", "okay", "yeah", "yep",
+        "nope", "nah", "haha", "hahaha", "hmm", "ugh", "pic", "pics", "vid", "convo",
     ]
-)
+)  # fmt: skip
 
 
 def _lower_names(text: str) -> list[tuple[int, int]]:
