@@ -50,9 +50,18 @@ def test_addresses_that_identify_nobody_are_not_personal(value: str) -> None:
 )
 def test_public_host_addresses_are_personal(value: str) -> None:
     assert personal_ip(value)
+    assert personal_ip(value, private_networks=True)
 
 
-def test_non_personal_addresses_are_reported_only_with_ip_addresses_all(
+@pytest.mark.parametrize(
+    "value", ["10.20.30.40", "172.16.5.4", "192.168.1.78", "100.64.3.2", "fd12:3456:789a::1"]
+)
+def test_private_network_addresses_count_only_when_asked(value: str) -> None:
+    assert not personal_ip(value)
+    assert personal_ip(value, private_networks=True)
+
+
+def test_non_personal_addresses_are_reported_as_ip_addresses_says(
     guard: Guard, make_guard: Callable[..., Guard]
 ) -> None:
     text = "Ping 127.0.0.1, then the router 192.168.1.1; the client came from 81.2.69.160."
@@ -60,6 +69,11 @@ def test_non_personal_addresses_are_reported_only_with_ip_addresses_all(
     every = make_guard({"pii": {"ip_addresses": "all"}})
     assert [v for label, v in labelled(every, text) if label == "IP_ADDRESS"] == [
         "127.0.0.1",
+        "192.168.1.1",
+        "81.2.69.160",
+    ]
+    private = make_guard({"pii": {"ip_addresses": "personal_and_private"}})
+    assert [v for label, v in labelled(private, text) if label == "IP_ADDRESS"] == [
         "192.168.1.1",
         "81.2.69.160",
     ]

@@ -56,7 +56,8 @@ class PIIDetector:
         self._allow_exact = frozenset(v.casefold() for v in config.allow_list)
         self._allow_patterns = tuple(re.compile(p) for p in config.allow_patterns)
         self._near_misses = config.builtin_recognizers
-        self._personal_ips_only = config.ip_addresses == "personal"
+        self._all_ips = config.ip_addresses == "all"
+        self._private_ips = config.ip_addresses == "personal_and_private"
         # Names the NER missed, vouched for by the name lexicons (leakguard.pii.name_gate).
         self._lexicon_names = "PERSON" in self._entities and config.spacy_model != PATTERN_ONLY
         self._lexicon_score = max(_LEXICON_SCORE, config.threshold_for("PERSON"))
@@ -85,8 +86,8 @@ class PIIDetector:
         NER spans get the rules of :func:`ner_spans` (line breaks, titles, address lines
         without any number nearby); pattern matches glued to other characters or read as
         versions are near misses (``builtin_recognizers``); IP addresses that identify
-        nobody (loopback, private, documentation ...) are dropped unless
-        ``ip_addresses`` is ``all``.
+        nobody (loopback, private, documentation ...) are dropped as ``ip_addresses``
+        says.
         """
         kept = [r for r in results if r.score >= self.config.threshold_for(r.entity_type)]
         digit_lines = _address_lines_with_digits(text, kept)
@@ -111,11 +112,7 @@ class PIIDetector:
                     text, start, end, label, recognizer=metadata.get(_RECOGNIZER_NAME)
                 ):
                     continue
-                if (
-                    self._personal_ips_only
-                    and label == "IP_ADDRESS"
-                    and not personal_ip(text[start:end])
-                ):
+                if label == "IP_ADDRESS" and not self._reported_ip(text[start:end]):
                     continue
                 findings.append(
                     Finding(
@@ -145,6 +142,9 @@ class PIIDetector:
             for start, end in (extend_name(text, a, b) for a, b in lexicon_names(text, known))
             if not self._allowed(text[start:end])
         ]
+
+    def _reported_ip(self, value: str) -> bool:
+        return self._all_ips or personal_ip(value, private_networks=self._private_ips)
 
     def _allowed(self, value: str) -> bool:
         if value.strip().casefold() in self._allow_exact:

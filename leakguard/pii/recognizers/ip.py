@@ -5,7 +5,9 @@
   link-local, shared CGNAT space, multicast, reserved and "this network", netmasks, the
   documentation ranges of RFC 5737 / RFC 3849), the public DNS resolvers everyone names
   (1.1.1.1, 8.8.8.8, 9.9.9.9 ...), Google's API endpoints 199.36.153.4/30 and .8/30 (which
-  cloud docs name) and the placeholder 1.2.3.4. ``pii.ip_addresses: all``
+  cloud docs name) and the placeholder 1.2.3.4; private networks' addresses name a
+  machine inside one organisation (reported with ``pii.ip_addresses:
+  personal_and_private``). ``pii.ip_addresses: all``
   reports them all the same.
 * **Versions** (:func:`version_like_ip`): "Git 1.8.1.3 Release Notes", "pam (0.99.7.1-5)",
   "Fixes since 1.5.4.7", "the content would be::" (an IPv6 reading of a reST literal).
@@ -35,18 +37,24 @@ _SERVICES = frozenset(
 _SERVICE_NETWORKS = tuple(
     ipaddress.ip_network(n)
     for n in (
-        "100.64.0.0/10",  # RFC 6598 shared address space (carrier-grade NAT)
         "199.36.153.4/30",  # Google's restricted.googleapis.com
         "199.36.153.8/30",  # Google's private.googleapis.com
     )
 )
+# Networks of an organisation's own hosts: RFC 1918, RFC 6598 shared space (carrier-grade
+# NAT), unique-local IPv6. They name a machine inside one network, not a subscriber.
+_PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
 
 
-def personal_ip(value: str) -> bool:
+def personal_ip(value: str, *, private_networks: bool = False) -> bool:
     """May ``value`` (an address as Presidio matched it, with an optional ``/prefix``,
     ``%zone`` or brackets) identify a person's host? False for the special-purpose and
-    well-known service addresses above; True for anything else, a value that does not
-    parse included (it is reported, never silently passed)."""
+    well-known service addresses above, and for private-network addresses unless
+    ``private_networks``; True for anything else, a value that does not parse included
+    (it is reported, never silently passed)."""
     core = value.strip("[]").split("/", 1)[0].split("%", 1)[0]
     try:
         address = ipaddress.ip_address(core)
@@ -54,10 +62,12 @@ def personal_ip(value: str) -> bool:
         return True
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
+    if any(address in network for network in _PRIVATE_NETWORKS):
+        return private_networks
     if address in _SERVICES or any(address in network for network in _SERVICE_NETWORKS):
         return False
     special = (
-        address.is_private,  # RFC 1918, unique-local, documentation, benchmarking ...
+        address.is_private,  # documentation, benchmarking, "this network" ...
         address.is_loopback,
         address.is_link_local,
         address.is_multicast,
