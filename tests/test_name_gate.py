@@ -186,3 +186,11 @@ def test_a_name_before_its_own_address() -> None:
 )
 def test_lower_case_names_after_a_cue(text: str, names: list[str]) -> None:
     assert [text[a:b] for a, b in lexicon_names(text)] == names
+
+
+@pytest.mark.parametrize(
+    ("value", "person"),
+    [("Baker Street", False), ("Bond Street", False), ("Jane Park", True), ("Mark Hall", True)],
+)
+def test_places_named_after_people(value: str, person: bool) -> None:
+    assert name_like(value) is person

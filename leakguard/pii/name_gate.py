@@ -65,6 +65,8 @@ _PARTICLES = frozenset(
         "mac",
         "mc",
         "st",
+        "ap",  # Welsh: "Dafydd ap Gruffydd"
+        "bint",
     ]
 )
 # Titles written in lower case ("mr eric brown", "ing. augusto rubio", "pani róża kielan").
@@ -86,6 +88,70 @@ _TITLES = frozenset(
         "sr",
         "sra",
         "srta",
+    ]
+)
+
+
+# The last word of a place named after a person.
+_PLACE_TYPES = frozenset(
+    [
+        "street",
+        "st",
+        "road",
+        "rd",
+        "avenue",
+        "ave",
+        "lane",
+        "ln",
+        "boulevard",
+        "blvd",
+        "drive",
+        "way",
+        "place",
+        "square",
+        "sq",
+        "gardens",
+        "close",
+        "court",
+        "terrace",
+        "crescent",
+        "park",
+        "bridge",
+        "station",
+        "hall",
+        "hill",
+        "line",
+        "airport",
+        "hospital",
+        "school",
+        "college",
+        "university",
+        "library",
+        "museum",
+        "stadium",
+        "arena",
+        "centre",
+        "center",
+        "building",
+        "tower",
+        "house",
+        "castle",
+        "church",
+        "cathedral",
+        "mosque",
+        "temple",
+        "market",
+        "mall",
+        "river",
+        "lake",
+        "mountain",
+        "mount",
+        "island",
+        "bay",
+        "beach",
+        "valley",
+        "county",
+        "district",
     ]
 )
 
@@ -116,6 +182,13 @@ def name_like(value: str) -> bool:
     words = _NAME_WORD.findall(value)
     if not words:
         return False
+    last = words[-1].casefold()
+    if len(words) > 1 and last in _PLACE_TYPES:
+        # "Baker Street", "Bond Street": a place named after someone; "Jane Park" and
+        # "Mark Hall" are people (a given name, then a family name).
+        given = _word_kind(words[0]) == "given" or words[0].casefold() in _lexicon("given")
+        if not (given and last in _lexicon("family")):
+            return False
     if value.islower():
         return all(_is_name_word(w) or w in _PARTICLES or w in _TITLES for w in words)
     if any(w[0].islower() and w not in _PARTICLES for w in words):
@@ -433,7 +506,7 @@ def _kin_and_owners(text: str) -> list[tuple[int, int]]:
 
 # A name right before its own e-mail address: "Bao Nguyen,bao.nguyen@example.org",
 # "Kaito Mori <k.mori@...>", "| Ana Lima | alima@... |". The address comes within 32
-# characters, so a stream's hold-back (64) still holds the name when the "@" arrives.
+# characters and its "@" within 60, so a stream's hold-back (64) still holds the name.
 _OWNER_RUN = re.compile(rf"(?<![\w@./-]){_CAP}(?:[ \t]+{_CAP}){{1,2}}(?![\w@/-])")
 _LOCAL_PART = re.compile(r"([\w.+-]{2,40})@[\w-]")
 
@@ -450,9 +523,9 @@ def _address_owners(text: str) -> list[tuple[int, int]]:
         return []
     found = []
     for match in _OWNER_RUN.finditer(text):
-        local = _LOCAL_PART.search(text, match.end(), match.end() + 32 + 42)
-        if local is None or local.start() - match.end() > 32:
-            continue
+        local = _LOCAL_PART.search(text, match.end(), match.end() + 64)
+        if local is None or local.start() - match.end() > 32 or local.end() - match.end() > 60:
+            continue  # the "@" must arrive while a stream still holds the name back
         if "\n" in text[match.end() : local.start()]:
             continue
         parts = [p for p in re.split(r"[._+\-\d]+", local[1].casefold()) if p]
@@ -519,8 +592,10 @@ def _width(text: str, start: int, words: list[str]) -> int:
 
 # A list after a label or between commas: "Founders: A, B and C", "A, B, C".
 _ITEM = rf"{_CAP}(?:[ \t]+{_CAP}){{0,2}}"
+_ROLE = r"(?:[ \t]*\([a-z][a-z -]{1,30}\))?"  # "Nakamura (moderator), Okonkwo, ..."
 _LIST = re.compile(
-    rf"(?<![\w'’-]){_ITEM}(?:[ \t]*,[ \t]*{_ITEM})*(?:,?[ \t]+(?:and|&)[ \t]+{_ITEM})?"
+    rf"(?<![\w'’-]){_ITEM}{_ROLE}(?:[ \t]*,[ \t]*{_ITEM}{_ROLE})*"
+    rf"(?:,?[ \t]+(?:and|&)[ \t]+{_ITEM}{_ROLE})?"
 )
 _ITEM_RE = re.compile(_ITEM)
 
