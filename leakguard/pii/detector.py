@@ -196,6 +196,11 @@ _MONTHS_AND_DAYS = (
     " friday saturday sunday mon tue tues wed thu thur thurs fri sat sun"
 )
 _DATE_WORDS = frozenset(_MONTHS_AND_DAYS.split())
+# A dated entry: "Jan 10, 2017: POSIX.1e and NFSv4 ACL support".
+_DATE_LEAD = re.compile(
+    rf"(?i)^(?:{'|'.join(sorted(_DATE_WORDS, key=len, reverse=True))})\.?[ \t]+\d{{1,2}}"
+    r"(?:st|nd|rd|th)?,?[ \t]+(?:19|20)\d{2}\b"
+)
 _LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
 _HOUSE_NUMBER = re.compile(r"\d{1,5}[A-Za-z]?")
 
@@ -216,7 +221,7 @@ def _address_shaped(value: str) -> bool:
     setting objdump macro", "63 lowercase letters, digits, or hyphens" are prose)."""
     if _NOT_ADDRESS.search(value) or _NOT_ADDRESS_SIGNS.search(value):
         return False
-    if not _has_address_word(value):
+    if not _has_address_word(value) or _DATE_LEAD.match(value):
         return False
     return value.islower() or len(_LOWER_WORD.findall(value)) <= 2
 

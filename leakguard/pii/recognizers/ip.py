@@ -1,14 +1,13 @@
 """Which IP addresses Presidio finds are personal data, and which "addresses" are versions.
 
 * **Addresses that identify nobody** (:func:`personal_ip` is False): the special-purpose
-  blocks of the IANA registries (RFC 6890: loopback, private RFC 1918 and unique-local,
-  link-local, shared CGNAT space, multicast, reserved and "this network", netmasks, the
-  documentation ranges of RFC 5737 / RFC 3849), the public DNS resolvers everyone names
-  (1.1.1.1, 8.8.8.8, 9.9.9.9 ...), Google's API endpoints 199.36.153.4/30 and .8/30 (which
-  cloud docs name) and the placeholder 1.2.3.4; private networks' addresses name a
-  machine inside one organisation (reported with ``pii.ip_addresses:
-  personal_and_private``). ``pii.ip_addresses: all``
-  reports them all the same.
+  blocks of the IANA registries (RFC 6890: loopback, link-local, multicast, reserved and
+  "this network", netmasks, the documentation ranges of RFC 5737 / RFC 3849), the public
+  DNS resolvers everyone names (1.1.1.1, 8.8.8.8, 9.9.9.9 ...), Google's API endpoints
+  199.36.153.4/30 and .8/30 (which cloud docs name) and the placeholder 1.2.3.4; and,
+  unless asked for (``pii.ip_addresses: personal_and_private``), private networks'
+  addresses (RFC 1918, CGNAT, unique-local), which name a machine inside one
+  organisation. ``pii.ip_addresses: all`` reports every address.
 * **Versions** (:func:`version_like_ip`): "Git 1.8.1.3 Release Notes", "pam (0.99.7.1-5)",
   "Fixes since 1.5.4.7", "the content would be::" (an IPv6 reading of a reST literal).
 """
@@ -83,12 +82,14 @@ def personal_ip(value: str, *, private_networks: bool = False) -> bool:
 # A version right before: "version 1.2.3.4", "v1.2.3.4", "Fixes since 1.5.4.7" ...
 _VERSION_BEFORE = re.compile(
     r"(?i)(?:\bversion|\bv|\brelease|\bbuild|_version|\bver|\bsince|\bfixed in|\bintroduced in"
-    r"|\b(?:new|added|changed|removed|deprecated) in|\bas of|\bprior to)\W{0,4}$"
+    r"|\b(?:new|added|changed|removed|deprecated|changes) in|\bchanges since|\bas of"
+    r"|\bprior to)\W{0,4}$"
 )
 # ... or right after: a Debian revision in a changelog header ("pam (0.99.7.1-5)"), release
-# notes, a changelog date ("0.2.7.1 (2013-10-22)").
+# notes, a changelog date ("0.2.7.1 (2013-10-22)"), a heading's underline ("3.31.0.2\n===").
 _VERSION_AFTER = re.compile(
-    r"(?i)^(?:[-~+][\w.+~]*\)|\s*(?:release\b|released\b|\(\d{4}-\d{2}-\d{2}\)))"
+    r"(?i)^(?:[-~+][\w.+~]*\)|\s*(?:release\b|released\b|\(\d{4}-\d{2}-\d{2}\))"
+    r"|:?[ \t]*\r?\n(?:=|-|~|\^){3})"
 )
 # Words of a line that talks about networks: a version-shaped address there is an address.
 _NETWORK_WORDS = re.compile(
@@ -108,7 +109,8 @@ def version_like_ip(text: str, start: int, end: int) -> bool:
     * a version-shaped quad, first part at most 9 and the others at most 20 ("1.8.1.2"),
       on a line with no network word, port (":80") or prefix ("/24"). A public address
       drawn at random (Faker's ``ipv4_public``) has that shape with probability ~1.3e-5
-      (1/3 of draws in class A, 9 of its 125 first octets, (21/256)^3 for the rest).
+      (1/3 of draws in class A, 9 of its 125 first octets, (21/256)^3 for the rest; 1 of
+      300,000 seeded draws had it).
     """
     value = text[start:end]
     if ":" in value and "." not in value:
