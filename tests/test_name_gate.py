@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from leakguard.pii.name_gate import lexicon_names, name_like
+from leakguard.pii.name_finder import lexicon_names
+from leakguard.pii.name_gate import name_like
 
 
 @pytest.mark.parametrize(
@@ -194,3 +195,44 @@ def test_lower_case_names_after_a_cue(text: str, names: list[str]) -> None:
 )
 def test_places_named_after_people(value: str, person: bool) -> None:
     assert name_like(value) is person
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ('{"name": "Tanja kuhar", "phone": "1"}', ["Tanja", "Tanja kuhar"]),
+        ('{"customer": "Okonkwo"}', ["Okonkwo"]),
+        ('name: "nginx"', []),
+        ('name: "CI"', []),
+        ('name: "Build Docker Image"', []),
+        ('{"name": "my-service"}', []),
+        ("Good morning tomasz, your table is ready.", ["tomasz"]),
+        ("- **Patient:** iona hawthorn\n- **SSN:** 1", ["iona hawthorn"]),
+        ("Ticket 7: WANG XIU-YING cannot log in.", ["WANG XIU-YING"]),
+    ],
+)
+def test_names_under_name_keys_and_more_cues(text: str, names: list[str]) -> None:
+    assert [text[a:b] for a, b in lexicon_names(text)] == names
+
+
+def test_an_english_word_that_is_a_given_name_needs_a_persons_cue() -> None:
+    from leakguard.pii.name_finder import cued_given_name
+
+    text = "Thanks, Hope, she fixed it. Hope you are well."
+    first = text.index("Hope")
+    second = text.index("Hope", first + 1)
+    assert cued_given_name(text, first, first + 4)
+    assert not cued_given_name(text, second, second + 4)
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("The ticket was filed by Priya yesterday.", ["Priya"]),
+        ("Okafor will present the numbers.", ["Okafor"]),
+        ("Dijkstra's algorithm finds shortest paths.", []),
+        ("Use Huffman coding for the tables.", []),
+    ],
+)
+def test_lone_names_the_lexicons_vouch_for(text: str, names: list[str]) -> None:
+    assert [text[a:b] for a, b in lexicon_names(text)] == names

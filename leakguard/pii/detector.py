@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from leakguard.config import PATTERN_ONLY, PIIConfig
 from leakguard.findings import Finding
 from leakguard.pii.deobfuscate import deobfuscate
-from leakguard.pii.name_gate import lexicon_names, name_like
+from leakguard.pii.name_finder import cued_given_name, eponym, lexicon_names
+from leakguard.pii.name_gate import name_like
 from leakguard.pii.recognizers import KIND_KEY
 from leakguard.pii.recognizers.ip import personal_ip
 from leakguard.pii.recognizers.names import extend_name, plausible_name
@@ -171,7 +172,10 @@ def ner_spans(
         return [
             extend_name(text, a, b)
             for a, b in map(_after_label, [text] * len(spans), spans)
-            if plausible_name(text[a:b]) and not _lone_word(text[a:b]) and name_like(text[a:b])
+            if plausible_name(text[a:b])
+            and not _lone_word(text[a:b])
+            and (name_like(text[a:b]) or cued_given_name(text, a, b))
+            and not eponym(text, b)
         ]
     if label == "STREET_ADDRESS":
         return [
