@@ -155,8 +155,9 @@ class PIIConfig(_Section):
     # personal: IP addresses that identify nobody are not reported (loopback, private and
     # link-local networks, documentation ranges, multicast, netmasks, public DNS resolvers
     # such as 8.8.8.8: the special-purpose registries of RFC 6890, see
-    # leakguard.pii.recognizers.ip); all: every address found.
-    ip_addresses: Literal["personal", "all"] = "personal"
+    # leakguard.pii.recognizers.ip); personal_and_private: private networks' addresses
+    # (10/8, 172.16/12, 192.168/16, CGNAT, fc00::/7) too; all: every address found.
+    ip_addresses: Literal["personal", "personal_and_private", "all"] = "personal"
 
     @field_validator("allow_patterns")
     @classmethod

@@ -50,9 +50,18 @@ def test_addresses_that_identify_nobody_are_not_personal(value: str) -> None:
 )
 def test_public_host_addresses_are_personal(value: str) -> None:
     assert personal_ip(value)
+    assert personal_ip(value, private_networks=True)
 
 
-def test_non_personal_addresses_are_reported_only_with_ip_addresses_all(
+@pytest.mark.parametrize(
+    "value", ["10.20.30.40", "172.16.5.4", "192.168.1.78", "100.64.3.2", "fd12:3456:789a::1"]
+)
+def test_private_network_addresses_count_only_when_asked(value: str) -> None:
+    assert not personal_ip(value)
+    assert personal_ip(value, private_networks=True)
+
+
+def test_non_personal_addresses_are_reported_as_ip_addresses_says(
     guard: Guard, make_guard: Callable[..., Guard]
 ) -> None:
     text = "Ping 127.0.0.1, then the router 192.168.1.1; the client came from 81.2.69.160."
@@ -60,6 +69,11 @@ def test_non_personal_addresses_are_reported_only_with_ip_addresses_all(
     every = make_guard({"pii": {"ip_addresses": "all"}})
     assert [v for label, v in labelled(every, text) if label == "IP_ADDRESS"] == [
         "127.0.0.1",
+        "192.168.1.1",
+        "81.2.69.160",
+    ]
+    private = make_guard({"pii": {"ip_addresses": "personal_and_private"}})
+    assert [v for label, v in labelled(private, text) if label == "IP_ADDRESS"] == [
         "192.168.1.1",
         "81.2.69.160",
     ]
@@ -74,6 +88,8 @@ def test_non_personal_addresses_are_reported_only_with_ip_addresses_all(
         ("The fix for this in 1.8.1.2 had performance degradation", "1.8.1.2", True),
         ("Unfortunately, 1.5.3.8 shares the same issue.", "1.5.3.8", True),
         ("- Improved documentation.\n\n0.2.7.1 (2013-10-22)", "0.2.7.1", True),
+        ("- Translation updates\n\nMajor changes in 3.31.0.2\n=======", "3.31.0.2", True),
+        ("at-spi2-core 2.39.90.1\n======================", "2.39.90.1", True),
         ("the content would be::", "be::", True),
         ("after version 84.17.46.201", "84.17.46.201", True),
         # the same shapes on a line about networks, or with a port or prefix: addresses
@@ -150,6 +166,7 @@ def test_licences_with_a_whole_word_cue_are_still_found(
         "IPv4 route for destination 199.36.153.4/30 using the default gateway",
         "--alternative-name-servers=192.168.1.1,192.168.1.2 via 192.168.1.1 or so",
         "ip route add 10.1.2.0/24 via eth0",
+        "Limited NFSv4 ACL support for Mac OS (Darwin)\n\nJan 10, 2017: POSIX.1e and NFSv4 ACL",
     ],
 )
 def test_dates_lists_versions_and_ip_routes_are_not_street_addresses(
@@ -190,6 +207,13 @@ def test_street_addresses_beside_those_shapes_are_found(
         ("call 212-555-0147, not the subnet 10.1.2.0/24", ["212-555-0147"]),
         ("Ligue para (11) 91234-5678 hoje", ["(11) 91234-5678"]),
         ("call me on 98765-43210 tonight", ["98765-43210"]),
+        ('"osRelease": "3.10.0-862.el7.x86_64", "phone": "+1 415 555 0134"', ["+1 415 555 0134"]),
+        ("where 0 is the highest priority and 2147483647 is the lowest", []),
+        ('3. 4294967295, aka "32bit (uid_t) -1"', []),
+        ("  16  11  10  16  24  40  51  61\n  12  12  14  19  26  58  60  55", []),
+        ("   setuptools 20.6.7  21.0.0 wheel\n   docutils 0.14    0.17.1 wheel", []),
+        ("-- $MawkId: README,v 1.6 2019/01/29 02:05:45 tom Exp $", []),
+        ("Ana Ruiz  415-555-0134  2024", ["415-555-0134"]),
     ],
 )
 def test_dates_standards_zip_codes_and_ranges_are_not_phone_numbers(
@@ -205,6 +229,14 @@ def test_dates_standards_zip_codes_and_ranges_are_not_phone_numbers(
         ("--service-agent-auth=SERVICE_AGENT_AUTH --username=USERNAME", []),
         ("--password=hunter2Secret99 --api-key=API_KEY", ["hunter2Secret99"]),
         ("--token=GH_TOKEN_2024x --auth=SERVICE-AGENT-AUTH", ["GH_TOKEN_2024x"]),
+        ("dismiss a request by its name (e.g. projects/12345/approvalRequests/abc123)", []),
+        ("organizations/123/locations/global/securityHealthAnalyticsCustomModules/123456", []),
+        ("update (CREDENTIAL : --location=LOCATION --oauth-client=OAUTH_CLIENT)", []),
+        (
+            "--kms-key='projects/my-project/locations/us-central1/keyRings/my-key-ring' "
+            "--api-key=gh/aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zz",
+            ["gh/aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zz"],
+        ),
     ],
 )
 def test_man_page_metavariables_are_not_secrets(

@@ -57,7 +57,8 @@ class PIIDetector:
         self._allow_exact = frozenset(v.casefold() for v in config.allow_list)
         self._allow_patterns = tuple(re.compile(p) for p in config.allow_patterns)
         self._near_misses = config.builtin_recognizers
-        self._personal_ips_only = config.ip_addresses == "personal"
+        self._all_ips = config.ip_addresses == "all"
+        self._private_ips = config.ip_addresses == "personal_and_private"
         # Names the NER missed, vouched for by the name lexicons (leakguard.pii.name_gate).
         self._lexicon_names = "PERSON" in self._entities and config.spacy_model != PATTERN_ONLY
         self._lexicon_score = max(_LEXICON_SCORE, config.threshold_for("PERSON"))
@@ -86,8 +87,8 @@ class PIIDetector:
         NER spans get the rules of :func:`ner_spans` (line breaks, titles, address lines
         without any number nearby); pattern matches glued to other characters or read as
         versions are near misses (``builtin_recognizers``); IP addresses that identify
-        nobody (loopback, private, documentation ...) are dropped unless
-        ``ip_addresses`` is ``all``.
+        nobody (loopback, private, documentation ...) are dropped as ``ip_addresses``
+        says.
         """
         kept = [r for r in results if r.score >= self.config.threshold_for(r.entity_type)]
         digit_lines = _address_lines_with_digits(text, kept)
@@ -112,11 +113,7 @@ class PIIDetector:
                     text, start, end, label, recognizer=metadata.get(_RECOGNIZER_NAME)
                 ):
                     continue
-                if (
-                    self._personal_ips_only
-                    and label == "IP_ADDRESS"
-                    and not personal_ip(text[start:end])
-                ):
+                if label == "IP_ADDRESS" and not self._reported_ip(text[start:end]):
                     continue
                 findings.append(
                     Finding(
@@ -146,6 +143,9 @@ class PIIDetector:
             for start, end in (extend_name(text, a, b) for a, b in lexicon_names(text, known))
             if not self._allowed(text[start:end])
         ]
+
+    def _reported_ip(self, value: str) -> bool:
+        return self._all_ips or personal_ip(value, private_networks=self._private_ips)
 
     def _allowed(self, value: str) -> bool:
         if value.strip().casefold() in self._allow_exact:
@@ -200,6 +200,11 @@ _MONTHS_AND_DAYS = (
     " friday saturday sunday mon tue tues wed thu thur thurs fri sat sun"
 )
 _DATE_WORDS = frozenset(_MONTHS_AND_DAYS.split())
+# A dated entry: "Jan 10, 2017: POSIX.1e and NFSv4 ACL support".
+_DATE_LEAD = re.compile(
+    rf"(?i)^(?:{'|'.join(sorted(_DATE_WORDS, key=len, reverse=True))})\.?[ \t]+\d{{1,2}}"
+    r"(?:st|nd|rd|th)?,?[ \t]+(?:19|20)\d{2}\b"
+)
 _LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
 _HOUSE_NUMBER = re.compile(r"\d{1,5}[A-Za-z]?")
 
@@ -220,7 +225,7 @@ def _address_shaped(value: str) -> bool:
     setting objdump macro", "63 lowercase letters, digits, or hyphens" are prose)."""
     if _NOT_ADDRESS.search(value) or _NOT_ADDRESS_SIGNS.search(value):
         return False
-    if not _has_address_word(value):
+    if not _has_address_word(value) or _DATE_LEAD.match(value):
         return False
     return value.islower() or len(_LOWER_WORD.findall(value)) <= 2
 

@@ -169,11 +169,11 @@ _BARE_STREET = StartGate(
     ),
     r"[\n \t](?:(?<=\n)|(?<=:[ \t])|(?<=:\*\*[ \t]))",  # a line start, or after ": " or ":** "
 )
-# Street forms that count only when a postcode follows.
 # What a street never holds: a dotted number ("route 0.0.0.0/0", "via 192.168.1.1"), a
 # letter glued to '#' and digits ("via PKCS#11", "C#10"; "Calle 45 #12-34" is a street), a
 # lower-case word glued to digits ("via eth0", "ppc64").
 _NOT_STREET = re.compile(r"\d\.\d+\.\d|[^\W\d_]#\d|\b[a-z]{2,}\d+\b")
+# Street forms that count only when a postcode follows.
 _NEEDS_POSTCODE = ("number_first_any", "type_first_no_number")
 
 _UNIT_WORD = (

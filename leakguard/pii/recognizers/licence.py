@@ -31,7 +31,6 @@ _FORMS: tuple[tuple[float, re.Pattern[str]], ...] = tuple(
 _GROUPS = re.compile(r"\d{3}[- ]\d{3}")
 
 
-_CONTEXT = ("driver", "drivers", "driving", "licence", "license", "dl", "lic", "permit")
 # Presidio's context words, matched as whole words (plural, possessive or "#" allowed).
 _STOCK_CUE = re.compile(
     r"(?i)\b(?:driver|driving|licen[cs]e|lic|dls?|cdls?|permit|identification)"
@@ -56,7 +55,7 @@ def licence_near_miss(text: str, start: int, end: int, *, stock: bool) -> bool:
 
 class LeakGuardLicenceRecognizer(Recognizer):
     ENTITY = "US_DRIVER_LICENSE"
-    CONTEXT = _CONTEXT
+    CONTEXT = ("driver", "drivers", "driving", "licence", "license", "dl", "lic", "permit")
 
     def find(self, text: str) -> list[tuple[int, int, float, str]]:
         if _GROUPS.search(text) is None:

@@ -35,8 +35,18 @@ _ISBN = re.compile(r"97[89][- ]\d{1,5}[- ]\d{1,7}[- ]\d{1,7}[- ]\d")
 _GROUPED_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+")
 # A standard's number and year: POSIX "1003.1-2004", "802.11-2020".
 _STANDARD = re.compile(r"\d{3,5}(?:\.\d{1,2})+-(?:19|20)\d{2}")
-# A date inside the run: "30736 2007-01-31 00" (an `ls -l` size, date and hour).
-_ISO_DATE = re.compile(r"(?<!\d)(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?!\d)")
+# A date inside the run: "30736 2007-01-31 00" (an `ls -l` size, date and hour), "v1.6
+# 2019/01/29 02" (an RCS id).
+_ISO_DATE = re.compile(
+    r"(?<!\d)(?:19|20)\d{2}([-/])(?:0[1-9]|1[0-2])\1(?:0[1-9]|[12]\d|3[01])(?!\d)"
+)
+# A version with a build or package revision: "3.10.0-862" (a kernel release).
+_REVISED_VERSION = re.compile(r"\d{1,4}(?:\.\d{1,4}){2,}-\d+")
+# Columns of numbers: phones are written with single separators ("16  11  10  16" is a
+# table row, "20.6.7  21.0.0" two versions side by side): a run is cut at a wider gap.
+_COLUMNS = re.compile(r"\d[ \t]{2,}\d")
+# Limits of 32-bit integers, common in docs ("2147483647 is the lowest priority").
+_INT_LIMITS = frozenset({"2147483647", "2147483648", "4294967295", "4294967296"})
 _ZIP4 = re.compile(r"\d{5}-\d{4}")
 _STATE_CODES = (
     "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH"
@@ -61,9 +71,12 @@ def _rejected(number: str, digits: str) -> bool:
 
 def _rejected_here(text: str, start: int, number: str) -> bool:
     """Near misses told by what the run holds or what stands before it: a date inside, a
-    standard's number ("1003.1-2004"), a ZIP+4 code after a state ("MA 02110-1301"), a
-    numeric range ("the static range 60000-64999": a rounded block, or a range cue)."""
+    standard's number ("1003.1-2004"), a revised version ("3.10.0-862"), a 32-bit
+    limit, a ZIP+4 code after a state ("MA 02110-1301"), a numeric range ("the static
+    range 60000-64999": a rounded block, or a range cue)."""
     if _ISO_DATE.search(number) or _STANDARD.fullmatch(number):
+        return True
+    if _REVISED_VERSION.fullmatch(number) or re.sub(r"\D", "", number)[-10:] in _INT_LIMITS:
         return True
     before = text[max(0, start - 32) : start]
     if _ZIP4.fullmatch(number):
@@ -132,6 +145,9 @@ class LeakGuardPhoneRecognizer(Recognizer):
             pos = m.end()
             number = m.group("number").rstrip(" \t(-./")
             has_ext = m.group("ext") is not None
+            if (gap := _COLUMNS.search(number)) is not None:
+                number, has_ext = number[: gap.start() + 1], False
+                pos = m.start() + len(number)
             if _international(number) and not _international_valid(_bare(number)):
                 # "+1 415 555 0134 4111 1111 ...": the run took in the next number's
                 # digits; the longest prefix (whole groups) that is a valid number wins.

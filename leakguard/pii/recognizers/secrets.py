@@ -75,6 +75,13 @@ _PLACEHOLDER = re.compile(
 # An all-caps metavariable, the man-page convention for "put yours here":
 # --forward-ssh-password=FORWARD_SSH_PASSWORD, --token=API-TOKEN.
 _METAVARIABLE = re.compile(r"[A-Z]+(?:[_-][A-Z]+)+")
+# A resource name, not a token: "/"-separated words and numbers
+# ("projects/12345/approvalRequests/abc123", "organizations/123/...CustomModules/123456"),
+# or a command-line option ("--location=LOCATION" after "CREDENTIAL :").
+_RESOURCE_PATH = re.compile(
+    r"(?:[A-Za-z]+|\d+|[a-z][a-z0-9-]*)(?:/(?:[A-Za-z]+|\d+|[a-z][a-z0-9-]*))+"
+)
+_OPTION = re.compile(r"--?[a-z][\w-]*(?:=.*)?")
 
 
 def entropy(value: str) -> float:
@@ -98,6 +105,8 @@ def plausible_value(value: str, *, password: bool) -> bool:
     """Is the value after a credential key a real secret (not a placeholder or a word)?"""
     value = value.rstrip(".!?:")
     if len(value) < 6 or _PLACEHOLDER.match(value) or _METAVARIABLE.fullmatch(value):
+        return False
+    if _RESOURCE_PATH.fullmatch(value.rstrip("\\/")) or _OPTION.fullmatch(value):
         return False
     if password:
         return _classes(value) >= 2
@@ -149,6 +158,8 @@ class LeakGuardSecretRecognizer(Recognizer):
         for m in _BEARER.finditer(text) if hinted else ():
             found.append((m.start(1), m.end(1), 0.85, "bearer"))
         for m in _CANDIDATE.finditer(text) if longest >= 32 else ():
+            if _RESOURCE_PATH.fullmatch(m.group(0).rstrip("/")):
+                continue
             if random_looking(m.group(0)) and not _inside_data_uri(text, m.start()):
                 found.append((m.start(), m.end(), 0.6, "high_entropy"))
         return found
