@@ -152,12 +152,13 @@ class PIIConfig(_Section):
     # digits...) before detection; findings cover the obfuscated original
     # (leakguard.pii.deobfuscate).
     deobfuscate: bool = True
-    # personal: IP addresses that identify nobody are not reported (loopback, private and
-    # link-local networks, documentation ranges, multicast, netmasks, public DNS resolvers
-    # such as 8.8.8.8: the special-purpose registries of RFC 6890, see
-    # leakguard.pii.recognizers.ip); personal_and_private: private networks' addresses
-    # (10/8, 172.16/12, 192.168/16, CGNAT, fc00::/7) too; all: every address found.
-    ip_addresses: Literal["personal", "personal_and_private", "all"] = "personal"
+    # personal_and_private (default): IP addresses that identify nobody are not reported
+    # (loopback, link-local networks, documentation ranges, multicast, netmasks, public
+    # DNS resolvers such as 8.8.8.8: the special-purpose registries of RFC 6890, see
+    # leakguard.pii.recognizers.ip), but private networks' addresses (10/8, 172.16/12,
+    # 192.168/16, CGNAT, fc00::/7) are: they can map an organisation's network; personal:
+    # those are not reported either; all: every address found.
+    ip_addresses: Literal["personal", "personal_and_private", "all"] = "personal_and_private"
 
     @field_validator("allow_patterns")
     @classmethod

@@ -65,7 +65,9 @@ def test_non_personal_addresses_are_reported_as_ip_addresses_says(
     guard: Guard, make_guard: Callable[..., Guard]
 ) -> None:
     text = "Ping 127.0.0.1, then the router 192.168.1.1; the client came from 81.2.69.160."
-    assert labelled(guard, text) == [("IP_ADDRESS", "81.2.69.160")]
+    assert labelled(guard, text) == [("IP_ADDRESS", "192.168.1.1"), ("IP_ADDRESS", "81.2.69.160")]
+    personal = make_guard({"pii": {"ip_addresses": "personal"}})
+    assert labelled(personal, text) == [("IP_ADDRESS", "81.2.69.160")]
     every = make_guard({"pii": {"ip_addresses": "all"}})
     assert [v for label, v in labelled(every, text) if label == "IP_ADDRESS"] == [
         "127.0.0.1",
