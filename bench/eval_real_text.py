@@ -10,7 +10,9 @@ Four evaluations side by side (see leakguard/evaluation/real_text.py for the rul
   generator never produces);
 * blind: bench/data/blind_{dev,test}.txt, written by a session that never saw the
   detector's rules, code or other data (invented people; 24% of the texts hold no
-  personal data, so precision counts too);
+  personal data, so precision counts too); blind2: a second such set by another session,
+  weighted to what an assistant writes (summaries, letters, biographies, later mentions of
+  a name, technical answers of 40-120 words without personal data);
 * generated: the dev set's tune / heldout / fresh splits (the shipped NER and the rules
   were tuned on ``tune`` and the generator family behind all three).
 
@@ -143,7 +145,7 @@ def main() -> None:
         f"Debian {kind}": items
         for kind, items in debian_names(args.part, per_kind=args.names).items()
     }
-    for name in ("handwritten", "blind"):
+    for name in ("handwritten", "blind", "blind2"):
         sets[f"{name} ({args.part})"] = load_markup(
             ROOT / "bench" / "data" / f"{name}_{args.part}.txt"
         )

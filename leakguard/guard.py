@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from leakguard.config import LeakGuardConfig, config_fingerprint
@@ -27,6 +27,15 @@ class Detector(Protocol):
     name: str
 
     def detect(self, text: str) -> list[Finding]: ...
+
+
+@runtime_checkable
+class MentionDetector(Protocol):
+    """A detector that finds later mentions of names found before (a stream's memory)."""
+
+    def mentions(
+        self, text: str, earlier: Mapping[str, int], findings: Sequence[Finding]
+    ) -> list[Finding]: ...
 
 
 def build_detectors(config: LeakGuardConfig) -> list[Detector]:
@@ -65,22 +74,39 @@ class Guard:
             detectors if detectors is not None else build_detectors(self.config)
         )
         self.policy_version = config_fingerprint(self.config)
+        # Detectors that find later mentions of names a stream saw before (the PII one).
+        self._mentioners = tuple(d for d in self.detectors if isinstance(d, MentionDetector))
 
     def detect(self, text: str) -> list[Finding]:
         """All raw findings of all detectors (before policy), on the original text."""
         findings: list[Finding] = []
         for detector in self.detectors:
             findings.extend(detector.detect(text))
-        if self._audit_key is not None:
-            key = self._audit_key
-            findings = [
-                f
-                for f in findings
-                if key.fingerprint(f.label, text[f.start : f.end]) not in self._allowed
-            ]
         # One address over several lines is one finding already here, so that a stream is
         # never released between its lines (the policy joins them too).
-        return join_lines(text, findings)
+        return join_lines(text, self._not_allowed(text, findings))
+
+    def mentions(
+        self, text: str, earlier: Mapping[str, int], findings: Sequence[Finding]
+    ) -> list[Finding]:
+        """Later mentions, in ``text``, of names a stream found before it (``earlier``:
+        word -> offset in ``text`` from which it counts, see :mod:`leakguard.pii.mentions`)
+        that ``findings`` (this text's, from :meth:`detect`) do not cover."""
+        found: list[Finding] = []
+        for detector in self._mentioners:
+            found.extend(detector.mentions(text, earlier, findings))
+        return self._not_allowed(text, found)
+
+    def _not_allowed(self, text: str, findings: list[Finding]) -> list[Finding]:
+        """``findings`` without the values reviewers marked false positive."""
+        if self._audit_key is None:
+            return findings
+        key = self._audit_key
+        return [
+            f
+            for f in findings
+            if key.fingerprint(f.label, text[f.start : f.end]) not in self._allowed
+        ]
 
     def scan(self, text: str, *, numbering: Numbering | None = None) -> Outcome:
         """Guard one text. A detector error blocks it (or passes it, if configured so)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from leakguard.guard import Guard
 from leakguard.pii.name_finder import lexicon_names
 from leakguard.pii.name_gate import name_like
 
@@ -236,3 +237,45 @@ def test_an_english_word_that_is_a_given_name_needs_a_persons_cue() -> None:
 )
 def test_lone_names_the_lexicons_vouch_for(text: str, names: list[str]) -> None:
     assert [text[a:b] for a, b in lexicon_names(text)] == names
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        # a name that is also an English word, a place or software needs a person's cue
+        ("Price is not the main factor for our buyers.", []),
+        ("Rose petals are scattered over the table.", []),
+        ("Summer hours start in July.", []),
+        ("Jenkins pipelines are defined in a `Jenkinsfile`.", []),
+        ("We hire two extra staff from June.", []),
+        # places, days and methods named after someone
+        ("The store on King Street is closed on Sundays.", []),
+        ("A Kalman Filter has two phases.", []),
+        # ... and the cues that say a person is meant
+        ("Hunter will take the early shift.", ["Hunter"]),
+        ("Faith had no faith in it, so she rewrote it.", ["Faith"]),
+        ("Hi team, Ignacio here. I'll be out Monday.", ["Ignacio"]),
+        ("Sorry for the delay - Gurpreet was out sick.", ["Gurpreet"]),
+        ("Meeting moved to 3pm. Inoue-san prefers Zoom.", ["Inoue"]),
+        ("Estimado señor Echeverría, le escribo hoy.", ["Echeverría"]),
+        ("Here is the contact:\nHaruto Sasaki, Procurement Lead", ["Haruto Sasaki"]),
+    ],
+)
+def test_vocabulary_names_and_stronger_cues(text: str, names: list[str]) -> None:
+    assert [text[a:b] for a, b in lexicon_names(text)] == names
+
+
+@pytest.mark.parametrize(
+    ("text", "person"),
+    [
+        ("09:14:22Z INFO user=Fatima Zahra El Idrissi action=login", "Fatima Zahra El Idrissi"),
+        ("Parisa Ghorbani leads research at the institute.", "Parisa Ghorbani"),
+        ("Can you please thank Precious Moyo for the cake?", "Precious Moyo"),
+        ("Hugo is a static site generator. Run `hugo server` to preview it.", None),
+    ],
+)  # fmt: skip
+def test_the_guard_on_log_fields_long_ner_spans_and_software(
+    guard: Guard, text: str, person: str | None
+) -> None:
+    found = [text[f.start : f.end] for f in guard.scan(text).findings if f.label == "PERSON"]
+    assert found == ([person] if person else [])

@@ -31,6 +31,7 @@ from leakguard.events import FindingEvidence, context_snippet
 from leakguard.exceptions import FramingError
 from leakguard.findings import Finding, OutcomeAction
 from leakguard.guard import Guard, error_message
+from leakguard.pii.mentions import MAX_NAME_WORDS, name_words
 from leakguard.policy import Numbering
 
 __all__ = ["DetectorStream", "IncrementalDetector", "Release", "ResponseGuard", "StreamGuard"]
@@ -124,6 +125,7 @@ class StreamGuard:
         self._fed = 0
         self._stream_findings: list[Finding] = []
         self._carry: Finding | None = None  # a finding a forced cut went through
+        self._names: dict[str, int] = {}  # words of names found -> offset they count from
         self._end = 0  # absolute offset of the end of the text (= _base + len(_buf))
         self._due_at = self._next_due()  # the end offset at which a scan becomes due
 
@@ -185,7 +187,9 @@ class StreamGuard:
             if not final and hold <= self._released and self.held <= self._cfg.max_hold_chars:
                 return Release()  # a run may still be growing: nothing can go yet
             start = self._base  # the window: all the text kept (see _context_start)
-            found = self._guard.detect(self._buf[start - self._base :])
+            window = self._buf[start - self._base :]
+            found = self._guard.detect(window)
+            found += self._mentions(window, start, found)
         except Exception as exc:  # fail closed; never echo the text
             return self._detector_failed(exc)
         findings = [f.moved(f.start + start, f.end + start) for f in found]
@@ -206,6 +210,23 @@ class StreamGuard:
             if cut <= self._released:
                 return Release()
         return self._release_until(cut, findings, overflowed=overflowed)
+
+    def _mentions(self, window: str, start: int, found: list[Finding]) -> list[Finding]:
+        """Mentions in the window of names found earlier in the channel, beyond the
+        window's reach ("Park Ji-yeon ... [2,000 characters] ... Park said"); the words of
+        the names found so far are kept (at most ``MAX_NAME_WORDS``), each with the offset
+        from which it counts, as a one-shot scan counts them (:mod:`leakguard.pii.mentions`)."""
+        extra = (
+            self._guard.mentions(window, {w: o - start for w, o in self._names.items()}, found)
+            if self._names
+            else []
+        )
+        spans = [(f.start, f.end) for f in (*found, *extra) if f.label == "PERSON"]
+        if spans:
+            for word, offset in name_words(window, spans).items():
+                if len(self._names) < MAX_NAME_WORDS:
+                    self._names[word] = min(offset + start, self._names.get(word, offset + start))
+        return extra
 
     def _continuation(self, carry: Finding) -> Finding:
         """After a forced cut through a finding, the rest of it (to the end of its word)

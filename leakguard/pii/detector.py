@@ -12,13 +12,14 @@ leakguard's own recognizers (``leakguard.pii.recognizers``) join Presidio's, and
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from leakguard.config import PATTERN_ONLY, PIIConfig
 from leakguard.findings import Finding
 from leakguard.pii.deobfuscate import deobfuscate
-from leakguard.pii.name_finder import cued_given_name, eponym, lexicon_names
+from leakguard.pii.mentions import mention_spans, name_words
+from leakguard.pii.name_finder import cued_given_name, eponym, lexicon_names, lone_word_name
 from leakguard.pii.name_gate import name_like
 from leakguard.pii.recognizers import KIND_KEY
 from leakguard.pii.recognizers.ip import personal_ip
@@ -62,6 +63,7 @@ class PIIDetector:
         # Names the NER missed, vouched for by the name lexicons (leakguard.pii.name_gate).
         self._lexicon_names = "PERSON" in self._entities and config.spacy_model != PATTERN_ONLY
         self._lexicon_score = max(_LEXICON_SCORE, config.threshold_for("PERSON"))
+        self._person = "PERSON" in self._entities
 
     @property
     def analyzer(self) -> Any:
@@ -128,7 +130,34 @@ class PIIDetector:
         if self._lexicon_names:
             known = [(f.start, f.end) for f in findings if f.label == "PERSON"]
             findings.extend(self._lexicon_findings(text, known))
+        if self._person:
+            findings.extend(self.mentions(text, {}, findings))
         return findings
+
+    def mentions(
+        self, text: str, earlier: Mapping[str, int], findings: Sequence[Finding]
+    ) -> list[Finding]:
+        """Later mentions of names found (:mod:`leakguard.pii.mentions`): words of the
+        PERSON ``findings`` on ``text``, and ``earlier`` words (word -> offset in ``text``
+        from which it counts; negative when seen before it, as a stream keeps them)."""
+        words = dict(earlier)
+        for word, offset in name_words(
+            text, [(f.start, f.end) for f in findings if f.label == "PERSON"]
+        ).items():
+            words[word] = min(offset, words.get(word, offset))
+        taken = [(f.start, f.end) for f in findings]
+        return [
+            Finding(
+                detector=DETECTOR_NAME,
+                label="PERSON",
+                start=start,
+                end=end,
+                score=self._lexicon_score,
+                details={},
+            )
+            for start, end in mention_spans(text, words, taken)
+            if not self._allowed(text[start:end])
+        ]
 
     def _lexicon_findings(self, text: str, known: Sequence[tuple[int, int]]) -> list[Finding]:
         return [
@@ -171,10 +200,14 @@ def ner_spans(
     if label == "PERSON":
         return [
             extend_name(text, a, b)
-            for a, b in map(_after_label, [text] * len(spans), spans)
+            for a, b in (_before_lower(text, *_after_label(text, span)) for span in spans)
             if plausible_name(text[a:b])
             and not _lone_word(text[a:b])
-            and (name_like(text[a:b]) or cued_given_name(text, a, b))
+            and (
+                cued_given_name(text, a, b)
+                if lone_word_name(text, a, b)
+                else name_like(text[a:b]) or cued_given_name(text, a, b)
+            )
             and not eponym(text, b)
         ]
     if label == "STREET_ADDRESS":
@@ -247,6 +280,18 @@ def _after_label(text: str, span: tuple[int, int]) -> tuple[int, int]:
     a, b = span
     label = _LABEL_COLON.match(text, a, b)
     return (label.end(), b) if label is not None else span
+
+
+_LOWER_TAIL = re.compile(r"(?:[ \t]+[a-z][a-z'\u2019-]*)+$")
+
+
+def _before_lower(text: str, start: int, end: int) -> tuple[int, int]:
+    """A PERSON span without the lower-case words the NER ran on into ("Parisa Ghorbani
+    leads research"): a name ends in a capitalised word."""
+    tail = _LOWER_TAIL.search(text, start, end) if text[start:end][:1].isupper() else None
+    if tail is None:
+        return start, end
+    return start, tail.start()
 
 
 def _lone_word(value: str) -> bool:

@@ -24,9 +24,10 @@ from leakguard.pii.name_gate import (
     _plain_word,
     _unknown_word,
     _word_kind,
+    place_named,
 )
 
-__all__ = ["cued_given_name", "eponym", "lexicon_names"]
+__all__ = ["cued_given_name", "eponym", "in_code", "lexicon_names", "lone_word_name"]
 
 _RUN = re.compile(
     rf"(?<![\w@./-]){_CAP}(?:[ \t]+(?:(?:{_PARTICLE_RE})[ \t]+)?{_CAP}){{0,2}}(?![\w@/])"
@@ -83,12 +84,16 @@ def lexicon_names(text: str, known: Sequence[tuple[int, int]] = ()) -> list[tupl
             spans.append(span)
     spans += _kin_and_owners(text) + _address_owners(text) + _lower_after_cue(text)
     spans += _quoted_fields(text)
+    if "-" in text:
+        spans += [m.span(1) for m in _HONORIFIC.finditer(text)]
     found = [*spans, *known]
     spans += _list_items(text, found) + _pairs(text, found) + _lower_names(text)
     return sorted(set(spans))
 
 
 def _run_name(text: str, start: int, words: list[str]) -> tuple[int, int] | None:
+    if _not_a_name_run(words):
+        return None
     kinds = [_word_kind(w) for w in words]
     value = " ".join(words)
     if value.isupper():
@@ -96,6 +101,17 @@ def _run_name(text: str, start: int, words: list[str]) -> tuple[int, int] | None
     # Family name first ("Park Ji-yeon", "Chen Jiahui", "Nagy Eszter").
     family_first = kinds[0] == "family" and words[0].casefold() not in _PARTICLES  # "Da Nang"
     if len(words) == 2 and family_first and _given_or_unknown(words[1], kinds[1]):
+        return start, start + _width(text, start, words)
+    # A word no vocabulary knows, then a family name that is no English word ("Haruto
+    # Sasaki": the given-name lexicon cannot hold every given name).
+    if (
+        len(words) == 2
+        and kinds[0] == "other"
+        and kinds[1] == "family"
+        and _plain_shape(words[0])
+        and _unknown_word(words[0])
+        and not _vocabulary_word(words[1])
+    ):
         return start, start + _width(text, start, words)
     # A given name then capitalised words that are no ordinary words ("Helmut Grohne":
     # the family-name lexicon cannot hold every surname), or two family names.
@@ -112,16 +128,37 @@ def _run_name(text: str, start: int, words: list[str]) -> tuple[int, int] | None
         and _plain_shape(words[0])
     ):
         # A word no vocabulary knows, with a cue that only a person takes ("heard from
-        # Bongani", "Kaveh wants").
-        if _STRONG_BEFORE.search(before) or _STRONG_AFTER.match(text, end):
-            return start, end
+        # Bongani", "Kaveh wants", "..., Tanvir.").
+        if _strong_cue(text, start, end) or _vocative(text, start, end):
+            return None if in_code(text, words[0]) else (start, end)
         return None
+    vocabulary = _vocabulary_word(words[0]) or in_code(text, words[0])
+    folded = words[0].casefold()
+    wordnet = folded in _lexicon("wordnet") or folded in _lexicon("places")
+    if len(words) == 1 and kinds[0] in ("given", "family") and (vocabulary or wordnet):
+        # "Price is not", "Hugo is a static site generator ... `hugo server`": an English
+        # word or software, unless a person's cue says not; a WordNet word or a place
+        # ("Summer", "Marguerite", "Rose") takes the usual cues in mid-sentence.
+        if words[0].isupper() or in_code(text, words[0]) or eponym(text, end):
+            return None
+        if _strong_cue(text, start, end) or _vocative(text, start, end):
+            return start, end
+        if _CELL_BEFORE.search(before) and _CELL_AFTER.match(text, end):
+            return start, end
+        if vocabulary:
+            return None
+        if _SENTENCE_START.search(before):
+            # "Hunter will take the early shift", "Bishop scored twice"; not "Summer is the
+            # busiest season", "Summer hours start" (a plural, not a verb).
+            after = _AFTER_ONE.match(text, end)
+            verb = after is not None and _WEAK_AFTER.fullmatch(after[0]) is None
+            return (start, end) if verb else None
     if len(words) == 1 and kinds[0] == "family" and not words[0].isupper():
         # A lone family name with a person's verb after it or a cue before it ("Okafor
         # will present"); not before "'s" ("Dijkstra's algorithm").
         after = _AFTER_ONE.match(text, end)
         if (after is not None and "'" not in after[0] and "’" not in after[0]) or (
-            _STRONG_BEFORE.search(before)
+            _strong_cue(text, start, end)
         ):
             return None if eponym(text, end) else (start, end)
         return None
@@ -131,7 +168,7 @@ def _run_name(text: str, start: int, words: list[str]) -> tuple[int, int] | None
         return start, end  # a given name no English text writes in lower case: "Priya"
     if _AFTER_ONE.match(text, end) or _BEFORE_ONE.search(before):
         return start, end
-    if _VOCATIVE_BEFORE.search(before) and _VOCATIVE_AFTER.match(text, end):
+    if _vocative(text, start, end):
         return start, end  # "Sorry to hear that, Ravi."
     if _CELL_BEFORE.search(before) and _CELL_AFTER.match(text, end):
         return start, end  # "<user>Camila</user>", "| Camila |", "Camila,42,infra"
@@ -139,13 +176,22 @@ def _run_name(text: str, start: int, words: list[str]) -> tuple[int, int] | None
 
 
 _STRONG_BEFORE = re.compile(
-    r"(?i)(?:^|[\s(\"'])(?:said|told|ask|asked|tell|thanks|thank you|thx|ping|cc|heard from"
-    r"|hear from|met|meet|invite|remind|hi|hey|hello|dear|congrats to|congratulations to"
-    r"|welcome)[ \t]+$"
+    r"(?i)(?:^|[\s(\"'])(?:said|told|ask|asked|tell|thanks|thank you|thank|thx|ping|cc"
+    r"|heard from|hear from|met|meet|invite|remind|hi|hey|hello|dear|congrats to"
+    r"|congratulations to|welcome|spoke to|spoke with|speak to|speak with|talked to"
+    r"|talked with|talk to|chatted with|contact|pick up"
+    r"|señor|señora|señorita|senhor|senhora|monsieur|madame|mademoiselle|signor|signora"
+    r"|signore|meneer|mevrouw|sayın)[ \t]+$"
 )
 _STRONG_AFTER = re.compile(
     r"[ \t]+(?:said|says|told|asked|wrote|writes|replied|agreed|agrees|disagrees|thinks"
-    r"|wants|texted|emailed|called|mentioned|promised|insisted)\b"
+    r"|wants|texted|emailed|called|mentioned|promised|insisted|demoed|apologi[sz]ed"
+    r"|volunteered|complained|resigned|(?:is|was)[ \t]+(?:out[ \t]+sick|on[ \t]+leave"
+    r"|off[ \t]+sick))\b|[ \t]+here[ \t]*[.,!]"
+)
+# A Japanese or Korean honorific after a name: "Inoue-san", "Minho-ssi" (the name alone).
+_HONORIFIC = re.compile(
+    r"(?<![\w'’-])([A-ZÀ-Þ][a-zà-ÿ]{1,20})-(?:san|sama|kun|chan|sensei|senpai|ssi|nim)\b"
 )
 _LONG_TITLES = frozenset(
     ["professor", "doctor", "dame", "rabbi", "imam", "judge", "senator", "councillor",
@@ -156,18 +202,64 @@ _LONG_TITLES = frozenset(
 
 # A name that names a method, law or unit, not a person here: "Dijkstra's algorithm",
 # "Huffman coding", "Newton's laws", "Kalman filter".
-_EPONYM_AFTER = re.compile(
-    r"(?:['’]s)?[ \t]+(?:algorithms?|laws?|theorems?|methods?|principles?|equations?"
+_EPONYM_NOUNS = (
+    r"(?:algorithms?|laws?|theorems?|methods?|principles?|equations?"
     r"|constants?|rules?|tests?|numbers?|conjectures?|formulas?|formulae|lemmas?|paradox"
     r"|distributions?|transforms?|filters?|coding|codes?|distances?|curves?|triangles?"
     r"|razor|sequences?|series|functions?|spaces?|problems?|machines?|notation|integrals?"
-    r"|effects?|scale|units?|model|networks?|sort|search|tree|heap|hash|cipher|protocol)\b"
+    r"|effects?|scale|units?|model|networks?|sort|search|tree|heap|hash|cipher|protocol)"
 )
+_EPONYM_AFTER = re.compile(rf"(?i:(?:['’]s)?[ \t]+{_EPONYM_NOUNS}\b)")
+_EPONYM_NOUN = re.compile(rf"(?i:{_EPONYM_NOUNS})")
 
 
 def eponym(text: str, end: int) -> bool:
-    """Whether the name ending at ``end`` names a method, law or unit ("Dijkstra's algorithm")."""
+    """Whether the name ending at ``end`` names a method, law or unit ("Dijkstra's algorithm",
+    "Kalman Filter")."""
     return _EPONYM_AFTER.match(text, end) is not None
+
+
+def _not_a_name_run(words: Sequence[str]) -> bool:
+    """Capitalised words that name a place, a day or a method after someone ("King Street",
+    "Golden Week", "Kalman Filter")."""
+    return len(words) > 1 and (place_named(words) or _EPONYM_NOUN.fullmatch(words[-1]) is not None)
+
+
+# Software that is named like a person: the text also writes the word in code
+# ("`hugo server`", "`Jenkinsfile`").
+def in_code(text: str, word: str) -> bool:
+    """Whether ``word`` (case-folded) occurs inside a code span of ``text``."""
+    if "`" not in text:
+        return False
+    folded = word.casefold()
+    return any(folded in span.casefold() for span in _CODE_SPAN.findall(text))
+
+
+_CODE_SPAN = re.compile(r"`[^`\n]{1,200}`")
+
+
+def lone_word_name(text: str, start: int, end: int) -> bool:
+    """Whether an NER span is one word that is also an English word, a month or software
+    named in the text's code ("Black", "June", "Hugo"): such a span
+    needs a person's cue (:func:`cued_given_name`)."""
+    value = text[start:end]
+    if " " in value:
+        return False
+    folded = value.casefold()
+    return folded in _english() or folded in _CALENDAR or in_code(text, value)
+
+
+def _vocabulary_word(word: str) -> bool:
+    """A name that is also an English word, a month or a weekday ("Price", "Black",
+    "June"): on its own it needs a strong cue."""
+    folded = word.casefold()
+    return folded in _english() or folded in _CALENDAR
+
+
+# Words after a name at a sentence's start that nouns take too: "Summer is", "Rose
+# petals", "Manila accounts" (a plural looks like a verb).
+_WEAK_AFTER = re.compile(r"[ \t]+(?:is|and|has|was|can|could|would|should|[a-z]+s)|['’]s")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:]|\n)[ \t\"“*>#-]*$")
 
 
 def _distinct_given(word: str) -> bool:
@@ -204,17 +296,43 @@ def cued_given_name(text: str, start: int, end: int) -> bool:
     """Whether an NER span the gate turned down is one capitalised given name that is also
     an English word ("Sky", "Will", "Hope") with a cue only a person takes beside it:
     "Ask Sky, she set up the VPN", "Will said", "thanks Hope"."""
-    word = text[start:end]
-    if " " in word or not word[:1].isupper() or word.isupper():
+    value = text[start:end]
+    if not value[:1].isupper() or value.isupper() or in_code(text, value):
         return False
-    if word.casefold() not in _lexicon("given") and word.casefold() not in _lexicon("common"):
+    words = value.split()
+    if len(words) > 1:
+        # "thank Precious Moyo": a word (often a given name that is also a word), then
+        # family names or words no vocabulary knows.
+        first, rest = words[0], words[1:]
+        if not _plain_shape(first) or _word_kind(first) == "ordinary" or _not_a_name_run(words):
+            return False
+        if not all(_plain_shape(w) and _name_or_unknown(w) for w in rest):
+            return False
+    elif value.casefold() not in _lexicon("given") and value.casefold() not in _lexicon("common"):
         return False
+    return _strong_cue(text, start, end)
+
+
+def _strong_cue(text: str, start: int, end: int) -> bool:
+    """A cue only a person takes: "said X", "X wrote", "X, she ...", "señor X", a sentence
+    that opens with X and says "she" or "his" later."""
     before = text[max(0, start - 24) : start]
     return bool(
         _STRONG_BEFORE.search(before)
         or _STRONG_AFTER.match(text, end)
         or _PRONOUN_AFTER.match(text, end)
+        or (_SENTENCE_START.search(before) is not None and _PRONOUN_LATER.match(text, end))
     )
+
+
+# A person's pronoun later in the sentence: "Faith had no faith in it, so she rewrote it".
+_PRONOUN_LATER = re.compile(r"[ \t]+[a-z][^.!?\n]{0,80}\b(?:she|he|her|his|him)\b")
+
+
+def _vocative(text: str, start: int, end: int) -> bool:
+    """A name addressed at the end of a sentence: "Sorry to hear that, Ravi.", "Thanks, Will!"."""
+    before = text[max(0, start - 24) : start]
+    return bool(_VOCATIVE_BEFORE.search(before) and _VOCATIVE_AFTER.match(text, end))
 
 
 def _plain_shape(word: str) -> bool:

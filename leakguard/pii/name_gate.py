@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -95,6 +96,9 @@ _TITLES = frozenset(
 # The last word of a place named after a person.
 _PLACE_TYPES = frozenset(
     [
+        "week",  # and days named after people or things: "Golden Week", "Boxing Day"
+        "day",
+        "festival",
         "street",
         "st",
         "road",
@@ -174,6 +178,25 @@ def _english() -> frozenset[str]:
     return _lexicon("english")
 
 
+def place_named(words: Sequence[str]) -> bool:
+    """Whether capitalised ``words`` name a place or a day after someone ("Baker Street",
+    "King Street", "Golden Week"), not a person: the last word is a kind of place, unless
+    a given name comes first and the last word is also a family name ("Jane Park")."""
+    last = words[-1].casefold()
+    if len(words) < 2 or last not in _PLACE_TYPES:
+        return False
+    given = _word_kind(words[0]) == "given" or words[0].casefold() in _lexicon("given")
+    return not (given and last in _lexicon("family"))
+
+
+def place_only(value: str) -> bool:
+    """Whether every word of ``value`` is a place's and none a name's ("Addis Ababa"; not
+    "Aquila Macedo Costa")."""
+    words = [w.casefold() for w in _NAME_WORD.findall(value)]
+    places, given, family = _lexicon("places"), _lexicon("given"), _lexicon("family")
+    return bool(words) and all(w in places and w not in given and w not in family for w in words)
+
+
 def name_like(value: str) -> bool:
     """Whether ``value`` (one NER PERSON span, one line) is shaped like a person's name."""
     pieces = value.split()
@@ -182,13 +205,8 @@ def name_like(value: str) -> bool:
     words = _NAME_WORD.findall(value)
     if not words:
         return False
-    last = words[-1].casefold()
-    if len(words) > 1 and last in _PLACE_TYPES:
-        # "Baker Street", "Bond Street": a place named after someone; "Jane Park" and
-        # "Mark Hall" are people (a given name, then a family name).
-        given = _word_kind(words[0]) == "given" or words[0].casefold() in _lexicon("given")
-        if not (given and last in _lexicon("family")):
-            return False
+    if place_named(words):  # "Baker Street"; "Jane Park" and "Mark Hall" are people
+        return False
     if value.islower():
         return all(_is_name_word(w) or w in _PARTICLES or w in _TITLES for w in words)
     if any(w[0].islower() and w not in _PARTICLES for w in words):

@@ -137,6 +137,11 @@ _CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                       r"|best[ \t]+wishes|respectfully))[ \t]*[,!]?[ \t]*\n[ \t]*"
                       rf"(?P<name>{_CAP_NAME})[ \t]*$"),
         ("dash_signature", rf"(?:^|[ \t])--[ \t]*(?P<name>{_CAP_NAME})[ \t]*$"),
+        # a log's user field with a display name: "user=Fatima Zahra El Idrissi action=login"
+        ("log_user", r"(?<![\w-])(?i:user(?:[_-]?name)?|display[_-]?name|full[_-]?name)="
+                     rf"(?P<name>{_CAP_WORD}"
+                     rf"(?:[ \t]+(?:{_PARTICLE}[ \t]+){{0,2}}{_CAP_WORD}){{1,3}})"
+                     r"(?=[ \t]+[\w.-]+=|[ \t]*$)"),
     )
 )  # fmt: skip
 
@@ -155,6 +160,7 @@ _CUE_GATES: dict[str, Callable[[str], object]] = {
     "field": re.compile(rf"[:=][ \t]*(?:\*\*)?[ \t]*[\"']?[{_UPPER}]").search,
     "lower": CaselessWords("name").found_in,  # "my name is"
     "dash_signature": _has_dashes,
+    "log_user": CaselessWords("user", "name").found_in,
 }
 # Words that follow the same cues but are not names ("Dear Customer", "To: All Staff").
 _NOT_NAMES = frozenset(
@@ -286,10 +292,12 @@ def _leading_content_words(name: str) -> str:
 
 def _acceptable(name: str) -> bool:
     words = [w.strip(".'’").lower() for w in name.split()]
-    from leakguard.pii.name_gate import has_acronym
+    from leakguard.pii.name_gate import has_acronym, place_only
 
     if len(words) > 1 and has_acronym(name):
         return False  # an acronym in it: "MS Crypto API" is no "Ms. ..."
+    if place_only(name):
+        return False  # "From: Addis Ababa\nTo: Kano" on a ticket
     return bool(words) and not any(w in _NOT_NAMES for w in words) and plausible_name(name)
 
 
