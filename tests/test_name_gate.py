@@ -279,3 +279,16 @@ def test_the_guard_on_log_fields_long_ner_spans_and_software(
 ) -> None:
     found = [text[f.start : f.end] for f in guard.scan(text).findings if f.label == "PERSON"]
     assert found == ([person] if person else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("Project Hermes status: the deploy failed.", []),
+        ("Hugo Modules are great; run `hugo server` to see them.", []),
+        ("Ask Priya to run `git log --author=priya` first.", ["Priya"]),
+        ("Attendees: Okafor, Haddad\nApologies: Brennan", ["Okafor", "Haddad", "Brennan"]),
+    ],
+)
+def test_codenames_software_and_apologies(text: str, names: list[str]) -> None:
+    assert [text[a:b] for a, b in lexicon_names(text)] == names

@@ -19,7 +19,14 @@ from leakguard.config import PATTERN_ONLY, PIIConfig
 from leakguard.findings import Finding
 from leakguard.pii.deobfuscate import deobfuscate
 from leakguard.pii.mentions import mention_spans, name_words
-from leakguard.pii.name_finder import cued_given_name, eponym, lexicon_names, lone_word_name
+from leakguard.pii.name_finder import (
+    codename,
+    cued_given_name,
+    eponym,
+    in_code,
+    lexicon_names,
+    lone_word_name,
+)
 from leakguard.pii.name_gate import name_like
 from leakguard.pii.recognizers import KIND_KEY
 from leakguard.pii.recognizers.ip import personal_ip
@@ -209,6 +216,9 @@ def ner_spans(
                 else name_like(text[a:b]) or cued_given_name(text, a, b)
             )
             and not eponym(text, b)
+            # "Hugo Modules" ... `hugo server`
+            and not in_code(text, text[a:b].split(maxsplit=1)[0])
+            and not codename(text, a)  # "Project Hermes"
         ]
     if label == "STREET_ADDRESS":
         return [

@@ -27,7 +27,7 @@ from leakguard.pii.name_gate import (
     place_named,
 )
 
-__all__ = ["cued_given_name", "eponym", "in_code", "lexicon_names", "lone_word_name"]
+__all__ = ["codename", "cued_given_name", "eponym", "in_code", "lexicon_names", "lone_word_name"]
 
 _RUN = re.compile(
     rf"(?<![\w@./-]){_CAP}(?:[ \t]+(?:(?:{_PARTICLE_RE})[ \t]+)?{_CAP}){{0,2}}(?![\w@/])"
@@ -92,7 +92,7 @@ def lexicon_names(text: str, known: Sequence[tuple[int, int]] = ()) -> list[tupl
 
 
 def _run_name(text: str, start: int, words: list[str]) -> tuple[int, int] | None:
-    if _not_a_name_run(words):
+    if _not_a_name_run(words) or in_code(text, words[0]) or codename(text, start):
         return None
     kinds = [_word_kind(w) for w in words]
     value = " ".join(words)
@@ -181,7 +181,7 @@ _STRONG_BEFORE = re.compile(
     r"|congratulations to|welcome|spoke to|spoke with|speak to|speak with|talked to"
     r"|talked with|talk to|chatted with|contact|pick up"
     r"|señor|señora|señorita|senhor|senhora|monsieur|madame|mademoiselle|signor|signora"
-    r"|signore|meneer|mevrouw|sayın)[ \t]+$"
+    r"|signore|meneer|mevrouw|sayın|apologies:|regrets:|absent:|attendees:|invitees:)[ \t]+$"
 )
 _STRONG_AFTER = re.compile(
     r"[ \t]+(?:said|says|told|asked|wrote|writes|replied|agreed|agrees|disagrees|thinks"
@@ -228,14 +228,15 @@ def _not_a_name_run(words: Sequence[str]) -> bool:
 # Software that is named like a person: the text also writes the word in code
 # ("`hugo server`", "`Jenkinsfile`").
 def in_code(text: str, word: str) -> bool:
-    """Whether ``word`` (case-folded) occurs inside a code span of ``text``."""
+    """Whether a code span of ``text`` begins with ``word`` (any case): a command or a file
+    ("`hugo server`", "`Jenkinsfile`"); a name inside code ("`--author=priya`") is not."""
     if "`" not in text:
         return False
     folded = word.casefold()
-    return any(folded in span.casefold() for span in _CODE_SPAN.findall(text))
+    return any(span.casefold().startswith(folded) for span in _CODE_SPAN.findall(text))
 
 
-_CODE_SPAN = re.compile(r"`[^`\n]{1,200}`")
+_CODE_SPAN = re.compile(r"`(?:\$[ \t]+)?([^`\n]{1,200})`")
 
 
 def lone_word_name(text: str, start: int, end: int) -> bool:
@@ -247,6 +248,17 @@ def lone_word_name(text: str, start: int, end: int) -> bool:
         return False
     folded = value.casefold()
     return folded in _english() or folded in _CALENDAR or in_code(text, value)
+
+
+_CODENAME_BEFORE = re.compile(
+    r"(?i:\b(?:project|operation|codename|code[ -]name|codenamed))[ \t]+$"
+)
+
+
+def codename(text: str, start: int) -> bool:
+    """Whether the name at ``start`` follows "Project", "Operation" or "codename": a
+    project's name ("Project Hermes"), not a person's."""
+    return _CODENAME_BEFORE.search(text, max(0, start - 16), start) is not None
 
 
 def _vocabulary_word(word: str) -> bool:
@@ -293,9 +305,10 @@ _PRONOUN_AFTER = re.compile(r",?[ \t]+(?:she|he)\b")
 
 
 def cued_given_name(text: str, start: int, end: int) -> bool:
-    """Whether an NER span the gate turned down is one capitalised given name that is also
-    an English word ("Sky", "Will", "Hope") with a cue only a person takes beside it:
-    "Ask Sky, she set up the VPN", "Will said", "thanks Hope"."""
+    """Whether an NER span the gate turned down (or that must show a cue) is a name with a
+    cue only a person takes beside it: a given name that is also an English word ("Ask Sky,
+    she set up the VPN", "Will said", "thanks Hope"), a word no vocabulary knows ("Spoke to
+    Saeed"), or a word then family or unknown names ("thank Precious Moyo")."""
     value = text[start:end]
     if not value[:1].isupper() or value.isupper() or in_code(text, value):
         return False
@@ -309,7 +322,9 @@ def cued_given_name(text: str, start: int, end: int) -> bool:
         if not all(_plain_shape(w) and _name_or_unknown(w) for w in rest):
             return False
     elif value.casefold() not in _lexicon("given") and value.casefold() not in _lexicon("common"):
-        return False
+        unknown = _word_kind(value) == "other" and _unknown_word(value, endings=False)
+        if not (_plain_shape(value) and unknown):
+            return False  # "Spoke to Saeed": a word no vocabulary knows, with the cue
     return _strong_cue(text, start, end)
 
 
