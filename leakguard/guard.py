@@ -34,7 +34,7 @@ class MentionDetector(Protocol):
     """A detector that finds later mentions of names found before (a stream's memory)."""
 
     def mentions(
-        self, text: str, earlier: Mapping[str, int], findings: Sequence[Finding]
+        self, text: str, words: Mapping[str, int], findings: Sequence[Finding]
     ) -> list[Finding]: ...
 
 
@@ -87,14 +87,14 @@ class Guard:
         return join_lines(text, self._not_allowed(text, findings))
 
     def mentions(
-        self, text: str, earlier: Mapping[str, int], findings: Sequence[Finding]
+        self, text: str, words: Mapping[str, int], findings: Sequence[Finding]
     ) -> list[Finding]:
-        """Later mentions, in ``text``, of names a stream found before it (``earlier``:
-        word -> offset in ``text`` from which it counts, see :mod:`leakguard.pii.mentions`)
-        that ``findings`` (this text's, from :meth:`detect`) do not cover."""
+        """Later mentions, in ``text``, of the names a stream found (``words``: word ->
+        offset in ``text`` from which it counts, see :mod:`leakguard.pii.mentions`) that
+        ``findings`` (this text's, from :meth:`detect`) do not cover."""
         found: list[Finding] = []
         for detector in self._mentioners:
-            found.extend(detector.mentions(text, earlier, findings))
+            found.extend(detector.mentions(text, words, findings))
         return self._not_allowed(text, found)
 
     def _not_allowed(self, text: str, findings: list[Finding]) -> list[Finding]:

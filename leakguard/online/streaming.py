@@ -215,17 +215,19 @@ class StreamGuard:
         """Mentions in the window of names found earlier in the channel, beyond the
         window's reach ("Park Ji-yeon ... [2,000 characters] ... Park said"); the words of
         the names found so far are kept (at most ``MAX_NAME_WORDS``), each with the offset
-        from which it counts, as a one-shot scan counts them (:mod:`leakguard.pii.mentions`)."""
-        extra = (
-            self._guard.mentions(window, {w: o - start for w, o in self._names.items()}, found)
-            if self._names
-            else []
-        )
-        spans = [(f.start, f.end) for f in (*found, *extra) if f.label == "PERSON"]
-        if spans:
-            for word, offset in name_words(window, spans).items():
-                if len(self._names) < MAX_NAME_WORDS:
-                    self._names[word] = min(offset + start, self._names.get(word, offset + start))
+        from which it counts, as a one-shot scan counts them (:mod:`leakguard.pii.mentions`).
+        A mention's word is one of these already, so only ``found`` adds words."""
+        spans = [(f.start, f.end) for f in found if f.label == "PERSON"]
+        seen = name_words(window, spans) if spans else {}
+        extra: list[Finding] = []
+        if self._names:
+            words = {w: o - start for w, o in self._names.items()}
+            for word, offset in seen.items():
+                words[word] = min(offset, words.get(word, offset))
+            extra = self._guard.mentions(window, words, found)
+        for word, offset in seen.items():
+            if len(self._names) < MAX_NAME_WORDS:
+                self._names[word] = min(offset + start, self._names.get(word, offset + start))
         return extra
 
     def _continuation(self, carry: Finding) -> Finding:

@@ -12,7 +12,7 @@ leakguard's own recognizers (``leakguard.pii.recognizers``) join Presidio's, and
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from leakguard.config import PATTERN_ONLY, PIIConfig
@@ -138,35 +138,25 @@ class PIIDetector:
             known = [(f.start, f.end) for f in findings if f.label == "PERSON"]
             findings.extend(self._lexicon_findings(text, known))
         if self._person:
-            findings.extend(self.mentions(text, {}, findings))
+            words = name_words(text, [(f.start, f.end) for f in findings if f.label == "PERSON"])
+            findings.extend(self.mentions(text, words, findings))
         return findings
 
     def mentions(
-        self, text: str, earlier: Mapping[str, int], findings: Sequence[Finding]
+        self, text: str, words: Mapping[str, int], findings: Sequence[Finding]
     ) -> list[Finding]:
-        """Later mentions of names found (:mod:`leakguard.pii.mentions`): words of the
-        PERSON ``findings`` on ``text``, and ``earlier`` words (word -> offset in ``text``
-        from which it counts; negative when seen before it, as a stream keeps them)."""
-        words = dict(earlier)
-        for word, offset in name_words(
-            text, [(f.start, f.end) for f in findings if f.label == "PERSON"]
-        ).items():
-            words[word] = min(offset, words.get(word, offset))
+        """Later mentions (:mod:`leakguard.pii.mentions`) of name ``words`` (word -> offset
+        in ``text`` from which it counts; negative when seen before it, as a stream keeps
+        them) that ``findings`` do not cover."""
         taken = [(f.start, f.end) for f in findings]
-        return [
-            Finding(
-                detector=DETECTOR_NAME,
-                label="PERSON",
-                start=start,
-                end=end,
-                score=self._lexicon_score,
-                details={},
-            )
-            for start, end in mention_spans(text, words, taken)
-            if not self._allowed(text[start:end])
-        ]
+        return self._name_findings(text, mention_spans(text, words, taken))
 
     def _lexicon_findings(self, text: str, known: Sequence[tuple[int, int]]) -> list[Finding]:
+        spans = (extend_name(text, a, b) for a, b in lexicon_names(text, known))
+        return self._name_findings(text, spans)
+
+    def _name_findings(self, text: str, spans: Iterable[tuple[int, int]]) -> list[Finding]:
+        """PERSON findings at the score the lexicons give, without allowed values."""
         return [
             Finding(
                 detector=DETECTOR_NAME,
@@ -176,7 +166,7 @@ class PIIDetector:
                 score=self._lexicon_score,
                 details={},
             )
-            for start, end in (extend_name(text, a, b) for a, b in lexicon_names(text, known))
+            for start, end in spans
             if not self._allowed(text[start:end])
         ]
 
