@@ -130,16 +130,16 @@ def _run_name(text: str, start: int, words: list[str]) -> tuple[int, int] | None
         # A word no vocabulary knows, with a cue that only a person takes ("heard from
         # Bongani", "Kaveh wants", "..., Tanvir.").
         if _strong_cue(text, start, end) or _vocative(text, start, end):
-            return None if in_code(text, words[0]) else (start, end)
+            return start, end
         return None
-    vocabulary = _vocabulary_word(words[0]) or in_code(text, words[0])
+    vocabulary = _vocabulary_word(words[0])
     folded = words[0].casefold()
     wordnet = folded in _lexicon("wordnet") or folded in _lexicon("places")
     if len(words) == 1 and kinds[0] in ("given", "family") and (vocabulary or wordnet):
-        # "Price is not", "Hugo is a static site generator ... `hugo server`": an English
-        # word or software, unless a person's cue says not; a WordNet word or a place
-        # ("Summer", "Marguerite", "Rose") takes the usual cues in mid-sentence.
-        if words[0].isupper() or in_code(text, words[0]) or eponym(text, end):
+        # "Price is not": an English word, unless a person's cue says not; a WordNet word
+        # or a place ("Summer", "Marguerite", "Rose") takes the usual cues in mid-sentence.
+        # (Software the text runs in code, "Hugo ... `hugo server`", was turned down above.)
+        if words[0].isupper() or eponym(text, end):
             return None
         if _strong_cue(text, start, end) or _vocative(text, start, end):
             return start, end
@@ -240,14 +240,11 @@ _CODE_SPAN = re.compile(r"`(?:\$[ \t]+)?([^`\n]{1,200})`")
 
 
 def lone_word_name(text: str, start: int, end: int) -> bool:
-    """Whether an NER span is one word that is also an English word, a month or software
-    named in the text's code ("Black", "June", "Hugo"): such a span
-    needs a person's cue (:func:`cued_given_name`)."""
+    """Whether an NER span is one word that is also an English word or a month ("Black",
+    "June"): such a span needs a person's cue (:func:`cued_given_name`). (One the text runs
+    in code, "Hugo ... `hugo server`", the caller turns down with :func:`in_code`.)"""
     value = text[start:end]
-    if " " in value:
-        return False
-    folded = value.casefold()
-    return folded in _english() or folded in _CALENDAR or in_code(text, value)
+    return " " not in value and _vocabulary_word(value)
 
 
 _CODENAME_BEFORE = re.compile(
@@ -310,7 +307,7 @@ def cued_given_name(text: str, start: int, end: int) -> bool:
     she set up the VPN", "Will said", "thanks Hope"), a word no vocabulary knows ("Spoke to
     Saeed"), or a word then family or unknown names ("thank Precious Moyo")."""
     value = text[start:end]
-    if not value[:1].isupper() or value.isupper() or in_code(text, value):
+    if not value[:1].isupper() or value.isupper():
         return False
     words = value.split()
     if len(words) > 1:
