@@ -47,6 +47,12 @@ def found(recognizer: Recognizer, text: str) -> list[str]:
          "Recanto Gabrielly Viana, 81\nÁlvaro Camargos\n69074-391 Alves do Sul / AC"),
         ("Deliver to 8 Heather Riverway, Michaelview, WA, 2261 today",
          "8 Heather Riverway, Michaelview, WA, 2261"),
+        # a city and a UK postcode, then prose
+        ("The oven at 9 Mill Lane, Bristol BS1 6QT will be serviced on Monday.",
+         "9 Mill Lane, Bristol BS1 6QT"),
+        ("Send it to P.O. Box 77, Springfield, IL 62704.", "P.O. Box 77, Springfield, IL 62704"),
+        ("Postfach 10 20 30, 10115 Berlin", "Postfach 10 20 30, 10115 Berlin"),
+        ("Shipping: Av. Arequipa 2450, Lince, Lima 15046", "Av. Arequipa 2450, Lince, Lima 15046"),
     ],
 )  # fmt: skip
 def test_street_addresses_are_found_with_all_their_lines(text: str, address: str) -> None:
@@ -61,6 +67,8 @@ def test_street_addresses_are_found_with_all_their_lines(text: str, address: str
         "Chapter 5, 2024 Edition is out.",
         "Main Street and Park Avenue are closed for the parade.",
         "Version 2.3 of the Way Forward plan ships in 2025.",
+        "The AV Club 5 stars review is out.",
+        "Locker box 12 is free; Apartado and Casilla are Spanish words.",
     ],
 )
 def test_texts_without_addresses_stay_clean(text: str) -> None:
@@ -80,6 +88,9 @@ def test_texts_without_addresses_stay_clean(text: str) -> None:
         ("Phone: 04062767842", "04062767842"),
         ("cz: 00420 601 743 915", "00420 601 743 915"),
         ("06 07 18 72 83 (France)", "06 07 18 72 83"),
+        # a parenthesis around the whole number is no area code
+        ("EMERGENCY CONTACT: M. SANTOS (+351 21 555 0166)", "+351 21 555 0166"),
+        ("ring me (0161 496 0000) later", "0161 496 0000"),
     ],
 )
 def test_phone_numbers_of_many_regions_are_found(text: str, phone: str) -> None:

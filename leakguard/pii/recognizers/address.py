@@ -55,7 +55,7 @@ _EN_WEAK = (
 # Romance, Slavic, Turkish, Indonesian, ... : the street word comes first.
 _PREFIX_TYPES = (
     "via|viale|vicolo|piazza|piazzale|corso|largo|strada|contrada|borgo|calle|carrera|cr"
-    "|avenida|avda|paseo|plaza|camino|ronda|travesía|travesia|cuesta|rambla|carretera"
+    "|avenida|avda|av|paseo|plaza|camino|ronda|travesía|travesia|cuesta|rambla|carretera"
     "|callejón|pasaje|diagonal|alameda|rua|travessa|praça|praca|estrada|rodovia|ladeira"
     "|vila|viela|recanto|plac|ulica|ul|aleja|al|osiedle|os|rue|avenue|boulevard|bd"
     "|chemin|allée|allé|impasse|quai|route|place|cours|faubourg|bulevardul|bulevard|calea"
@@ -125,6 +125,15 @@ _STREET_REGEXES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "type_first_no_number",
         re.compile(
             rf"(?<![\w-])(?P<type>(?i:{_PREFIX_TRIE}))\.?(?:[ \t]+[{_UP}][^\W\d_]*){{1,4}}(?=,)"
+        ),
+    ),
+    # PO Box 1203 / P.O. Box 77 / Postfach 10 20 30 / Apartado 45 / Caixa Postal 12
+    (
+        "po_box",
+        re.compile(
+            r"(?<![\w-])(?i:p\.?[ \t]?o\.?[ \t]?box|post[ \t]office[ \t]box|postfach"
+            r"|apartado(?:[ \t]de[ \t]correos)?|caixa[ \t]postal|casilla|boîte[ \t]postale)"
+            r"[ \t]+\d{1,6}(?:[ \t]\d{2,3}){0,2}(?![\w.,]\d)"
         ),
     ),
     # Hauptstraße 5 / Lindseysingel 6 / Mátraszéki utca 125. / Çetin Sokak 12
@@ -218,6 +227,11 @@ _POSTCODE_ONLY = re.compile(rf"^{_ANY_POSTCODE}$")
 _POSTCODE_PREFIX = re.compile(
     rf"(?:[A-Z]{{2,3}},?[ \t]+)?(?:{_UK_POSTCODE}|{_CA_POSTCODE}|{_NUMERIC_POSTCODE})\b"
     rf"(?:[ \t]+{_PLACE})?"
+)
+# A city and a postcode of a distinctive shape (UK, Canadian, US state and ZIP), with prose
+# after them: "Bristol BS1 6QT will be", "Springfield, IL 62704 and".
+_CITY_POSTCODE_PREFIX = re.compile(
+    rf"{_PLACE},?[ \t]+(?:{_UK_POSTCODE}|{_CA_POSTCODE}|[A-Z]{{2}}[ \t]+\d{{5}}(?:-\d{{4}})?)\b"
 )
 # "Na Nivách 95, 178 55 Třebenice": a name and number, then a postcode and city.
 _BARE_WITH_POSTCODE = re.compile(
@@ -405,6 +419,11 @@ def _segments_end(text: str, end: int, line_end: int) -> tuple[int, bool]:
         elif (prefix := _POSTCODE_PREFIX.match(segment)) is not None and "," in text[pos : m.end()]:
             # "..., IN 34715 and asked": the address ends inside this segment.
             return m.end() + prefix.end(), True
+        elif (city := _CITY_POSTCODE_PREFIX.match(segment)) is not None and "," in text[
+            pos : m.end()
+        ]:
+            # "..., Bristol BS1 6QT will be serviced": a city and a postcode, then prose.
+            return m.end() + city.end(), True
         elif not (
             _UNIT.match(segment)
             or _FLOOR_DOOR.match(segment)
@@ -466,7 +485,16 @@ class LeakGuardAddressRecognizer(Recognizer):
                 # (a few characters on: "route for destination 199" is "199.36.153.4/30")
                 if _NOT_STREET.search(text, m.start(), m.end() + 6):
                     continue
-                weak = kind == "number_first" and m.group("type").lower() in _WEAK_WORDS
+                if (
+                    kind.startswith("type_first")
+                    and len(m.group("type")) <= 2
+                    and m.group("type").isupper()
+                ):
+                    continue  # an acronym ("AV Club 5", "OS 12"), not "Av." or "ul."
+                # (a PO box alone could be a locker: it needs a postcode or a context word)
+                weak = kind == "po_box" or (
+                    kind == "number_first" and m.group("type").lower() in _WEAK_WORDS
+                )
                 streets.append((kind, m.start(), m.end(), weak))
         streets += [("bare", m.start(), m.end(), True) for m in _BARE_WITH_POSTCODE.finditer(text)]
         for m in _BARE_STREET.finditer(text):

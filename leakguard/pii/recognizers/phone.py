@@ -144,26 +144,44 @@ class LeakGuardPhoneRecognizer(Recognizer):
         while (m := _CANDIDATE.search(text, pos, at)) is not None:
             pos = m.end()
             number = m.group("number").rstrip(" \t(-./")
+            start = m.start()
+            if (
+                number.startswith("(")
+                and _nested(number[1:])
+                and text[start + len(number) : start + len(number) + 1] == ")"
+            ):
+                # "(+351 21 555 0166)": the parenthesis wraps the number, it is no area code
+                number, start = number[1:], start + 1
             has_ext = m.group("ext") is not None
             if (gap := _COLUMNS.search(number)) is not None:
                 number, has_ext = number[: gap.start() + 1], False
-                pos = m.start() + len(number)
+                pos = start + len(number)
             if _international(number) and not _international_valid(_bare(number)):
                 # "+1 415 555 0134 4111 1111 ...": the run took in the next number's
                 # digits; the longest prefix (whole groups) that is a valid number wins.
                 shorter = _valid_international_prefix(number)
                 if shorter is not None:
                     number, has_ext = shorter, False
-                    pos = m.start() + len(number)
-            value = None if _rejected_here(text, m.start(), number) else score(number)
+                    pos = start + len(number)
+            value = None if _rejected_here(text, start, number) else score(number)
             if value is None:
                 # "536-22-1845 (415) 555-0134": the run took in a number that follows; a
                 # later group opening as phones do ('(' or '+' after a space) starts again.
-                pos = _next_phone_start(text, m.start(), pos)
+                pos = _next_phone_start(text, start, pos)
                 continue
-            end = m.end() if has_ext else m.start() + len(number)
-            found.append((m.start(), end, value, "phone"))
+            end = m.end() if has_ext else start + len(number)
+            found.append((start, end, value, "phone"))
         return found
+
+
+def _nested(number: str) -> bool:
+    """Does every ')' in ``number`` close a '(' before it, and every '(' close?"""
+    depth = 0
+    for char in number:
+        depth += (char == "(") - (char == ")")
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 _OPENING = re.compile(r"[ \t]+(?=[(+]\d|\(\+)")
