@@ -416,14 +416,12 @@ def _segments_end(text: str, end: int, line_end: int) -> tuple[int, bool]:
             break
         if _POSTCODE_LINE.match(segment) or _SEGMENT_STATE_ZIP.match(segment):
             has_postcode = True
-        elif (prefix := _POSTCODE_PREFIX.match(segment)) is not None and "," in text[pos : m.end()]:
-            # "..., IN 34715 and asked": the address ends inside this segment.
+        elif (
+            prefix := _POSTCODE_PREFIX.match(segment) or _CITY_POSTCODE_PREFIX.match(segment)
+        ) is not None and "," in text[pos : m.end()]:
+            # "..., IN 34715 and asked", "..., Bristol BS1 6QT will be serviced": the address
+            # ends inside this segment.
             return m.end() + prefix.end(), True
-        elif (city := _CITY_POSTCODE_PREFIX.match(segment)) is not None and "," in text[
-            pos : m.end()
-        ]:
-            # "..., Bristol BS1 6QT will be serviced": a city and a postcode, then prose.
-            return m.end() + city.end(), True
         elif not (
             _UNIT.match(segment)
             or _FLOOR_DOOR.match(segment)
