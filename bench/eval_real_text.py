@@ -14,7 +14,10 @@ Four evaluations side by side (see leakguard/evaluation/real_text.py for the rul
   weighted to what an assistant writes (summaries, letters, biographies, later mentions of
   a name, technical answers of 40-120 words without personal data); blind3: a third,
   about 45% other kinds than PERSON (addresses of many countries, phones in many formats,
-  cards of every scheme, IBANs, SSNs), scored with recall by label;
+  cards of every scheme, IBANs, SSNs), scored with recall by label; blind4: a fourth,
+  about half its values street addresses of some forty countries (and shipping labels,
+  PO boxes, rural routes, house names), with technical answers that mention roads,
+  routes and building numbers without an address;
 * generated: the dev set's tune / heldout / fresh splits (the shipped NER and the rules
   were tuned on ``tune`` and the generator family behind all three).
 
@@ -147,7 +150,7 @@ def main() -> None:
         f"Debian {kind}": items
         for kind, items in debian_names(args.part, per_kind=args.names).items()
     }
-    for name in ("handwritten", "blind", "blind2", "blind3"):
+    for name in ("handwritten", "blind", "blind2", "blind3", "blind4"):
         sets[f"{name} ({args.part})"] = load_markup(
             ROOT / "bench" / "data" / f"{name}_{args.part}.txt"
         )
