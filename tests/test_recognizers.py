@@ -53,6 +53,40 @@ def found(recognizer: Recognizer, text: str) -> list[str]:
         ("Send it to P.O. Box 77, Springfield, IL 62704.", "P.O. Box 77, Springfield, IL 62704"),
         ("Postfach 10 20 30, 10115 Berlin", "Postfach 10 20 30, 10115 Berlin"),
         ("Shipping: Av. Arequipa 2450, Lince, Lima 15046", "Av. Arequipa 2450, Lince, Lima 15046"),
+        # units and house names before the street, on its line
+        ("My address is Flat 2, 31 Holloway, Leeds LS6 2AB.", "Flat 2, 31 Holloway, Leeds LS6 2AB"),
+        ("Deliver to Ivy Cottage, Brook Lane, Upper Slaughter, Cheltenham GL54 2JB.",
+         "Ivy Cottage, Brook Lane, Upper Slaughter, Cheltenham GL54 2JB"),
+        ("Address: House No. 9, Airport Road, Kumasi", "House No. 9, Airport Road, Kumasi"),
+        # no house number: a postcode must follow
+        ("meet at Prince Sultan Rd, Al Rawdah, Jeddah 23433 tomorrow",
+         "Prince Sultan Rd, Al Rawdah, Jeddah 23433"),
+        # Ireland, Japan, Korea, India, Czechia, Turkey, Québec, Argentina, Mexico
+        ("They rent 4 Baggot St Lower, Dublin 2, D02 Y754.",
+         "4 Baggot St Lower, Dublin 2, D02 Y754"),
+        ("2-7-1 Nishi-Shinjuku, Shinjuku-ku, Tokyo 163-0890 is the office.",
+         "2-7-1 Nishi-Shinjuku, Shinjuku-ku, Tokyo 163-0890"),
+        ("Ship to Apt 301, 12 Dosan-daero 45-gil, Gangnam-gu, Seoul 06018",
+         "Apt 301, 12 Dosan-daero 45-gil, Gangnam-gu, Seoul 06018"),
+        ("Send to Plot No. 12, Sector 21, Noida 201301 and call.",
+         "Plot No. 12, Sector 21, Noida 201301"),
+        ("Adresa: Karlovo náměstí 3, 120 00 Praha 2", "Karlovo náměstí 3, 120 00 Praha 2"),
+        ("Adres: Bağdat Cad. No: 77, 34728 Beyoğlu/İstanbul",
+         "Bağdat Cad. No: 77, 34728 Beyoğlu/İstanbul"),
+        ("88 rue Sainte-Catherine Est, Montréal (Québec) H2X 1K6",
+         "88 rue Sainte-Catherine Est, Montréal (Québec) H2X 1K6"),
+        ("Av. Santa Fe 1200, 3° A, C1059ABN CABA", "Av. Santa Fe 1200, 3° A, C1059ABN CABA"),
+        ("Calle Hidalgo 15, Int. 2\nCol. Centro, 44100 Guadalajara, Jal.",
+         "Calle Hidalgo 15, Int. 2\nCol. Centro, 44100 Guadalajara, Jal."),
+        # boxes and bags, rural routes
+        ("Post: Private Bag 4010, Wellington 6140.", "Private Bag 4010, Wellington 6140"),
+        ("RR 3, Box 42, Dayton, OH 45402", "RR 3, Box 42, Dayton, OH 45402"),
+        ("Write to PMB 2010, Ikeja, Lagos please.", "PMB 2010, Ikeja, Lagos"),
+        # a city and a numeric postcode, then prose
+        ("It is at 14 Smith Street, Durban 4001 and opens at nine.",
+         "14 Smith Street, Durban 4001"),
+        ("Tehran Blvd 14, Haifa 3303112", "Tehran Blvd 14, Haifa 3303112"),
+        ("〒100-0005 東京都千代田区丸の内1-9-1", "〒100-0005 東京都千代田区丸の内1-9-1"),
     ],
 )  # fmt: skip
 def test_street_addresses_are_found_with_all_their_lines(text: str, address: str) -> None:
@@ -69,6 +103,9 @@ def test_street_addresses_are_found_with_all_their_lines(text: str, address: str
         "Version 2.3 of the Way Forward plan ships in 2025.",
         "The AV Club 5 stars review is out.",
         "Locker box 12 is free; Apartado and Casilla are Spanish words.",
+        "Open port 5432, then Route 53 and Section 4, Article 12 apply.",
+        "Oxford Street, London is busy; Building 2, Room 5 of the campus is free.",
+        "Use Autocad 2021 or Task 5 (Desk 3, Disk 2) and F-16, then V-2, 1944.",
     ],
 )
 def test_texts_without_addresses_stay_clean(text: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import functools
 import logging
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,6 +257,20 @@ class AnalyzerPlan:
     recognizers: tuple[Planned, ...]
 
 
+def _case_sensitive_iban(recognizer: Any) -> Any:
+    """A second IBAN recognizer, without the registry's IGNORECASE.
+
+    Under IGNORECASE the pattern's groups run on into the words after an IBAN ("ES05 2753
+    ... 0501 belongs": " belo", "ngs"); the whole reading then fails the check digits and
+    the IBAN goes out in clear (stock Presidio misses it too). Read case-sensitively, the
+    groups stop at the lower-case word. The registry's own recognizer stays for IBANs
+    written in lower case."""
+    twin = copy.copy(recognizer)
+    twin.global_regex_flags = re.DOTALL | re.MULTILINE
+    twin._id = f"{recognizer.name}_{id(twin)}"
+    return twin
+
+
 def plan_analyzer(config: PIIConfig) -> AnalyzerPlan:
     """Load the pipeline and make the recognizers for ``config``: Presidio's predefined ones
     (the offline e-mail check in place of its own), leakguard's (unless
@@ -276,6 +291,8 @@ def plan_analyzer(config: PIIConfig) -> AnalyzerPlan:
     # stretches of text where they can match, and keep the GIL over short texts; not
     # leakguard's recognizers (Python's re) nor user-configured patterns (see below).
     predefined: list[Any] = list(registry.recognizers)
+    if config.builtin_recognizers:
+        predefined += [_case_sensitive_iban(r) for r in predefined if r.name == "IbanRecognizer"]
     planned = [Planned(r, windowed=True, held=True) for r in predefined if r.name not in dropped]
     email = _offline_email_recognizer(config.language)
     planned.append(Planned(email, windowed=True, stock_name="EmailRecognizer", held=True))
