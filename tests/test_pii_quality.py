@@ -35,6 +35,10 @@ def test_example_response_keeps_its_list_markers_and_line_breaks(guard: Guard) -
         ("- Customer: Jane Doe\n- E-mail: x", 12, 23, ["Jane Doe"]),
         ("Jane\nDoe", 0, 8, ["Jane", "Doe"]),
         ("Name: Ana Ruiz", 6, 14, ["Ana Ruiz"]),
+        # and at a CSV field's quote, a tab, a table's '|'
+        ('Hanne Solberg,"Thorvald Meyers gate 51"', 0, 23, ["Hanne Solberg", "Thorvald"]),
+        ("Ana Ruiz\tBo Li", 0, 14, ["Ana Ruiz", "Bo Li"]),
+        ("| Ana Ruiz | Lima |", 2, 17, ["Ana Ruiz", "Lima"]),
     ],
 )
 def test_name_spans_are_cut_at_line_breaks(

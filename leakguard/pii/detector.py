@@ -323,24 +323,28 @@ def _near_digit_line(
 
 
 def split_lines(text: str, start: int, end: int, label: str) -> list[tuple[int, int]]:
-    """The span of one result; a name-like span that crosses line breaks is cut at them.
+    """The span of one result; a name-like span that crosses line breaks is cut at them,
+    and at the cell boundaries of a table or CSV row (a tab, '|', a double quote).
 
-    spaCy's NER sometimes runs a name into the next line ("Jane Doe\\n- E"); the first line
-    is kept, later lines only if they still hold a word of two or more letters.
+    spaCy's NER sometimes runs a name into the next line ("Jane Doe\\n- E") or the next
+    CSV field ('Hanne Solberg,"Thorvald'); the first piece is kept, later ones only if
+    they still hold a word of two or more letters.
     """
     if end <= start:
         return []
-    if label not in _SINGLE_LINE or "\n" not in text[start:end]:
+    if label not in _SINGLE_LINE or _CELL_BREAK.search(text, start, end) is None:
         return [(start, end)]
     spans = []
     offset = start
-    for i, line in enumerate(text[start:end].split("\n")):
-        core = line.strip(" \t\r-*•|>:,;.")
+    for i, piece in enumerate(_CELL_BREAK.split(text[start:end])):
+        core = piece.strip(" \t\r-*•|>:,;.")
         if core and (i == 0 or _WORD.search(core)):
-            lo = offset + line.index(core)
+            lo = offset + piece.index(core)
             spans.append((lo, lo + len(core)))
-        offset += len(line) + 1
+        offset += len(piece) + 1
     return spans
 
 
+# Where a name never runs on: a line break, a tab, a table's '|', a double quote.
+_CELL_BREAK = re.compile('[\n\t|"“”]')
 _WORD = re.compile(r"[^\W\d_]{2,}")
