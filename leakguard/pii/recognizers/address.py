@@ -97,6 +97,11 @@ _PARTICLES = "(?:y|yr|de|da|do|dos|das|del|della|di|la|le|les|los|las|el|al|bin|
 # A Japanese or Korean ward, city, town or district ("Kita-ku", "Songpa-gu", "Ginza 4-chome").
 _WARDS = "(?:ku|shi|cho|chō|machi|mura|gun|ken|gu|dong|si|eup|myeon)"
 
+# Korean road words, glued by a hyphen ("Olympic-ro", "35-gil", "Dosan-daero").
+_KR_ROAD = "-(?:ro|gil|daero)"
+# English street words a number may follow ("Rothschild Blvd 22,").
+_TYPE_THEN_NUMBER = r"(?:Blvd|Boulevard|St|Street|Ave|Avenue|Rd|Road|Lane|Drive|Dr)\.?[ \t]"
+
 _STREET_REGEXES: tuple[tuple[str, re.Pattern[str]], ...] = (
     # 7631 Johnson Village / 221B Baker Street / 77 Kramer Centreway
     (
@@ -184,7 +189,7 @@ _STREET_REGEXES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "kr_road",
         re.compile(
-            rf"{_NUM_START}\d{{0,4}}(?:-\d{{1,4}})?[ \t]+[{_UP}][^\W\d_]*-(?:ro|gil|daero)"
+            rf"{_NUM_START}\d{{0,4}}(?:-\d{{1,4}})?[ \t]+[{_UP}][^\W\d_]*{_KR_ROAD}"
             r"(?:[ \t]\d{1,3}(?:beon)?-gil)?(?![\w-])"
         ),
     ),
@@ -192,8 +197,7 @@ _STREET_REGEXES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "type_then_number",
         re.compile(
-            rf"{_UP_START}[^\W\d_]*(?:[ \t][{_UP}][^\W\d_]*){{0,2}}[ \t]"
-            r"(?:Blvd|Boulevard|St|Street|Ave|Avenue|Rd|Road|Lane|Drive|Dr)\.?[ \t]"
+            rf"{_UP_START}[^\W\d_]*(?:[ \t][{_UP}][^\W\d_]*){{0,2}}[ \t]{_TYPE_THEN_NUMBER}"
             r"\d{1,4}[A-Za-z]?(?=,)"
         ),
     ),
@@ -215,7 +219,7 @@ _STREET_REGEXES: tuple[tuple[str, re.Pattern[str]], ...] = (
 # and a number.
 _FORM_NEEDS = {
     "jp_block": re.compile(rf"-{_WARDS}\b"),
-    "kr_road": re.compile(r"-(?:ro|gil|daero)\b"),
+    "kr_road": re.compile(rf"{_KR_ROAD}\b"),
     "unit_code": re.compile(r"-\d"),
     "cjk": re.compile(r"[〒\u4e00-\u9fff\uac00-\ud7a3]"),
     "po_box": re.compile(
@@ -225,9 +229,7 @@ _FORM_NEEDS = {
             )
         )
     ),
-    "type_then_number": re.compile(
-        r"(?:Blvd|Boulevard|St|Street|Ave|Avenue|Rd|Road|Lane|Drive|Dr)\.?[ \t]\d"
-    ),
+    "type_then_number": re.compile(rf"{_TYPE_THEN_NUMBER}\d"),
 }
 # Where the type-first forms can begin: a street word (then '.', space or tab) that is not
 # glued to a word or hyphen before it.
@@ -265,8 +267,9 @@ _BARE_STREET = StartGate(
 # What a street never holds: a dotted number ("route 0.0.0.0/0", "via 192.168.1.1"), a
 # letter glued to '#' and digits ("via PKCS#11", "C#10"; "Calle 45 #12-34" is a street), a
 # lower-case word glued to digits ("via eth0", "ppc64").
-_FRENCH_ROUTE = re.compile(r"[ \t]+(?:de|du|des|d['’])", re.IGNORECASE)
 _NOT_STREET = re.compile(r"\d\.\d+\.\d|[^\W\d_]#\d|\b[a-z]{2,}\d+\b")
+# "route" opens a French street only before "de" ("route de Lyon 12"; not "Route 53").
+_FRENCH_ROUTE = re.compile(r"[ \t]+(?:de|du|des|d['’])", re.IGNORECASE)
 # Street forms that count only when a postcode follows.
 _NEEDS_POSTCODE = (
     "number_first_any",
@@ -342,9 +345,10 @@ _CITY_POSTCODE_PREFIX = re.compile(
 _CITY_NUMERIC_PREFIX = re.compile(
     rf"{_PLACE},?[ \t]+(?!(?:19|20)\d\d(?!\d))\d{{4,7}}(?![\w.,/-])(?=[ \t]+[a-z])"
 )
-# (a full stop after a short word is an abbreviation's: "int. 7", "Col. Centro", "2. th.")
 # After a city, another one with prose after it ("PMB 1142, Ikeja, Lagos while she's").
 _CITY_BEFORE_PROSE = re.compile(rf"{_PLACE}(?=[ \t]+[a-z])")
+# Where a segment ends: a comma, a table cell's '|', a sentence's end (a full stop after a
+# short word is an abbreviation's: "int. 7", "Col. Centro", "2. th.").
 _SEGMENT_END = re.compile(
     r",|[ \t]\|(?=[ \t])|(?:(?<=[^\W\d_]{4})|(?<=\d{3}))\.(?=\s)|(?<=[\w)])[;!?](?=\s)"
 )
@@ -561,10 +565,10 @@ _FLOOR_DOOR = re.compile(
 )
 
 
-def _segments_end(text: str, end: int, line_end: int) -> tuple[int, bool, int]:
+def _segments_end(text: str, end: int, line_end: int) -> tuple[int, bool, int, bool]:
     """Extend over ", unit, city, ST 12345, country" on the street's line: the end, whether
-    a postcode was passed, and how many city or country segments (a country counts 10)."""
-    has_postcode, places = False, 0
+    a postcode was passed, how many city segments, and whether a country was passed."""
+    has_postcode, places, country = False, 0, False
     pos = end
     while pos < line_end:
         m = _SEPARATOR.match(text, pos, line_end)
@@ -587,9 +591,9 @@ def _segments_end(text: str, end: int, line_end: int) -> tuple[int, bool, int]:
         ) is not None and comma:
             # "..., IN 34715 and asked", "..., Bristol BS1 6QT will be serviced": the address
             # ends inside this segment.
-            return m.end() + prefix.end(), True, places
+            return m.end() + prefix.end(), True, places, country
         elif segment.casefold().rstrip(".") in _COUNTRIES:
-            places += 10
+            country = True
         elif _SEGMENT_CITY.match(segment) and comma:
             places += 1
         elif (
@@ -600,8 +604,13 @@ def _segments_end(text: str, end: int, line_end: int) -> tuple[int, bool, int]:
             and _NUMBERED_TYPE.search(text, max(0, pos - 8), pos)
         ):
             pass  # "Ang Mo Kio Ave 10": the street's own number
-        elif places and comma and (prose := _CITY_BEFORE_PROSE.match(segment)) is not None:
-            return m.end() + prose.end(), has_postcode, places + 1  # "..., Ikeja, Lagos while"
+        elif (
+            (places or country)
+            and comma
+            and (prose := _CITY_BEFORE_PROSE.match(segment)) is not None
+        ):
+            # "..., Ikeja, Lagos while"
+            return m.end() + prose.end(), has_postcode, places + 1, country
         elif not (_UNIT.match(segment) or _FLOOR_DOOR.match(segment) or _DIRECTION.match(segment)):
             # One unknown segment ("San Daniel los bajos") is fine right before a postcode.
             after = text[seg_end + 1 : line_end].strip(" \t")
@@ -612,12 +621,12 @@ def _segments_end(text: str, end: int, line_end: int) -> tuple[int, bool, int]:
                 and not last
                 and (_SEGMENT_STATE_ZIP.match(tail) or _POSTCODE_LINE.match(tail))
             ):
-                return text.index(tail, seg_end) + len(tail), True, places
+                return text.index(tail, seg_end) + len(tail), True, places, country
             break
         pos = m.end() + len(segment)
         if last:
             break
-    return pos, has_postcode, places
+    return pos, has_postcode, places, country
 
 
 class LeakGuardAddressRecognizer(Recognizer):
@@ -706,7 +715,7 @@ class LeakGuardAddressRecognizer(Recognizer):
         self, text: str, start: int, end: int, *, kind: str, weak: bool
     ) -> tuple[int, int, float, str]:
         line_start, line_end = _line_bounds(text, start)
-        end, has_postcode, places = _segments_end(text, end, line_end)
+        end, has_postcode, places, country = _segments_end(text, end, line_end)
         # Lines below: unit / postcode / city (only if a postcode line follows) / country.
         lines = 0
         previous: str | None = None
@@ -749,11 +758,11 @@ class LeakGuardAddressRecognizer(Recognizer):
                 start = above_start + len(above) - len(above.lstrip())
         if kind in _NEEDS_POSTCODE and not has_postcode:
             score = 0.0
-        elif kind == "bare" and weak and places < 10:
+        elif kind == "bare" and weak and not country:
             score = 0.35  # could be "Chapter 5, 2024 Edition": needs a context word or country
         elif has_postcode:
             score = 0.85
-        elif kind == "po_box" and places:
+        elif kind == "po_box" and (places or country):
             score = 0.5  # "PMB 1142, Ikeja, Lagos"
         elif lines:
             score = 0.6
